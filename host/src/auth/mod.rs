@@ -1,0 +1,189 @@
+//! Access tokens: HS256 JWTs carrying tenant, user and role.
+
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Roles, lowest first, so `role >= Role::Manager` reads as "at least manager".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    Member,
+    Manager,
+    TenantAdmin,
+    SuperAdmin,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "MEMBER" => Ok(Self::Member),
+            "MANAGER" => Ok(Self::Manager),
+            "TENANT_ADMIN" => Ok(Self::TenantAdmin),
+            "SUPER_ADMIN" => Ok(Self::SuperAdmin),
+            other => Err(format!(
+                "unknown role {other:?}: expected MEMBER, MANAGER, TENANT_ADMIN or SUPER_ADMIN"
+            )),
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The tenant id; none for platform users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    pub role: Role,
+    pub iat: u64,
+    pub exp: u64,
+    /// The token id.
+    pub jti: String,
+}
+
+impl Claims {
+    pub fn new(sub: String, tenant: Option<String>, role: Role, ttl_secs: u64) -> Self {
+        let now = jsonwebtoken::get_current_timestamp();
+        Self {
+            sub,
+            tenant,
+            role,
+            iat: now,
+            exp: now + ttl_secs,
+            jti: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// A platform administrator: super admin with no tenant.
+    pub fn is_platform_admin(&self) -> bool {
+        self.role == Role::SuperAdmin && self.tenant.is_none()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token has expired")]
+    Expired,
+    #[error("token is invalid")]
+    Invalid,
+}
+
+/// Signs and verifies access tokens with one HS256 secret.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
+
+    /// Only HS256 with our secret: `alg: none` and other algorithms are refused.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+/// The signing secret: `configured` if given, else the one kept in `data_dir`, made
+/// on first start.
+pub fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
+    if let Some(secret) = configured {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(hex_secret) => Ok(hex_secret.trim().as_bytes().to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir)?;
+            let secret = hex::encode(rand::random::<[u8; 32]>());
+            let tmp = data_dir.join(format!("jwt-secret.{}.tmp", std::process::id()));
+            write_private(&tmp, &secret)?;
+            // Linking fails if the file exists: of two first starts, one wins and
+            // both read the winner's secret back.
+            let _ = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub role: Role,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+impl From<&Claims> for Caller {
+    fn from(claims: &Claims) -> Self {
+        Self {
+            user_id: claims.sub.clone(),
+            role: claims.role,
+            email: None,
+            display_name: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Member < Role::Manager);
+        assert!(Role::Manager < Role::TenantAdmin);
+        assert!(Role::TenantAdmin < Role::SuperAdmin);
+        assert_eq!("tenant_admin".parse::<Role>(), Ok(Role::TenantAdmin));
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_other_secrets() {
+        let keys = JwtKeys::new(b"secret-one");
+        let claims = Claims::new("u1".into(), Some("t1".into()), Role::Manager, 60);
+        let token = keys.issue(&claims).expect("signs");
+        assert_eq!(keys.verify(&token).expect("verifies").sub, "u1");
+        assert!(matches!(JwtKeys::new(b"secret-two").verify(&token), Err(TokenError::Invalid)));
+        let mut expired = claims;
+        expired.exp = expired.iat - 3600;
+        let token = keys.issue(&expired).expect("signs");
+        assert!(matches!(keys.verify(&token), Err(TokenError::Expired)));
+    }
+}

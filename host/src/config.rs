@@ -1,0 +1,93 @@
+//! Host configuration. `main.rs` fills it from flags and the environment; tests build
+//! it directly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Per-call limits of the module runtime and the pool sizes behind them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock deadline of one request, including nested module calls.
+    pub call_timeout: Duration,
+    /// Linear memory cap of one instance.
+    pub max_memory_bytes: usize,
+    /// Largest request body accepted for a module route.
+    pub max_request_bytes: usize,
+    /// Largest response body a module may return.
+    pub max_response_bytes: usize,
+    /// Warm instances per (tenant, module) slot, and so its concurrency.
+    pub instances_per_slot: usize,
+    /// How long a request waits for a free instance before a 503.
+    pub queue_timeout: Duration,
+    /// An instance is recycled after this many calls...
+    pub recycle_after_calls: u32,
+    /// ...or once its memory has grown past this.
+    pub recycle_above_memory_bytes: usize,
+    /// A slot unused for this long is dropped.
+    pub slot_idle_timeout: Duration,
+    /// Instances the engine's pooling allocator can hold at once, over all slots.
+    pub total_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(2),
+            max_memory_bytes: 64 << 20,
+            max_request_bytes: 1 << 20,
+            max_response_bytes: 4 << 20,
+            instances_per_slot: 4,
+            queue_timeout: Duration::from_millis(500),
+            recycle_after_calls: 10_000,
+            recycle_above_memory_bytes: 16 << 20,
+            slot_idle_timeout: Duration::from_secs(300),
+            total_instances: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// SQLite file, generated secret, artifact cache and tenant files live here.
+    pub data_dir: PathBuf,
+    /// `postgres://...`; none means the embedded SQLite file under `data_dir`.
+    pub database_url: Option<String>,
+    /// Tenants are also found as `<subdomain>.<base_domain>`.
+    pub base_domain: Option<String>,
+    /// HS256 secret; none means one generated and kept in `data_dir`.
+    pub jwt_secret: Option<String>,
+    /// Module components (`.wasm`) to install at start.
+    pub modules: Vec<PathBuf>,
+    /// Compiled-artifact cache; defaults to `data_dir/cache`.
+    pub cache_dir: Option<PathBuf>,
+    pub limits: Limits,
+    /// Seed the demo tenants into an empty database.
+    pub seed_demo: bool,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url: None,
+            base_domain: None,
+            jwt_secret: None,
+            modules: Vec::new(),
+            cache_dir: None,
+            limits: Limits::default(),
+            seed_demo: false,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("mosaic.db").display())
+        })
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache"))
+    }
+}

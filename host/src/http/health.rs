@@ -1,0 +1,18 @@
+//! `GET /healthz`: the process is up and its database answers.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(health))
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    sqlx::query("SELECT 1").execute(&state.db.pool).await?;
+    Ok(Json(json!({"status": "ok", "modules": state.runtime.modules().len()})))
+}

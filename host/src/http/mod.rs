@@ -1,0 +1,81 @@
+//! The HTTP surface: one file per resource, assembled here with the middleware
+//! every request goes through (request id, tracing span, panic guard, body limit).
+
+mod admin;
+mod error;
+mod extract;
+mod health;
+mod modules;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderName, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::AppState;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static REQUEST_ID: Arc<str>;
+}
+
+/// The current request's id, for error bodies and module calls.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.to_string()).ok()
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(admin::router())
+        .merge(modules::router())
+        .fallback(|method: Method| async move {
+            if method == Method::OPTIONS {
+                return ApiError::MethodNotAllowed.into_response();
+            }
+            ApiError::NotFound("No such endpoint".into()).into_response()
+        })
+        .with_state(state)
+        .layer(middleware::from_fn(scope_request_id))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get(&X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id,
+                tenant = tracing::field::Empty,
+                module = tracing::field::Empty,
+                user = tracing::field::Empty,
+            )
+        }))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+/// Makes the request id available to everything the request runs.
+async fn scope_request_id(req: Request, next: Next) -> Response {
+    let id: Arc<str> = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
+        .into();
+    REQUEST_ID.scope(id, next.run(req)).await
+}

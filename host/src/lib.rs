@@ -1,0 +1,107 @@
+//! The Mosaic host: a multi-tenant HTTP server whose business features are
+//! WebAssembly components. `main.rs` is the CLI; this crate is what it (and the
+//! integration tests) run.
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod provisioning;
+pub mod runtime;
+pub mod store;
+pub mod tenancy;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+pub use config::{Config, Limits};
+
+use crate::auth::JwtKeys;
+use crate::provisioning::Provisioner;
+use crate::runtime::Runtime;
+use crate::store::Db;
+use crate::tenancy::Directory;
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub directory: Arc<Directory>,
+    pub runtime: Runtime,
+    pub keys: Arc<JwtKeys>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Connects, migrates, installs the configured modules and (if asked) seeds the
+    /// demo tenants.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+        let db = Db::connect(&config.database_url()).await.context("connecting to the database")?;
+        db.migrate().await.context("migrating the database")?;
+        let secret = auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)
+            .context("loading the JWT secret")?;
+        let runtime = Runtime::new(db.clone(), config.limits.clone(), config.cache_dir())?;
+        for path in &config.modules {
+            let wasm = std::fs::read(path).with_context(|| format!("reading module {}", path.display()))?;
+            runtime
+                .install(&wasm)
+                .await
+                .with_context(|| format!("installing module {}", path.display()))?;
+        }
+        let directory = Arc::new(Directory::load(db.clone(), config.base_domain.clone()).await?);
+        let state = Self {
+            db,
+            directory,
+            runtime,
+            keys: Arc::new(JwtKeys::new(&secret)),
+            config: Arc::new(config),
+        };
+        if state.config.seed_demo && state.provisioner().seed_demo().await? {
+            tracing::info!("seeded demo tenants demo and acme");
+        }
+        Ok(state)
+    }
+
+    pub fn provisioner(&self) -> Provisioner<'_> {
+        Provisioner {
+            db: &self.db,
+            runtime: &self.runtime,
+            directory: &self.directory,
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> axum::Router {
+    http::router(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, evicting idle slots in the
+/// background.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let runtime = state.runtime.clone();
+    let period = (state.config.limits.slot_idle_timeout / 4).max(std::time::Duration::from_secs(1));
+    let evictor = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            let evicted = runtime.evict_idle();
+            if evicted > 0 {
+                tracing::debug!(evicted, "evicted idle slots");
+            }
+        }
+    });
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
+    evictor.abort();
+    result
+}

@@ -1,0 +1,185 @@
+//! `mosaic`: serve the platform, migrate its database, mint development tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use mosaic::auth::{Claims, JwtKeys, Role};
+use mosaic::{AppState, Config, Limits};
+use tracing_subscriber::EnvFilter;
+
+/// The modules that ship with Mosaic, loaded from `--modules-dir` by `serve`.
+const BUILTIN_MODULES: &[&str] = &["employees", "attendance"];
+
+#[derive(Parser)]
+#[command(name = "mosaic", version, about = "Multi-tenant platform running business modules as Wasm components")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Where the SQLite database, the generated JWT secret and the compiled-module cache live.
+    #[arg(long, env = "MOSAIC_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+    /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// HS256 signing secret; generated and kept in the data dir when unset.
+    #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true, global = true)]
+    jwt_secret: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(Serve),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Development tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Args)]
+struct Serve {
+    #[arg(long, env = "MOSAIC_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Tenants are also reachable as `<subdomain>.<base domain>`.
+    #[arg(long, env = "MOSAIC_BASE_DOMAIN")]
+    base_domain: Option<String>,
+    /// Directory holding the built-in modules' `.wasm` files.
+    #[arg(long, env = "MOSAIC_MODULES_DIR", default_value = "target/wasm32-wasip2/release")]
+    modules_dir: PathBuf,
+    /// An extra module component to install (repeatable).
+    #[arg(long = "module")]
+    extra_modules: Vec<PathBuf>,
+    /// Do not seed the demo tenants into an empty database.
+    #[arg(long)]
+    no_demo: bool,
+    /// Wall-clock deadline of one module call, in milliseconds.
+    #[arg(long, env = "MOSAIC_CALL_TIMEOUT_MS", default_value_t = 2000)]
+    call_timeout_ms: u64,
+    /// Linear memory cap of one module instance, in MiB.
+    #[arg(long, env = "MOSAIC_MAX_MEMORY_MIB", default_value_t = 64)]
+    max_memory_mib: usize,
+    /// Largest request body for a module route, in KiB.
+    #[arg(long, env = "MOSAIC_MAX_REQUEST_KIB", default_value_t = 1024)]
+    max_request_kib: usize,
+    /// Largest response body a module may return, in KiB.
+    #[arg(long, env = "MOSAIC_MAX_RESPONSE_KIB", default_value_t = 4096)]
+    max_response_kib: usize,
+    /// Warm instances per (tenant, module) slot.
+    #[arg(long, env = "MOSAIC_INSTANCES_PER_SLOT", default_value_t = Limits::default().instances_per_slot)]
+    instances_per_slot: usize,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a signed access token (development and tests only).
+    Issue(Issue),
+}
+
+#[derive(Args)]
+struct Issue {
+    /// The tenant's subdomain or id.
+    #[arg(long, required_unless_present = "platform_admin")]
+    tenant: Option<String>,
+    /// MEMBER, MANAGER or TENANT_ADMIN.
+    #[arg(long, default_value = "TENANT_ADMIN")]
+    role: Role,
+    /// The user id to put in the token.
+    #[arg(long, default_value = "dev-user")]
+    user: String,
+    /// A SUPER_ADMIN token for the admin API, bound to no tenant.
+    #[arg(long, conflicts_with = "tenant")]
+    platform_admin: bool,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl_secs: u64,
+}
+
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("MOSAIC_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")))
+        .init();
+    let cli = Cli::parse();
+    let mut config = Config::new(&cli.common.data_dir);
+    config.database_url = cli.common.database_url.clone();
+    config.jwt_secret = cli.common.jwt_secret.clone();
+    match cli.command {
+        Command::Serve(serve) => run_server(config, serve).await,
+        Command::Migrate => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let db = mosaic::store::Db::connect(&config.database_url()).await?;
+            db.migrate().await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Issue(issue) } => issue_token(config, issue).await,
+    }
+}
+
+async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
+    config.base_domain = serve.base_domain;
+    config.seed_demo = !serve.no_demo;
+    config.limits = Limits {
+        call_timeout: Duration::from_millis(serve.call_timeout_ms),
+        max_memory_bytes: serve.max_memory_mib << 20,
+        max_request_bytes: serve.max_request_kib << 10,
+        max_response_bytes: serve.max_response_kib << 10,
+        instances_per_slot: serve.instances_per_slot.max(1),
+        ..Limits::default()
+    };
+    for name in BUILTIN_MODULES {
+        let path = serve.modules_dir.join(format!("{name}.wasm"));
+        anyhow::ensure!(
+            path.exists(),
+            "module {} is missing: build the modules first with `cargo build-modules`",
+            path.display()
+        );
+        config.modules.push(path);
+    }
+    config.modules.extend(serve.extra_modules);
+    let state = AppState::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(serve.addr)
+        .await
+        .with_context(|| format!("binding {}", serve.addr))?;
+    let addr = listener.local_addr()?;
+    println!("\nMosaic is listening on http://{addr}");
+    println!("  modules: {}", state.runtime.modules().iter().map(|m| m.key.as_str()).collect::<Vec<_>>().join(", "));
+    println!("  get a token:  TOKEN=$(cargo run -q -p mosaic -- token issue --tenant demo --role TENANT_ADMIN)");
+    println!("  first call:   curl -H \"X-Tenant-ID: demo\" -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/employees/\n");
+    mosaic::serve(state, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {
+    let secret = mosaic::auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+    let keys = JwtKeys::new(&secret);
+    let claims = if issue.platform_admin {
+        Claims::new(issue.user, None, Role::SuperAdmin, issue.ttl_secs)
+    } else {
+        anyhow::ensure!(issue.role != Role::SuperAdmin, "use --platform-admin for a SUPER_ADMIN token");
+        let key = issue.tenant.unwrap_or_default();
+        let db = mosaic::store::Db::connect(&config.database_url()).await?;
+        let tenant = match db.tenant_by_subdomain(&key).await? {
+            Some(t) => t,
+            None => db.tenant_by_id(&key).await?.with_context(|| format!("no tenant {key:?}"))?,
+        };
+        Claims::new(issue.user, Some(tenant.id), issue.role, issue.ttl_secs)
+    };
+    println!("{}", keys.issue(&claims)?);
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Host bindings of the `mosaic:platform/module` world.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "mosaic:platform/module",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+pub use exports::mosaic::platform::guest::{Capability, Manifest, Route};
+pub use mosaic::platform::types::{Caller, Error as HostError, Header, Param, Request, Response, Role};
+
+/// The contract version this host serves, as components name it in their imports.
+pub const CONTRACT: &str = "mosaic:platform@0.1.0";

@@ -1,0 +1,417 @@
+//! The module runtime: one engine, the installed modules, and a lazily created slot
+//! per (tenant, module) while that module is enabled for that tenant.
+
+pub mod bindings;
+mod cache;
+mod engine;
+mod guest_output;
+pub mod host;
+mod limits;
+pub mod registry;
+mod slot;
+mod unit_of_work;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use dashmap::DashMap;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, Store};
+
+use self::bindings::{HostError, Module, Request, Response};
+use self::host::{CallContext, HostState};
+use self::limits::{DeadlineExceeded, MemoryExceeded};
+use self::registry::{LoadedModule, Registry, RouteMiss};
+use self::slot::{CheckoutError, Slot};
+use self::unit_of_work::UnitOfWork;
+use crate::auth::{Caller, Role};
+use crate::config::Limits;
+use crate::store::{Db, now_ms};
+use crate::tenancy::TenantView;
+
+/// Cheap to clone; all clones share one runtime.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    registry: Registry,
+    slots: DashMap<(String, String), Arc<Slot>>,
+    db: Db,
+    limits: Limits,
+    cache: cache::ArtifactCache,
+}
+
+/// An HTTP request for a module, as the host router hands it over.
+#[derive(Debug)]
+pub struct Dispatch {
+    pub tenant: Arc<TenantView>,
+    pub module: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub caller: Option<Arc<Caller>>,
+    pub request_id: Arc<str>,
+}
+
+/// Why a module request did not produce the module's own response.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("module {0} is not enabled for this tenant")]
+    NotEnabled(String),
+    #[error("no such route")]
+    NoRoute,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("this route needs role {0:?} or higher")]
+    RoleTooLow(Role),
+    #[error("module is busy")]
+    Busy,
+    #[error("module call exceeded its deadline")]
+    Timeout,
+    #[error("module exceeded its memory limit")]
+    MemoryLimit,
+    #[error("module trapped: {0}")]
+    Trap(String),
+    #[error("module response of {0} bytes is over the limit")]
+    ResponseTooLarge(usize),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A live slot, for operators.
+#[derive(Debug, serde::Serialize)]
+pub struct SlotInfo {
+    pub tenant_id: String,
+    pub module: String,
+    pub version: String,
+    pub warm_instances: usize,
+    pub busy_instances: usize,
+    pub calls: u64,
+    pub instantiations: u64,
+    pub last_used_ms: i64,
+}
+
+impl Runtime {
+    pub fn new(db: Db, limits: Limits, cache_dir: std::path::PathBuf) -> anyhow::Result<Self> {
+        let engine = engine::build(&limits).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Module::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                registry: Registry::default(),
+                slots: DashMap::new(),
+                db,
+                limits,
+                cache: cache::ArtifactCache::new(cache_dir),
+            }),
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Compiles (or loads from the cache) a component, reads its manifest and makes it
+    /// the installed version of its key. Slots of an older version are dropped; their
+    /// in-flight requests finish on the old instances.
+    pub async fn install(&self, wasm: &[u8]) -> anyhow::Result<Arc<LoadedModule>> {
+        let started = Instant::now();
+        let loaded = self.inner.cache.load(&self.inner.engine, wasm)?;
+        registry::check_contract(&self.inner.engine, &loaded.component).map_err(anyhow::Error::msg)?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&loaded.component)
+            .map_err(|e| anyhow::anyhow!("module does not link against this host: {e:?}"))?;
+        let pre = bindings::ModulePre::new(pre).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let manifest = self.describe(&pre).await?;
+        let module = Arc::new(registry::load(manifest, pre, loaded.sha256).map_err(anyhow::Error::msg)?);
+        self.inner
+            .db
+            .upsert_module(
+                &module.key,
+                &module.manifest.name,
+                &module.manifest.version,
+                &module.sha256,
+                &module.manifest_json().to_string(),
+            )
+            .await?;
+        self.inner.registry.insert(module.clone());
+        self.inner.slots.retain(|(_, key), slot| *key != module.key || Arc::ptr_eq(&slot.module, &module));
+        tracing::info!(
+            module = %module.key,
+            version = %module.manifest.version,
+            cached = loaded.cached,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "installed module"
+        );
+        Ok(module)
+    }
+
+    /// Runs `describe` in a throwaway instance, under the usual limits.
+    async fn describe(&self, pre: &bindings::ModulePre<HostState>) -> anyhow::Result<bindings::Manifest> {
+        let limits = &self.inner.limits;
+        let mut store = Store::new(&self.inner.engine, HostState::new(limits.max_memory_bytes, "-", "-"));
+        store.limiter(|state| &mut state.limiter);
+        store.data_mut().deadline = Instant::now() + limits.call_timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Err(DeadlineExceeded.into())
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
+        let instance = pre.instantiate_async(&mut store).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        instance
+            .mosaic_platform_guest()
+            .call_describe(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("describe failed: {e:?}"))
+    }
+
+    pub fn module(&self, key: &str) -> Option<Arc<LoadedModule>> {
+        self.inner.registry.get(key)
+    }
+
+    pub fn modules(&self) -> Vec<Arc<LoadedModule>> {
+        self.inner.registry.all()
+    }
+
+    /// Installed, and core or switched on by the tenant.
+    pub fn is_enabled(&self, tenant: &TenantView, key: &str) -> bool {
+        self.gate(tenant, key).is_some()
+    }
+
+    fn gate(&self, tenant: &TenantView, key: &str) -> Option<Arc<LoadedModule>> {
+        self.inner
+            .registry
+            .get(key)
+            .filter(|m| m.manifest.core || tenant.has_enabled(key))
+    }
+
+    /// Serves one HTTP request with a module, as one unit of work.
+    pub async fn dispatch(&self, call: Dispatch) -> Result<Response, DispatchError> {
+        let module = self
+            .gate(&call.tenant, &call.module)
+            .ok_or_else(|| DispatchError::NotEnabled(call.module.clone()))?;
+        let route = module.route(&call.method, &call.path).map_err(|miss| match miss {
+            RouteMiss::NotFound => DispatchError::NoRoute,
+            RouteMiss::MethodNotAllowed => DispatchError::MethodNotAllowed,
+        })?;
+        check_role(call.caller.as_deref(), route.min_role)?;
+        let request = Request {
+            method: call.method,
+            path: call.path,
+            route: route.pattern,
+            params: route
+                .params
+                .into_iter()
+                .map(|(name, value)| bindings::Param { name, value })
+                .collect(),
+            query: call.query,
+            headers: call
+                .headers
+                .into_iter()
+                .map(|(name, value)| bindings::Header { name, value })
+                .collect(),
+            body: call.body,
+        };
+        let uow = Arc::new(UnitOfWork::new(self.inner.db.clone()));
+        let ctx = CallContext {
+            runtime: self.clone(),
+            chain: vec![module.key.clone()],
+            module,
+            tenant: call.tenant,
+            caller: call.caller,
+            request_id: call.request_id,
+            uow: uow.clone(),
+            deadline: Instant::now() + self.inner.limits.call_timeout,
+        };
+        let result = self.run(&ctx, request).await;
+        let commit = matches!(&result, Ok(resp) if resp.status < 400);
+        uow.finish(commit)
+            .await
+            .map_err(|e| DispatchError::Internal(format!("committing the unit of work: {e}")))?;
+        result
+    }
+
+    /// `modules.call` from the module running in `ctx`.
+    pub(crate) async fn call_nested(&self, ctx: &CallContext, key: &str, mut req: Request) -> Result<Response, HostError> {
+        if !ctx.module.may_call(key) {
+            return Err(HostError::Forbidden(format!(
+                "module {} does not declare a dependency on {key}",
+                ctx.module.key
+            )));
+        }
+        if ctx.chain.iter().any(|k| k == key) {
+            return Err(HostError::Forbidden(format!(
+                "call cycle: {} -> {key}",
+                ctx.chain.join(" -> ")
+            )));
+        }
+        let target = self
+            .gate(&ctx.tenant, key)
+            .ok_or_else(|| HostError::Unavailable(format!("module {key} is not enabled for this tenant")))?;
+        let route = match target.route(&req.method.to_ascii_uppercase(), &req.path) {
+            Ok(route) => route,
+            Err(RouteMiss::NotFound) => return Ok(json_response(404, "not_found", "No such route")),
+            Err(RouteMiss::MethodNotAllowed) => {
+                return Ok(json_response(405, "method_not_allowed", "Method not allowed"));
+            }
+        };
+        if check_role(ctx.caller.as_deref(), route.min_role).is_err() {
+            return Ok(json_response(403, "forbidden", "Role too low for this route"));
+        }
+        req.method = req.method.to_ascii_uppercase();
+        req.route = route.pattern;
+        req.params = route
+            .params
+            .into_iter()
+            .map(|(name, value)| bindings::Param { name, value })
+            .collect();
+        let mut nested = ctx.clone();
+        nested.chain.push(key.to_owned());
+        nested.module = target;
+        let mark = ctx.uow.begin_nested().await.map_err(|e| host::internal(ctx, &e))?;
+        let result = Box::pin(self.run(&nested, req)).await;
+        let keep = matches!(&result, Ok(resp) if resp.status < 400);
+        ctx.uow.end_nested(mark, keep).await.map_err(|e| host::internal(ctx, &e))?;
+        result.map_err(|e| match e {
+            DispatchError::Busy => HostError::Unavailable(format!("module {key} is busy")),
+            other => HostError::Internal(format!("module {key} failed: {other}")),
+        })
+    }
+
+    /// Runs `handle` on an instance of the context's (tenant, module) slot.
+    async fn run(&self, ctx: &CallContext, request: Request) -> Result<Response, DispatchError> {
+        let limits = &self.inner.limits;
+        let slot = self.slot(&ctx.tenant.tenant.id, &ctx.module);
+        let mut lease = slot.checkout(&self.inner.engine, limits).await.map_err(|e| match e {
+            CheckoutError::Busy(_) => DispatchError::Busy,
+            CheckoutError::Instantiate(m) => DispatchError::Internal(m),
+        })?;
+        let instance = &mut lease.instance;
+        {
+            let state = instance.store.data_mut();
+            state.deadline = ctx.deadline;
+            state.call = Some(ctx.clone());
+        }
+        let result = instance
+            .bindings
+            .mosaic_platform_guest()
+            .call_handle(&mut instance.store, &request)
+            .await;
+        instance.store.data_mut().call = None;
+        match result {
+            Ok(response) => {
+                lease.release(limits);
+                if response.body.len() > limits.max_response_bytes {
+                    return Err(DispatchError::ResponseTooLarge(response.body.len()));
+                }
+                Ok(response)
+            }
+            // The lease is dropped here, and the instance with it.
+            Err(err) => Err(classify(&err, ctx)),
+        }
+    }
+
+    fn slot(&self, tenant_id: &str, module: &Arc<LoadedModule>) -> Arc<Slot> {
+        let key = (tenant_id.to_owned(), module.key.clone());
+        let mut entry = self
+            .inner
+            .slots
+            .entry(key)
+            .or_insert_with(|| Arc::new(Slot::new(module.clone(), tenant_id.to_owned(), &self.inner.limits)));
+        if !Arc::ptr_eq(&entry.module, module) {
+            *entry = Arc::new(Slot::new(module.clone(), tenant_id.to_owned(), &self.inner.limits));
+        }
+        entry.clone()
+    }
+
+    /// Drops a tenant's slot for a module (it was disabled); in-flight requests keep
+    /// their instances until they finish.
+    pub fn drop_slot(&self, tenant_id: &str, module: &str) -> bool {
+        self.inner
+            .slots
+            .remove(&(tenant_id.to_owned(), module.to_owned()))
+            .is_some()
+    }
+
+    /// Drops every slot idle for longer than the configured timeout.
+    pub fn evict_idle(&self) -> usize {
+        let idle_ms = i64::try_from(self.inner.limits.slot_idle_timeout.as_millis()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        let before = self.inner.slots.len();
+        self.inner.slots.retain(|_, slot| !slot.is_idle(now, idle_ms));
+        before - self.inner.slots.len()
+    }
+
+    pub fn slots(&self) -> Vec<SlotInfo> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut all: Vec<SlotInfo> = self
+            .inner
+            .slots
+            .iter()
+            .map(|entry| {
+                let slot = entry.value();
+                SlotInfo {
+                    tenant_id: slot.tenant_id.clone(),
+                    module: slot.module.key.clone(),
+                    version: slot.module.manifest.version.clone(),
+                    warm_instances: slot.warm_instances(),
+                    busy_instances: slot.busy_instances(),
+                    calls: slot.calls.load(Relaxed),
+                    instantiations: slot.instantiations.load(Relaxed),
+                    last_used_ms: slot.last_used_ms(),
+                }
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.tenant_id, &a.module).cmp(&(&b.tenant_id, &b.module)));
+        all
+    }
+}
+
+fn check_role(caller: Option<&Caller>, min_role: Option<bindings::Role>) -> Result<(), DispatchError> {
+    match min_role.map(host::from_wit_role) {
+        Some(min) if caller.is_none_or(|c| c.role < min) => Err(DispatchError::RoleTooLow(min)),
+        _ => Ok(()),
+    }
+}
+
+fn json_response(status: u16, code: &str, message: &str) -> Response {
+    Response {
+        status,
+        headers: vec![bindings::Header {
+            name: "content-type".into(),
+            value: "application/json".into(),
+        }],
+        body: serde_json::json!({"error": message, "code": code}).to_string().into_bytes(),
+    }
+}
+
+/// Names what cut a call short; the host log gets the details.
+fn classify(err: &wasmtime::Error, ctx: &CallContext) -> DispatchError {
+    let (tenant, module, request_id) = (&ctx.tenant.tenant.subdomain, &ctx.module.key, &ctx.request_id);
+    let kind = if err.chain().any(|e| e.is::<DeadlineExceeded>()) {
+        DispatchError::Timeout
+    } else if err.chain().any(|e| e.is::<MemoryExceeded>()) {
+        DispatchError::MemoryLimit
+    } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+        DispatchError::Trap(trap.to_string())
+    } else {
+        DispatchError::Trap(err.to_string())
+    };
+    tracing::warn!(%tenant, %module, %request_id, error = ?err, outcome = %kind, "module call failed; instance discarded");
+    kind
+}

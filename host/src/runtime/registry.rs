@@ -1,0 +1,234 @@
+//! Installed modules: each one's compiled component, pre-linked instance and the
+//! manifest its `describe` export returned at install time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use wasmtime::component::Component;
+
+use super::bindings::{self, Capability, Manifest, ModulePre, Role};
+use crate::store::records::UniqueIndex;
+
+/// A module version ready to instantiate.
+pub struct LoadedModule {
+    pub key: String,
+    pub manifest: Manifest,
+    pub pre: ModulePre<super::host::HostState>,
+    pub sha256: String,
+    pub unique_indexes: Vec<UniqueIndex>,
+    routes: RouteTable,
+}
+
+impl std::fmt::Debug for LoadedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModule")
+            .field("key", &self.key)
+            .field("version", &self.manifest.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedModule {
+    pub fn may_call(&self, module: &str) -> bool {
+        self.manifest.dependencies.iter().any(|d| d == module)
+    }
+
+    pub fn has_capability(&self, capability: Capability) -> bool {
+        self.manifest.capabilities.contains(&capability)
+    }
+
+    pub fn route(&self, method: &str, path: &str) -> Result<RouteMatch, RouteMiss> {
+        self.routes.find(method, path)
+    }
+
+    /// The manifest as JSON, for the catalog.
+    pub fn manifest_json(&self) -> serde_json::Value {
+        let m = &self.manifest;
+        json!({
+            "key": m.key,
+            "name": m.name,
+            "version": m.version,
+            "description": m.description,
+            "icon": m.icon,
+            "core": m.core,
+            "sort_order": m.sort_order,
+            "routes": m.routes.iter().map(|r| json!({
+                "method": r.method,
+                "path": r.path,
+                "min_role": r.min_role.map(role_name),
+            })).collect::<Vec<_>>(),
+            "dependencies": m.dependencies,
+            "subscriptions": m.subscriptions,
+            "capabilities": m.capabilities.iter().map(|c| format!("{c:?}").to_lowercase()).collect::<Vec<_>>(),
+        })
+    }
+}
+
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Member => "MEMBER",
+        Role::Manager => "MANAGER",
+        Role::TenantAdmin => "TENANT_ADMIN",
+        Role::SuperAdmin => "SUPER_ADMIN",
+    }
+}
+
+/// A route of the manifest that matched a request.
+#[derive(Debug)]
+pub struct RouteMatch {
+    pub pattern: String,
+    pub params: Vec<(String, String)>,
+    pub min_role: Option<Role>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMiss {
+    NotFound,
+    MethodNotAllowed,
+}
+
+struct RouteTable {
+    /// Path pattern → the methods it serves.
+    paths: matchit::Router<usize>,
+    methods: Vec<Vec<(String, Option<Role>, String)>>,
+}
+
+impl RouteTable {
+    fn build(routes: &[bindings::Route]) -> Result<Self, String> {
+        let mut paths = matchit::Router::new();
+        let mut methods: Vec<Vec<(String, Option<Role>, String)>> = Vec::new();
+        let mut slot_of: HashMap<&str, usize> = HashMap::new();
+        for route in routes {
+            let method = route.method.to_ascii_uppercase();
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+                return Err(format!("route {} has unsupported method {}", route.path, route.method));
+            }
+            if !route.path.starts_with('/') {
+                return Err(format!("route path {:?} must start with /", route.path));
+            }
+            let slot = match slot_of.get(route.path.as_str()) {
+                Some(slot) => *slot,
+                None => {
+                    let slot = methods.len();
+                    paths
+                        .insert(route.path.clone(), slot)
+                        .map_err(|e| format!("route {}: {e}", route.path))?;
+                    methods.push(Vec::new());
+                    slot_of.insert(route.path.as_str(), slot);
+                    slot
+                }
+            };
+            if methods[slot].iter().any(|(m, _, _)| *m == method) {
+                return Err(format!("route {method} {} is declared twice", route.path));
+            }
+            methods[slot].push((method, route.min_role, route.path.clone()));
+        }
+        Ok(Self { paths, methods })
+    }
+
+    fn find(&self, method: &str, path: &str) -> Result<RouteMatch, RouteMiss> {
+        let matched = self.paths.at(path).map_err(|_| RouteMiss::NotFound)?;
+        let (_, min_role, pattern) = self.methods[*matched.value]
+            .iter()
+            .find(|(m, _, _)| m == method)
+            .ok_or(RouteMiss::MethodNotAllowed)?;
+        Ok(RouteMatch {
+            pattern: pattern.clone(),
+            params: matched
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            min_role: *min_role,
+        })
+    }
+}
+
+/// Refuses a component built against a contract version this host does not serve,
+/// with a message that names both.
+pub fn check_contract(engine: &wasmtime::Engine, component: &Component) -> Result<(), String> {
+    let ty = component.component_type();
+    for (name, _) in ty.imports(engine) {
+        if let Some(rest) = name.strip_prefix("mosaic:platform/") {
+            let version = rest.split_once('@').map_or("(none)", |(_, v)| v);
+            let served = bindings::CONTRACT.rsplit_once('@').map_or("", |(_, v)| v);
+            if version != served {
+                return Err(format!(
+                    "module imports {name}, but this host serves mosaic:platform@{served} only"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validates a manifest and builds the module's route table and unique indexes.
+pub fn load(
+    manifest: Manifest,
+    pre: ModulePre<super::host::HostState>,
+    sha256: String,
+) -> Result<LoadedModule, String> {
+    let key = manifest.key.clone();
+    let key_ok = !key.is_empty()
+        && key.len() <= 32
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !key_ok || key == "admin" || key == "auth" || key == "modules" {
+        return Err(format!("module key {key:?} is not allowed"));
+    }
+    let routes = RouteTable::build(&manifest.routes)?;
+    let unique_indexes = manifest
+        .indexes
+        .iter()
+        .filter(|i| i.unique)
+        .map(|i| UniqueIndex {
+            collection: i.collection.clone(),
+            fields: i.fields.clone(),
+        })
+        .collect();
+    Ok(LoadedModule {
+        key,
+        manifest,
+        pre,
+        sha256,
+        unique_indexes,
+        routes,
+    })
+}
+
+/// The installed modules by key; a new install of a key replaces the old one.
+#[derive(Default)]
+pub struct Registry {
+    modules: std::sync::RwLock<HashMap<String, Arc<LoadedModule>>>,
+}
+
+impl Registry {
+    pub fn get(&self, key: &str) -> Option<Arc<LoadedModule>> {
+        self.modules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    pub fn insert(&self, module: Arc<LoadedModule>) {
+        self.modules
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(module.key.clone(), module);
+    }
+
+    pub fn all(&self) -> Vec<Arc<LoadedModule>> {
+        let mut all: Vec<_> = self
+            .modules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by_key(|m| (m.manifest.sort_order, m.key.clone()));
+        all
+    }
+}

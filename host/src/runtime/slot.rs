@@ -1,0 +1,147 @@
+//! A (tenant, module) slot: a small pool of warm instances, used one request at a
+//! time each. Instances never move between slots, so never between tenants.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use super::bindings::Module;
+use super::host::HostState;
+use super::limits::DeadlineExceeded;
+use super::registry::LoadedModule;
+use crate::config::Limits;
+use crate::store::now_ms;
+
+pub struct Slot {
+    pub module: Arc<LoadedModule>,
+    pub tenant_id: String,
+    idle: std::sync::Mutex<Vec<Instance>>,
+    permits: Arc<Semaphore>,
+    size: usize,
+    last_used_ms: AtomicI64,
+    pub calls: AtomicU64,
+    pub instantiations: AtomicU64,
+}
+
+/// A live instance and its store.
+pub struct Instance {
+    pub store: Store<HostState>,
+    pub bindings: Module,
+    calls: u32,
+}
+
+/// Exclusive use of one instance. Dropped without [`Lease::release`] (a failure, or
+/// the request's future cancelled mid-call), the instance is discarded.
+pub struct Lease {
+    slot: Arc<Slot>,
+    pub instance: Instance,
+    _permit: OwnedSemaphorePermit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("all {0} instances are busy")]
+    Busy(usize),
+    #[error("instantiation failed: {0}")]
+    Instantiate(String),
+}
+
+impl Slot {
+    pub fn new(module: Arc<LoadedModule>, tenant_id: String, limits: &Limits) -> Self {
+        Self {
+            module,
+            tenant_id,
+            idle: std::sync::Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(limits.instances_per_slot)),
+            size: limits.instances_per_slot,
+            last_used_ms: AtomicI64::new(now_ms()),
+            calls: AtomicU64::new(0),
+            instantiations: AtomicU64::new(0),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A free instance: a warm one, or a new one while the slot is below its size.
+    pub async fn checkout(self: &Arc<Self>, engine: &Engine, limits: &Limits) -> Result<Lease, CheckoutError> {
+        let permit = tokio::time::timeout(limits.queue_timeout, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| CheckoutError::Busy(self.size))?
+            .map_err(|_| CheckoutError::Busy(self.size))?;
+        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let warm = self.idle().pop();
+        let instance = match warm {
+            Some(instance) => instance,
+            None => self.instantiate(engine, limits).await?,
+        };
+        Ok(Lease {
+            slot: self.clone(),
+            instance,
+            _permit: permit,
+        })
+    }
+
+    async fn instantiate(&self, engine: &Engine, limits: &Limits) -> Result<Instance, CheckoutError> {
+        let mut store = Store::new(
+            engine,
+            HostState::new(limits.max_memory_bytes, &self.tenant_id, &self.module.key),
+        );
+        store.limiter(|state| &mut state.limiter);
+        store.data_mut().deadline = Instant::now() + limits.call_timeout;
+        // Every tick: past the deadline, trap; otherwise yield so a busy guest never
+        // holds an executor thread for more than one tick.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Err(DeadlineExceeded.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let bindings = self
+            .module
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| CheckoutError::Instantiate(format!("{e:?}")))?;
+        self.instantiations.fetch_add(1, Ordering::Relaxed);
+        Ok(Instance { store, bindings, calls: 0 })
+    }
+
+    /// Idle for longer than `idle_ms` with no request in flight.
+    pub fn is_idle(&self, now: i64, idle_ms: i64) -> bool {
+        self.permits.available_permits() == self.size
+            && now - self.last_used_ms.load(Ordering::Relaxed) > idle_ms
+    }
+
+    pub fn warm_instances(&self) -> usize {
+        self.idle().len()
+    }
+
+    pub fn busy_instances(&self) -> usize {
+        self.size - self.permits.available_permits()
+    }
+
+    pub fn last_used_ms(&self) -> i64 {
+        self.last_used_ms.load(Ordering::Relaxed)
+    }
+}
+
+impl Lease {
+    /// Returns a healthy instance to the pool unless it is due for recycling.
+    pub fn release(self, limits: &Limits) {
+        let Lease { slot, mut instance, _permit } = self;
+        instance.calls += 1;
+        let fresh_enough = instance.calls < limits.recycle_after_calls
+            && instance.store.data().limiter.current <= limits.recycle_above_memory_bytes;
+        if fresh_enough {
+            slot.idle().push(instance);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! One request is one unit of work: every write and event of a `handle` call,
+//! including those of modules it calls, commits together or not at all.
+//!
+//! The write transaction begins lazily at the first write, so read-only requests
+//! never take it (nor, on SQLite, the single-writer gate).
+
+use sqlx::{AnyConnection, AssertSqlSafe, Executor};
+use tokio::sync::Mutex;
+
+use crate::store::{Db, DbResult, WriteTx};
+
+pub struct UnitOfWork {
+    db: Db,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    tx: Option<WriteTx>,
+    /// Open savepoints of nested module calls.
+    depth: u32,
+}
+
+/// Where a nested call began, to undo only its writes if it fails.
+pub struct NestedMark {
+    /// The savepoint taken, if a transaction was already open.
+    savepoint: Option<String>,
+}
+
+impl UnitOfWork {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Runs a read, inside the transaction if one is open (to see this request's own
+    /// writes), else on a pooled connection.
+    pub async fn read<T>(&self, op: impl AsyncFnOnce(&mut AnyConnection) -> T) -> DbResult<T> {
+        let mut state = self.state.lock().await;
+        match state.tx.as_mut() {
+            Some(w) => Ok(op(&mut w.tx).await),
+            None => {
+                drop(state);
+                let mut conn = self.db.pool.acquire().await?;
+                Ok(op(&mut conn).await)
+            }
+        }
+    }
+
+    /// Runs a write inside the transaction, beginning it if needed.
+    pub async fn write<T>(&self, op: impl AsyncFnOnce(&mut AnyConnection) -> T) -> DbResult<T> {
+        let mut state = self.state.lock().await;
+        if state.tx.is_none() {
+            state.tx = Some(self.db.begin_write().await?);
+        }
+        let w = state.tx.as_mut().expect("transaction begun above");
+        Ok(op(&mut w.tx).await)
+    }
+
+    pub async fn begin_nested(&self) -> DbResult<NestedMark> {
+        let mut state = self.state.lock().await;
+        let State { tx, depth } = &mut *state;
+        let savepoint = match tx.as_mut() {
+            Some(w) => {
+                *depth += 1;
+                let name = format!("mosaic_call_{depth}");
+                w.tx.execute(AssertSqlSafe(format!("SAVEPOINT {name}"))).await?;
+                Some(name)
+            }
+            None => None,
+        };
+        Ok(NestedMark { savepoint })
+    }
+
+    /// Keeps or undoes the nested call's writes.
+    pub async fn end_nested(&self, mark: NestedMark, keep: bool) -> DbResult<()> {
+        let mut state = self.state.lock().await;
+        match (mark.savepoint, keep) {
+            (Some(name), keep) => {
+                state.depth -= 1;
+                let w = state.tx.as_mut().expect("a savepoint implies a transaction");
+                if !keep {
+                    w.tx.execute(AssertSqlSafe(format!("ROLLBACK TO SAVEPOINT {name}"))).await?;
+                }
+                w.tx.execute(AssertSqlSafe(format!("RELEASE SAVEPOINT {name}"))).await?;
+            }
+            // The nested call began the transaction: nothing before it to keep.
+            (None, false) => {
+                if let Some(w) = state.tx.take() {
+                    w.tx.rollback().await?;
+                }
+            }
+            (None, true) => {}
+        }
+        Ok(())
+    }
+
+    /// Commits (or rolls back) whatever was written.
+    pub async fn finish(&self, commit: bool) -> DbResult<()> {
+        let tx = self.state.lock().await.tx.take();
+        match (tx, commit) {
+            (Some(w), true) => w.commit().await,
+            (Some(w), false) => w.tx.rollback().await,
+            (None, _) => Ok(()),
+        }
+    }
+}

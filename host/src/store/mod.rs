@@ -1,0 +1,149 @@
+//! All SQL lives here. One code path for both databases through sqlx's `Any` driver;
+//! the few places where SQLite and PostgreSQL differ ask [`Dialect`].
+
+mod audit;
+mod modules;
+pub mod outbox;
+pub mod records;
+mod tenants;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+pub use audit::AuditEntry;
+pub use tenants::Created;
+pub use records::{Records, StoreError};
+
+/// A database error the caller cannot act on: logged, answered as 500.
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The `records.data` column as JSON text.
+    pub(crate) fn data_out(self) -> &'static str {
+        match self {
+            Self::Sqlite => "data",
+            Self::Postgres => "data::text",
+        }
+    }
+
+    /// A JSON text parameter written to `records.data`.
+    pub(crate) fn data_in(self, placeholder: &str) -> String {
+        match self {
+            Self::Sqlite => placeholder.to_owned(),
+            Self::Postgres => format!("{placeholder}::jsonb"),
+        }
+    }
+}
+
+/// The database: a pool, its dialect, and for SQLite the single-writer gate.
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub dialect: Dialect,
+    /// SQLite allows one writer at a time; taking this before `BEGIN` turns lock
+    /// upgrade failures (`SQLITE_BUSY`) into an orderly queue.
+    writer: Option<Arc<Semaphore>>,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file
+    /// if missing.
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        };
+        let options = AnyConnectOptions::from_str(url)?
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                // WAL is a property of the file: set it once, before the pool opens.
+                let mut conn = options.connect().await?;
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                drop(conn);
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Dialect::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        Ok(Self {
+            pool,
+            dialect,
+            writer: (dialect == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1))),
+        })
+    }
+
+    /// Applies pending migrations of this dialect.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await,
+            Dialect::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await,
+        }
+    }
+
+    /// Begins a write transaction, queued behind other writers on SQLite.
+    pub async fn begin_write(&self) -> DbResult<WriteTx> {
+        let permit = match &self.writer {
+            Some(gate) => Some(
+                gate.clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| sqlx::Error::PoolClosed)?,
+            ),
+            None => None,
+        };
+        Ok(WriteTx {
+            tx: self.pool.begin().await?,
+            _permit: permit,
+        })
+    }
+
+    pub fn records(&self) -> Records {
+        Records::new(self)
+    }
+}
+
+/// A write transaction; rolled back when dropped without `commit`.
+pub struct WriteTx {
+    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> DbResult<()> {
+        self.tx.commit().await
+    }
+}
+
+/// Milliseconds since the Unix epoch, as stored.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,227 @@
+//! Tenants and how a request finds its own: custom domain, then subdomain of the
+//! base domain, then the `X-Tenant-ID` header. Resolved tenants are cached with their
+//! enabled modules; every change invalidates the entry, so the next request on this
+//! replica reloads it from the database.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use crate::store::{Db, DbResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    Pending,
+    Active,
+    Suspended,
+    Archived,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+impl FromStr for TenantStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            "archived" => Ok(Self::Archived),
+            other => Err(format!("unknown tenant status {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub subdomain: String,
+    pub status: TenantStatus,
+    pub plan: String,
+    pub timezone: String,
+    /// Bumped by every change that a cached copy must notice.
+    pub generation: i64,
+}
+
+/// A tenant as the request path sees it: itself and the modules it has enabled.
+#[derive(Debug)]
+pub struct TenantView {
+    pub tenant: Tenant,
+    enabled: HashSet<String>,
+}
+
+impl TenantView {
+    /// Whether the tenant switched `module` on (core modules are on regardless).
+    pub fn has_enabled(&self, module: &str) -> bool {
+        self.enabled.contains(module)
+    }
+}
+
+/// Subdomains no tenant may take.
+pub const RESERVED_SUBDOMAINS: &[&str] = &[
+    "www", "api", "admin", "app", "mail", "static", "assets", "cdn", "status", "docs", "help",
+];
+
+/// Whether `s` may be a tenant subdomain: a lower-case DNS label, not reserved.
+pub fn valid_subdomain(s: &str) -> Result<(), &'static str> {
+    let label_ok = (1..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if !label_ok {
+        Err("must be 1 to 63 lower-case letters, digits or inner hyphens")
+    } else if RESERVED_SUBDOMAINS.contains(&s) {
+        Err("is reserved")
+    } else {
+        Ok(())
+    }
+}
+
+/// Where the request said its tenant is.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantHint<'a> {
+    pub host: Option<&'a str>,
+    pub header: Option<&'a str>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Nothing in the request names a tenant.
+    Unspecified,
+    /// The request names a tenant that does not exist.
+    Unknown,
+}
+
+/// The tenant cache and resolver.
+pub struct Directory {
+    db: Db,
+    base_domain: Option<String>,
+    views: DashMap<String, Arc<TenantView>>,
+    subdomains: DashMap<String, String>,
+    domains: DashMap<String, String>,
+}
+
+impl Directory {
+    /// Loads the custom domains; tenants load lazily.
+    pub async fn load(db: Db, base_domain: Option<String>) -> DbResult<Self> {
+        let domains = DashMap::new();
+        for (domain, tenant_id) in db.all_tenant_domains().await? {
+            domains.insert(domain, tenant_id);
+        }
+        Ok(Self {
+            db,
+            base_domain: base_domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
+            views: DashMap::new(),
+            subdomains: DashMap::new(),
+            domains,
+        })
+    }
+
+    pub async fn resolve(&self, hint: TenantHint<'_>) -> DbResult<Result<Arc<TenantView>, Resolution>> {
+        let host = hint.host.map(|h| {
+            let h = h.rsplit_once(':').map_or(h, |(name, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h }
+            });
+            h.trim_end_matches('.').to_ascii_lowercase()
+        });
+        if let Some(host) = &host {
+            if let Some(id) = self.domains.get(host).map(|e| e.value().clone()) {
+                return self.by_id(&id).await.map(|v| v.ok_or(Resolution::Unknown));
+            }
+            if let Some(sub) = self.subdomain_of(host) {
+                return self.by_subdomain(sub).await.map(|v| v.ok_or(Resolution::Unknown));
+            }
+        }
+        match hint.header.map(str::trim).filter(|h| !h.is_empty()) {
+            None => Ok(Err(Resolution::Unspecified)),
+            Some(key) => {
+                let key = key.to_ascii_lowercase();
+                if let Some(view) = self.by_subdomain(&key).await? {
+                    return Ok(Ok(view));
+                }
+                self.by_id(&key).await.map(|v| v.ok_or(Resolution::Unknown))
+            }
+        }
+    }
+
+    /// `acme` for `acme.<base domain>`; none for the base domain itself or deeper names.
+    fn subdomain_of<'h>(&self, host: &'h str) -> Option<&'h str> {
+        let base = self.base_domain.as_deref()?;
+        let label = host.strip_suffix(base)?.strip_suffix('.')?;
+        (!label.is_empty() && !label.contains('.')).then_some(label)
+    }
+
+    pub async fn by_subdomain(&self, subdomain: &str) -> DbResult<Option<Arc<TenantView>>> {
+        if let Some(id) = self.subdomains.get(subdomain).map(|e| e.value().clone()) {
+            return self.by_id(&id).await;
+        }
+        match self.db.tenant_by_subdomain(subdomain).await? {
+            Some(tenant) => {
+                self.subdomains.insert(tenant.subdomain.clone(), tenant.id.clone());
+                self.load_view(tenant).await.map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub async fn by_id(&self, id: &str) -> DbResult<Option<Arc<TenantView>>> {
+        if let Some(view) = self.views.get(id) {
+            return Ok(Some(view.clone()));
+        }
+        match self.db.tenant_by_id(id).await? {
+            Some(tenant) => self.load_view(tenant).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn load_view(&self, tenant: Tenant) -> DbResult<Arc<TenantView>> {
+        let enabled = self.db.enabled_modules(&tenant.id).await?.into_iter().collect();
+        let view = Arc::new(TenantView { tenant, enabled });
+        self.views.insert(view.tenant.id.clone(), view.clone());
+        Ok(view)
+    }
+
+    /// Forgets the cached tenant: the next request reloads it.
+    pub fn invalidate(&self, tenant_id: &str) {
+        self.views.remove(tenant_id);
+        self.subdomains.retain(|_, id| id != tenant_id);
+    }
+
+    pub async fn add_domain(&self, tenant_id: &str, domain: &str) -> DbResult<()> {
+        let domain = domain.to_ascii_lowercase();
+        self.db.add_tenant_domain(tenant_id, &domain).await?;
+        self.domains.insert(domain, tenant_id.to_owned());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subdomains_are_dns_labels_and_not_reserved() {
+        assert!(valid_subdomain("acme").is_ok());
+        assert!(valid_subdomain("acme-2").is_ok());
+        assert!(valid_subdomain("Acme").is_err());
+        assert!(valid_subdomain("-acme").is_err());
+        assert!(valid_subdomain("ac.me").is_err());
+        assert!(valid_subdomain("").is_err());
+        assert!(valid_subdomain("www").is_err());
+        assert!(valid_subdomain(&"a".repeat(64)).is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! One error type for handlers; each variant is an HTTP status and a JSON body
+//! `{"error": ..., "code": ..., "fields"?: {...}}`, the host's own error shape.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::Response;
+use crate::bindings::mosaic::platform::types::Error as HostError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// 400: the request itself is malformed (e.g. not JSON).
+    BadRequest(String),
+    /// 422: per-field validation messages.
+    Invalid(BTreeMap<String, String>),
+    /// 404.
+    NotFound(String),
+    /// 409: a uniqueness rule or an expected version did not hold.
+    Conflict(String),
+    /// 403.
+    Forbidden(String),
+    /// 402: a plan limit.
+    QuotaExceeded(String),
+    /// 503: a module this one depends on is disabled for the tenant.
+    Unavailable(String),
+    /// 500: logged through the host; the client only sees a generic message.
+    Internal(String),
+}
+
+impl Error {
+    /// A 422 for one field.
+    pub fn invalid_field(field: &str, message: &str) -> Self {
+        Self::Invalid(BTreeMap::from([(field.to_owned(), message.to_owned())]))
+    }
+
+    pub(crate) fn from_body(err: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        match err.classify() {
+            Category::Data => Self::invalid_field("body", &err.to_string()),
+            Category::Syntax | Category::Eof | Category::Io => {
+                Self::BadRequest(format!("malformed JSON body: {err}"))
+            }
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Invalid(_) => 422,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::Forbidden(_) => 403,
+            Self::QuotaExceeded(_) => 402,
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match self {
+            Self::BadRequest(m) => json!({"error": m, "code": "bad_request"}),
+            Self::Invalid(fields) => {
+                json!({"error": "Validation failed", "code": "validation_failed", "fields": fields})
+            }
+            Self::NotFound(m) => json!({"error": m, "code": "not_found"}),
+            Self::Conflict(m) => json!({"error": m, "code": "conflict"}),
+            Self::Forbidden(m) => json!({"error": m, "code": "forbidden"}),
+            Self::QuotaExceeded(m) => json!({"error": m, "code": "quota_exceeded"}),
+            Self::Unavailable(m) => json!({"error": m, "code": "module_unavailable"}),
+            Self::Internal(detail) => {
+                crate::log::error(&detail);
+                json!({"error": "Internal error", "code": "internal"})
+            }
+        };
+        Response::raw_json(status, body.to_string())
+    }
+}
+
+impl From<HostError> for Error {
+    fn from(err: HostError) -> Self {
+        match err {
+            HostError::NotFound => Self::NotFound("Not found".into()),
+            HostError::Conflict(m) => Self::Conflict(m),
+            HostError::Forbidden(m) => Self::Forbidden(m),
+            HostError::QuotaExceeded(m) => Self::QuotaExceeded(m),
+            HostError::Unavailable(m) => Self::Unavailable(m),
+            // The module passed the host something malformed: a bug in the module.
+            HostError::Invalid(m) => Self::Internal(format!("host refused the call: {m}")),
+            HostError::Unsupported(m) => Self::Internal(format!("unsupported host call: {m}")),
+            HostError::Internal(m) => Self::Internal(format!("host error: {m}")),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The Mosaic module SDK.
+//!
+//! A module is one `impl Module` plus one [`export_module!`]:
+//!
+//! ```ignore
+//! use mosaic_sdk::prelude::*;
+//!
+//! struct Hello;
+//!
+//! impl Module for Hello {
+//!     fn manifest() -> Manifest {
+//!         Manifest::new("hello", "Hello", "0.1.0").description("Says hello")
+//!     }
+//!     fn router() -> Router {
+//!         Router::new().get("/", |_req| Response::json(200, &"hello"))
+//!     }
+//! }
+//!
+//! export_module!(Hello);
+//! ```
+//!
+//! The WIT bindings stay private: this crate's surface is the whole contract a
+//! module author sees, so the WIT can evolve behind it.
+
+// The generated code names paths from outside the crate (`::mosaic_sdk::...`) so
+// that the export macro works in module crates; this makes them resolve here too.
+extern crate self as mosaic_sdk;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "mosaic:platform/module",
+        runtime_path: "::mosaic_sdk::__private::wit_bindgen::rt",
+        default_bindings_module: "::mosaic_sdk::__private::bindings",
+        pub_export_macro: true,
+        export_macro_name: "__export_guest",
+        generate_all,
+    });
+}
+
+mod error;
+mod guest;
+mod http;
+mod manifest;
+mod router;
+
+pub mod events;
+pub mod identity;
+pub mod log;
+pub mod modules;
+pub mod store;
+pub mod tenant;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use http::{Request, Response};
+pub use manifest::{Capability, Manifest};
+pub use router::{Handler, Router};
+
+/// A caller's role, lowest first.
+pub use bindings::mosaic::platform::types::Role;
+
+/// What a module implements.
+pub trait Module: 'static {
+    /// Key, name, version and what the module needs. Routes come from [`Module::router`].
+    fn manifest() -> Manifest;
+
+    /// The module's HTTP routes under `/api/<key>/`.
+    fn router() -> Router;
+
+    /// An event this module subscribed to. `Err` asks the host to deliver it again later.
+    fn on_event(event: events::Event) -> std::result::Result<(), String> {
+        let _ = event;
+        Ok(())
+    }
+}
+
+/// Everything a module usually needs.
+pub mod prelude {
+    pub use crate::{
+        Capability, Error, Manifest, Module, Request, Response, Result, Role, Router,
+        export_module,
+    };
+}
+
+/// Makes `$module` the component's exports. Use once per module crate.
+#[macro_export]
+macro_rules! export_module {
+    ($module:ty) => {
+        // The generated export shims are `extern "C"` functions with fixed symbol names.
+        #[allow(unsafe_code)]
+        const _: () = {
+            struct MosaicGuest;
+
+            impl $crate::__private::GuestExports for MosaicGuest {
+                type Module = $module;
+            }
+
+            $crate::__private::bindings::__export_guest!(
+                MosaicGuest with_types_in $crate::__private::bindings
+            );
+        };
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings;
+    pub use crate::guest::GuestExports;
+    pub use wit_bindgen;
+}

@@ -1,0 +1,115 @@
+//! What a module declares about itself.
+
+use crate::Router;
+use crate::bindings::exports::mosaic::platform::guest as wit;
+
+pub use wit::Capability;
+
+/// The module's manifest, minus the routes (taken from its [`Router`]).
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    key: String,
+    name: String,
+    version: String,
+    description: String,
+    icon: String,
+    core: bool,
+    sort_order: u32,
+    dependencies: Vec<String>,
+    subscriptions: Vec<String>,
+    indexes: Vec<wit::Index>,
+    capabilities: Vec<Capability>,
+}
+
+impl Manifest {
+    pub fn new(key: &str, name: &str, version: &str) -> Self {
+        Self {
+            key: key.into(),
+            name: name.into(),
+            version: version.into(),
+            description: String::new(),
+            icon: String::new(),
+            core: false,
+            sort_order: 100,
+            dependencies: Vec::new(),
+            subscriptions: Vec::new(),
+            indexes: Vec::new(),
+            capabilities: Vec::new(),
+        }
+    }
+
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = text.into();
+        self
+    }
+
+    pub fn icon(mut self, icon: &str) -> Self {
+        self.icon = icon.into();
+        self
+    }
+
+    /// Core modules are enabled for every tenant and cannot be switched off.
+    pub fn core(mut self) -> Self {
+        self.core = true;
+        self
+    }
+
+    pub fn sort_order(mut self, order: u32) -> Self {
+        self.sort_order = order;
+        self
+    }
+
+    /// Allows `modules::call(module, ..)`.
+    pub fn depends_on(mut self, module: &str) -> Self {
+        self.dependencies.push(module.into());
+        self
+    }
+
+    /// Delivers events whose kind matches `pattern` (`employee.*`) to `on_event`.
+    pub fn subscribe(mut self, pattern: &str) -> Self {
+        self.subscriptions.push(pattern.into());
+        self
+    }
+
+    /// The host refuses a write that would give two documents of `collection` the
+    /// same values of `fields` (a 409 `conflict`).
+    pub fn unique_index(mut self, collection: &str, fields: &[&str]) -> Self {
+        self.indexes.push(index(collection, fields, true));
+        self
+    }
+
+    pub fn index(mut self, collection: &str, fields: &[&str]) -> Self {
+        self.indexes.push(index(collection, fields, false));
+        self
+    }
+
+    pub fn capability(mut self, capability: Capability) -> Self {
+        self.capabilities.push(capability);
+        self
+    }
+
+    pub(crate) fn into_wit(self, router: &Router) -> wit::Manifest {
+        wit::Manifest {
+            key: self.key,
+            name: self.name,
+            version: self.version,
+            description: self.description,
+            icon: self.icon,
+            core: self.core,
+            sort_order: self.sort_order,
+            routes: router.to_wit(),
+            dependencies: self.dependencies,
+            subscriptions: self.subscriptions,
+            indexes: self.indexes,
+            capabilities: self.capabilities,
+        }
+    }
+}
+
+fn index(collection: &str, fields: &[&str], unique: bool) -> wit::Index {
+    wit::Index {
+        collection: collection.into(),
+        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        unique,
+    }
+}

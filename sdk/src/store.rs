@@ -1,0 +1,254 @@
+//! Documents in named collections, private to this module and tenant.
+//!
+//! Documents cross the boundary as JSON text; parse one only where you need its
+//! fields, and use [`Document::to_json`] to answer with it unparsed.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::bindings::mosaic::platform::store as wit;
+use crate::{Error, Result};
+
+pub use wit::Op;
+
+/// A stored document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub id: String,
+    pub version: u64,
+    /// A JSON object.
+    pub data: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+impl Document {
+    fn from_wit(doc: wit::Document) -> Self {
+        Self {
+            id: doc.id,
+            version: doc.version,
+            data: doc.data,
+            created_at: doc.created_at,
+            updated_at: doc.updated_at,
+        }
+    }
+
+    /// The data as `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_str(&self.data)
+            .map_err(|e| Error::Internal(format!("stored document {} is unreadable: {e}", self.id)))
+    }
+
+    /// The data object with `id`, `version`, `created_at` and `updated_at` added, as
+    /// JSON text, without parsing the data.
+    pub fn to_json(&self) -> String {
+        let body = self.data.trim_start();
+        let rest = body.strip_prefix('{').unwrap_or(body).trim_start();
+        let sep = if rest.starts_with('}') { "" } else { "," };
+        let id = serde_json::to_string(&self.id).unwrap_or_default();
+        format!(
+            "{{\"id\":{id},\"version\":{},\"created_at\":{},\"updated_at\":{}{sep}{rest}",
+            self.version, self.created_at, self.updated_at
+        )
+    }
+}
+
+/// Renders documents as a JSON array with [`Document::to_json`].
+pub fn to_json_array(docs: &[Document]) -> String {
+    let mut out = String::with_capacity(docs.iter().map(|d| d.data.len() + 96).sum::<usize>() + 2);
+    out.push('[');
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&doc.to_json());
+    }
+    out.push(']');
+    out
+}
+
+/// A filter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Null,
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(v.into())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Integer(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Self::Float(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Self::Boolean(v)
+    }
+}
+
+impl Value {
+    fn into_wit(self) -> wit::Value {
+        match self {
+            Self::Text(v) => wit::Value::Text(v),
+            Self::Integer(v) => wit::Value::Integer(v),
+            Self::Float(v) => wit::Value::Float(v),
+            Self::Boolean(v) => wit::Value::Boolean(v),
+            Self::Null => wit::Value::Null,
+        }
+    }
+}
+
+/// A named collection of this module.
+#[derive(Debug, Clone, Copy)]
+pub struct Collection {
+    name: &'static str,
+}
+
+/// The collection `name` (`a-z`, `0-9`, `_`, `-`).
+pub const fn collection(name: &'static str) -> Collection {
+    Collection { name }
+}
+
+fn to_text<T: Serialize + ?Sized>(data: &T) -> Result<String> {
+    serde_json::to_string(data).map_err(|e| Error::Internal(e.to_string()))
+}
+
+impl Collection {
+    pub fn get(&self, id: &str) -> Result<Option<Document>> {
+        Ok(wit::get(self.name, id)?.map(Document::from_wit))
+    }
+
+    /// Like [`Collection::get`], but a missing document is a 404 naming `what`.
+    pub fn fetch(&self, id: &str, what: &str) -> Result<Document> {
+        self.get(id)?
+            .ok_or_else(|| Error::NotFound(format!("{what} {id} not found")))
+    }
+
+    /// Stores `data` (a JSON object) under a new host-made id.
+    pub fn insert<T: Serialize + ?Sized>(&self, data: &T) -> Result<Document> {
+        Ok(Document::from_wit(wit::insert(self.name, None, &to_text(data)?)?))
+    }
+
+    pub fn insert_with_id<T: Serialize + ?Sized>(&self, id: &str, data: &T) -> Result<Document> {
+        Ok(Document::from_wit(wit::insert(self.name, Some(id), &to_text(data)?)?))
+    }
+
+    /// Replaces the data; `expected_version` guards against a concurrent update.
+    pub fn update<T: Serialize + ?Sized>(
+        &self,
+        id: &str,
+        expected_version: Option<u64>,
+        data: &T,
+    ) -> Result<Document> {
+        Ok(Document::from_wit(wit::update(
+            self.name,
+            id,
+            expected_version,
+            &to_text(data)?,
+        )?))
+    }
+
+    pub fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<bool> {
+        Ok(wit::delete(self.name, id, expected_version)?)
+    }
+
+    pub fn query(&self) -> Query {
+        Query {
+            selection: wit::Selection {
+                collection: self.name.into(),
+                filters: Vec::new(),
+                order_by: None,
+                descending: false,
+                limit: 50,
+                cursor: None,
+            },
+        }
+    }
+
+    pub fn count(&self, filters: Query) -> Result<u64> {
+        Ok(wit::count(self.name, &filters.selection.filters)?)
+    }
+}
+
+/// A query over one collection.
+#[derive(Debug, Clone)]
+pub struct Query {
+    selection: wit::Selection,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Document>,
+    /// Pass to [`Query::cursor`] for the next page; none on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl Page {
+    /// `{"items": [...], "next_cursor": ...}`, items rendered with [`Document::to_json`].
+    pub fn to_json(&self) -> String {
+        let next = self
+            .next_cursor
+            .as_deref()
+            .map_or_else(|| "null".to_owned(), |c| serde_json::to_string(c).unwrap_or_default());
+        format!("{{\"items\":{},\"next_cursor\":{next}}}", to_json_array(&self.items))
+    }
+}
+
+impl Query {
+    pub fn filter(mut self, field: &str, op: Op, value: impl Into<Value>) -> Self {
+        self.selection.filters.push(wit::Filter {
+            field: field.into(),
+            op,
+            value: value.into().into_wit(),
+        });
+        self
+    }
+
+    /// `field == value`.
+    pub fn eq(self, field: &str, value: impl Into<Value>) -> Self {
+        self.filter(field, Op::Eq, value)
+    }
+
+    pub fn order_by(mut self, field: &str, descending: bool) -> Self {
+        self.selection.order_by = Some(field.into());
+        self.selection.descending = descending;
+        self
+    }
+
+    /// Page size, 1 to 500.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.selection.limit = limit;
+        self
+    }
+
+    pub fn cursor(mut self, cursor: Option<&str>) -> Self {
+        self.selection.cursor = cursor.map(str::to_owned);
+        self
+    }
+
+    pub fn fetch(&self) -> Result<Page> {
+        let page = wit::query(&self.selection)?;
+        Ok(Page {
+            items: page.items.into_iter().map(Document::from_wit).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+}

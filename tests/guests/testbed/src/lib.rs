@@ -1,0 +1,86 @@
+//! A module that misbehaves on purpose, for the integration tests and benchmarks.
+//! Never installed by `mosaic serve` unless its path is given explicitly.
+
+use mosaic_sdk::prelude::*;
+use mosaic_sdk::{identity, modules, store, tenant};
+use serde_json::json;
+
+struct Testbed;
+
+impl Module for Testbed {
+    fn manifest() -> Manifest {
+        Manifest::new("testbed", "Testbed", "0.1.0").description("Misbehaves on purpose")
+    }
+
+    fn router() -> Router {
+        Router::new()
+            .get("/fixed", |_| Ok(Response::raw_json(200, FIXED)))
+            .get("/spin", spin)
+            .get("/alloc", alloc)
+            .get("/trap", |_| panic!("testbed: deliberate trap"))
+            .get("/big", big)
+            .post("/echo", |req| {
+                Ok(Response::raw_json(200, req.body.clone()))
+            })
+            .get("/whoami", whoami)
+            .post("/write-then-fail", write_then_fail)
+            .get("/notes", |_| {
+                Ok(Response::json(200, &json!({"count": NOTES.count(NOTES.query())?}))?)
+            })
+            .get("/call-undeclared", |_| {
+                let reply = modules::call::<()>("employees", "GET", "/", None)?;
+                Response::json(200, &json!({"status": reply.status}))
+            })
+            .get("/admin-only", |_| Ok(Response::no_content()))
+            .min_role(Role::TenantAdmin)
+    }
+}
+
+export_module!(Testbed);
+
+const FIXED: &str = r#"{"message":"hello from a module"}"#;
+const NOTES: store::Collection = store::collection("notes");
+
+fn spin(_: &Request) -> Result<Response> {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn alloc(_: &Request) -> Result<Response> {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+fn big(req: &Request) -> Result<Response> {
+    let size = req.query_u32("bytes")?.unwrap_or(1 << 20) as usize;
+    Ok(Response::raw_json(200, format!("\"{}\"", "x".repeat(size))))
+}
+
+fn whoami(_: &Request) -> Result<Response> {
+    let caller = identity::caller();
+    let info = tenant::current();
+    Response::json(
+        200,
+        &json!({
+            "tenant": info.subdomain,
+            "tenant_id": info.id,
+            "user": caller.as_ref().map(|c| c.user_id.clone()),
+            "manager": identity::has_role(Role::Manager),
+        }),
+    )
+}
+
+/// Writes, then fails: the unit of work must discard the write.
+fn write_then_fail(req: &Request) -> Result<Response> {
+    NOTES.insert(&json!({"text": "should not survive"}))?;
+    let status = req.query_u32("status")?.unwrap_or(500);
+    Ok(Response::raw_json(
+        u16::try_from(status).unwrap_or(500),
+        r#"{"error":"failed on purpose","code":"testbed"}"#,
+    ))
+}
