@@ -81,7 +81,10 @@ impl Config {
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("mosaic.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("mosaic.db").display()
+            )
         })
     }
 

@@ -39,13 +39,16 @@ impl AppState {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-        let db = Db::connect(&config.database_url()).await.context("connecting to the database")?;
+        let db = Db::connect(&config.database_url())
+            .await
+            .context("connecting to the database")?;
         db.migrate().await.context("migrating the database")?;
         let secret = auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)
             .context("loading the JWT secret")?;
         let runtime = Runtime::new(db.clone(), config.limits.clone(), config.cache_dir())?;
         for path in &config.modules {
-            let wasm = std::fs::read(path).with_context(|| format!("reading module {}", path.display()))?;
+            let wasm = std::fs::read(path)
+                .with_context(|| format!("reading module {}", path.display()))?;
             runtime
                 .install(&wasm)
                 .await

@@ -14,7 +14,11 @@ use tracing_subscriber::EnvFilter;
 const BUILTIN_MODULES: &[&str] = &["employees", "attendance"];
 
 #[derive(Parser)]
-#[command(name = "mosaic", version, about = "Multi-tenant platform running business modules as Wasm components")]
+#[command(
+    name = "mosaic",
+    version,
+    about = "Multi-tenant platform running business modules as Wasm components"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -56,7 +60,11 @@ struct Serve {
     #[arg(long, env = "MOSAIC_BASE_DOMAIN")]
     base_domain: Option<String>,
     /// Directory holding the built-in modules' `.wasm` files.
-    #[arg(long, env = "MOSAIC_MODULES_DIR", default_value = "target/wasm32-wasip2/release")]
+    #[arg(
+        long,
+        env = "MOSAIC_MODULES_DIR",
+        default_value = "target/wasm32-wasip2/release"
+    )]
     modules_dir: PathBuf,
     /// An extra module component to install (repeatable).
     #[arg(long = "module")]
@@ -106,11 +114,13 @@ struct Issue {
     ttl_secs: u64,
 }
 
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("MOSAIC_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_env("MOSAIC_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")),
+        )
         .init();
     let cli = Cli::parse();
     let mut config = Config::new(&cli.common.data_dir);
@@ -125,7 +135,9 @@ async fn main() -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
-        Command::Token { command: TokenCommand::Issue(issue) } => issue_token(config, issue).await,
+        Command::Token {
+            command: TokenCommand::Issue(issue),
+        } => issue_token(config, issue).await,
     }
 }
 
@@ -156,9 +168,22 @@ async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", serve.addr))?;
     let addr = listener.local_addr()?;
     println!("\nMosaic is listening on http://{addr}");
-    println!("  modules: {}", state.runtime.modules().iter().map(|m| m.key.as_str()).collect::<Vec<_>>().join(", "));
-    println!("  get a token:  TOKEN=$(cargo run -q -p mosaic -- token issue --tenant demo --role TENANT_ADMIN)");
-    println!("  first call:   curl -H \"X-Tenant-ID: demo\" -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/employees/\n");
+    println!(
+        "  modules: {}",
+        state
+            .runtime
+            .modules()
+            .iter()
+            .map(|m| m.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  get a token:  TOKEN=$(cargo run -q -p mosaic -- token issue --tenant demo --role TENANT_ADMIN)"
+    );
+    println!(
+        "  first call:   curl -H \"X-Tenant-ID: demo\" -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/employees/\n"
+    );
     mosaic::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -166,17 +191,24 @@ async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
 }
 
 async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {
-    let secret = mosaic::auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+    let secret =
+        mosaic::auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let keys = JwtKeys::new(&secret);
     let claims = if issue.platform_admin {
         Claims::new(issue.user, None, Role::SuperAdmin, issue.ttl_secs)
     } else {
-        anyhow::ensure!(issue.role != Role::SuperAdmin, "use --platform-admin for a SUPER_ADMIN token");
+        anyhow::ensure!(
+            issue.role != Role::SuperAdmin,
+            "use --platform-admin for a SUPER_ADMIN token"
+        );
         let key = issue.tenant.unwrap_or_default();
         let db = mosaic::store::Db::connect(&config.database_url()).await?;
         let tenant = match db.tenant_by_subdomain(&key).await? {
             Some(t) => t,
-            None => db.tenant_by_id(&key).await?.with_context(|| format!("no tenant {key:?}"))?,
+            None => db
+                .tenant_by_id(&key)
+                .await?
+                .with_context(|| format!("no tenant {key:?}"))?,
         };
         Claims::new(issue.user, Some(tenant.id), issue.role, issue.ttl_secs)
     };

@@ -59,9 +59,11 @@ impl Error {
         }
     }
 
-    pub fn into_response(self) -> Response {
+    /// The error as a response; `request_id` (the host's `x-request-id`) is echoed in
+    /// the body as in the host's own errors.
+    pub fn into_response(self, request_id: Option<&str>) -> Response {
         let status = self.status();
-        let body = match self {
+        let mut body = match self {
             Self::BadRequest(m) => json!({"error": m, "code": "bad_request"}),
             Self::Invalid(fields) => {
                 json!({"error": "Validation failed", "code": "validation_failed", "fields": fields})
@@ -76,6 +78,9 @@ impl Error {
                 json!({"error": "Internal error", "code": "internal"})
             }
         };
+        if let Some(id) = request_id {
+            body["request_id"] = json!(id);
+        }
         Response::raw_json(status, body.to_string())
     }
 }

@@ -30,11 +30,7 @@ impl Request {
             route: req.route,
             params: req.params.into_iter().map(|p| (p.name, p.value)).collect(),
             query,
-            headers: req
-                .headers
-                .into_iter()
-                .map(|h| (h.name, h.value))
-                .collect(),
+            headers: req.headers.into_iter().map(|h| (h.name, h.value)).collect(),
             body: req.body,
         }
     }

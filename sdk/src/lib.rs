@@ -79,8 +79,7 @@ pub trait Module: 'static {
 /// Everything a module usually needs.
 pub mod prelude {
     pub use crate::{
-        Capability, Error, Manifest, Module, Request, Response, Result, Role, Router,
-        export_module,
+        Capability, Error, Manifest, Module, Request, Response, Result, Role, Router, export_module,
     };
 }
 

@@ -84,8 +84,11 @@ impl Router {
         let result = match route {
             Some(route) => (route.handler)(req),
             // Only reachable when a host skips its own routing.
-            None => Err(Error::NotFound(format!("No route {} {}", req.method, req.path))),
+            None => Err(Error::NotFound(format!(
+                "No route {} {}",
+                req.method, req.path
+            ))),
         };
-        result.unwrap_or_else(Error::into_response)
+        result.unwrap_or_else(|err| err.into_response(req.header("x-request-id")))
     }
 }

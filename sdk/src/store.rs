@@ -6,6 +6,7 @@
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::bindings::mosaic::platform::store as wit;
+use crate::bindings::mosaic::platform::types::Error as HostError;
 use crate::{Error, Result};
 
 pub use wit::Op;
@@ -143,11 +144,19 @@ impl Collection {
 
     /// Stores `data` (a JSON object) under a new host-made id.
     pub fn insert<T: Serialize + ?Sized>(&self, data: &T) -> Result<Document> {
-        Ok(Document::from_wit(wit::insert(self.name, None, &to_text(data)?)?))
+        Ok(Document::from_wit(wit::insert(
+            self.name,
+            None,
+            &to_text(data)?,
+        )?))
     }
 
     pub fn insert_with_id<T: Serialize + ?Sized>(&self, id: &str, data: &T) -> Result<Document> {
-        Ok(Document::from_wit(wit::insert(self.name, Some(id), &to_text(data)?)?))
+        Ok(Document::from_wit(wit::insert(
+            self.name,
+            Some(id),
+            &to_text(data)?,
+        )?))
     }
 
     /// Replaces the data; `expected_version` guards against a concurrent update.
@@ -204,11 +213,14 @@ pub struct Page {
 impl Page {
     /// `{"items": [...], "next_cursor": ...}`, items rendered with [`Document::to_json`].
     pub fn to_json(&self) -> String {
-        let next = self
-            .next_cursor
-            .as_deref()
-            .map_or_else(|| "null".to_owned(), |c| serde_json::to_string(c).unwrap_or_default());
-        format!("{{\"items\":{},\"next_cursor\":{next}}}", to_json_array(&self.items))
+        let next = self.next_cursor.as_deref().map_or_else(
+            || "null".to_owned(),
+            |c| serde_json::to_string(c).unwrap_or_default(),
+        );
+        format!(
+            "{{\"items\":{},\"next_cursor\":{next}}}",
+            to_json_array(&self.items)
+        )
     }
 }
 
@@ -245,7 +257,14 @@ impl Query {
     }
 
     pub fn fetch(&self) -> Result<Page> {
-        let page = wit::query(&self.selection)?;
+        // The cursor is the one part of a query a client supplies; a bad one is the
+        // client's mistake (422), while any other refusal is the module's bug.
+        let page = wit::query(&self.selection).map_err(|err| match err {
+            HostError::Invalid(m) if self.selection.cursor.is_some() && m.contains("cursor") => {
+                Error::invalid_field("cursor", "is not a cursor from a previous page")
+            }
+            other => other.into(),
+        })?;
         Ok(Page {
             items: page.items.into_iter().map(Document::from_wit).collect(),
             next_cursor: page.next_cursor,

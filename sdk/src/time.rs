@@ -28,8 +28,7 @@ impl Date {
         let month: u32 = text[5..7].parse().ok()?;
         let day: u32 = text[8..10].parse().ok()?;
         let date = Self { year, month, day };
-        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month))
-            .then_some(date)
+        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(date)
     }
 
     /// The UTC date of a timestamp in milliseconds.
@@ -82,7 +81,10 @@ mod tests {
 
     #[test]
     fn parses_real_dates_only() {
-        assert_eq!(Date::parse("2024-02-29").map(|d| d.to_string()).as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            Date::parse("2024-02-29").map(|d| d.to_string()).as_deref(),
+            Some("2024-02-29")
+        );
         assert_eq!(Date::parse("2023-02-29"), None);
         assert_eq!(Date::parse("2023-13-01"), None);
         assert_eq!(Date::parse("2023-1-01"), None);
@@ -92,7 +94,13 @@ mod tests {
     #[test]
     fn dates_from_timestamps() {
         assert_eq!(Date::from_timestamp_ms(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_timestamp_ms(951_782_400_000).to_string(), "2000-02-29");
-        assert_eq!(Date::from_timestamp_ms(1_764_000_000_000).to_string(), "2025-11-24");
+        assert_eq!(
+            Date::from_timestamp_ms(951_782_400_000).to_string(),
+            "2000-02-29"
+        );
+        assert_eq!(
+            Date::from_timestamp_ms(1_764_000_000_000).to_string(),
+            "2025-11-24"
+        );
     }
 }

@@ -1,1 +1,11 @@
-fn main(){}
+//! One integration-test binary; files mirror the API.
+
+mod admin;
+mod attendance;
+mod auth;
+mod employees;
+mod isolation;
+mod limits;
+mod runtime;
+mod tenancy;
+mod toggles;

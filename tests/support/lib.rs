@@ -1,0 +1,367 @@
+//! The integration-test harness: a real `mosaic` host on 127.0.0.1:0 with the real
+//! Wasm modules from `target/wasm32-wasip2/release` and a real database (SQLite in a
+//! temporary directory, or a fresh PostgreSQL database dropped afterwards).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mosaic::auth::{Claims, Role};
+use mosaic::{AppState, Config, Limits};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub use mosaic;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the tests create their databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("MOSAIC_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// A module built by `cargo build-modules`.
+pub fn wasm(name: &str) -> PathBuf {
+    let path = target_dir()
+        .join("wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build-modules` before the tests",
+        path.display()
+    );
+    path
+}
+
+pub struct TestAppBuilder {
+    backend: Backend,
+    modules: Vec<PathBuf>,
+    tenants: Vec<(String, Vec<String>)>,
+    limits: Limits,
+    base_domain: Option<String>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl TestAppBuilder {
+    /// Also installs the misbehaving `testbed` module.
+    pub fn with_testbed(mut self) -> Self {
+        self.modules.push(wasm("testbed"));
+        self
+    }
+
+    /// A tenant with these (non-core) modules enabled.
+    pub fn with_tenant(mut self, subdomain: &str, modules: &[&str]) -> Self {
+        self.tenants.push((
+            subdomain.into(),
+            modules.iter().map(|m| (*m).to_owned()).collect(),
+        ));
+        self
+    }
+
+    pub fn with_limits(mut self, edit: impl FnOnce(&mut Limits)) -> Self {
+        edit(&mut self.limits);
+        self
+    }
+
+    pub fn with_base_domain(mut self, domain: &str) -> Self {
+        self.base_domain = Some(domain.into());
+        self
+    }
+
+    pub fn with_cache_dir(mut self, dir: PathBuf) -> Self {
+        self.cache_dir = Some(dir);
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let postgres = match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDatabase::create().await),
+        };
+        let mut config = Config::new(dir.path());
+        config.database_url = postgres.as_ref().map(|db| db.url.clone());
+        config.modules = self.modules;
+        config.limits = self.limits;
+        config.base_domain = self.base_domain;
+        config.jwt_secret = Some("integration-test-secret".into());
+        // One artifact cache for the whole run: modules compile once.
+        config.cache_dir = Some(
+            self.cache_dir
+                .unwrap_or_else(|| target_dir().join("mosaic-test-cache")),
+        );
+        let state = AppState::build(config).await.expect("host starts");
+        for (subdomain, modules) in &self.tenants {
+            let tenant = state
+                .provisioner()
+                .create_tenant(mosaic::provisioning::NewTenant {
+                    name: format!("{subdomain} Ltd"),
+                    subdomain: subdomain.clone(),
+                    modules: modules.clone(),
+                })
+                .await
+                .expect("tenant created");
+            drop(tenant);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(mosaic::serve(state.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            state,
+            _stop: stop,
+            _postgres: postgres,
+            _dir: dir,
+        }
+    }
+}
+
+/// A running host.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _postgres: Option<TestDatabase>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// The shipped modules (employees, attendance) on `backend`.
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            modules: vec![wasm("employees"), wasm("attendance")],
+            tenants: Vec::new(),
+            limits: Limits {
+                total_instances: 64,
+                ..Limits::default()
+            },
+            base_domain: None,
+            cache_dir: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn tenant_id(&self, subdomain: &str) -> String {
+        self.state
+            .directory
+            .by_subdomain(subdomain)
+            .await
+            .expect("db")
+            .expect("tenant exists")
+            .tenant
+            .id
+            .clone()
+    }
+
+    /// A token for a user of `subdomain` with `role`.
+    pub async fn token(&self, subdomain: &str, role: Role) -> String {
+        let tenant = self.tenant_id(subdomain).await;
+        self.sign(&Claims::new(
+            format!("user-{subdomain}"),
+            Some(tenant),
+            role,
+            600,
+        ))
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.sign(&Claims::new(
+            "platform-admin".into(),
+            None,
+            Role::SuperAdmin,
+            600,
+        ))
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        self.state.keys.issue(claims).expect("sign")
+    }
+
+    /// A request to the host.
+    pub fn req(&self, method: Method, path: &str) -> Req {
+        Req {
+            builder: self.client.request(method, self.url(path)),
+        }
+    }
+
+    /// A request of a tenant's user: `X-Tenant-ID` and a bearer token.
+    pub fn as_user(&self, method: Method, path: &str, tenant: &str, token: &str) -> Req {
+        self.req(method, path)
+            .header("x-tenant-id", tenant)
+            .bearer(token)
+    }
+}
+
+pub struct Req {
+    builder: reqwest::RequestBuilder,
+}
+
+/// A response read whole: status, headers, and the body as JSON (or null).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Req {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.builder = self.builder.bearer_auth(token);
+        self
+    }
+
+    pub fn json(mut self, body: &Value) -> Self {
+        self.builder = self.builder.json(body);
+        self
+    }
+
+    /// A raw body sent as JSON, for malformed input.
+    pub fn raw(mut self, body: impl Into<reqwest::Body>) -> Self {
+        self.builder = self
+            .builder
+            .header("content-type", "application/json")
+            .body(body);
+        self
+    }
+
+    pub async fn send(self) -> Resp {
+        let response = self.builder.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+}
+
+impl Resp {
+    /// Asserts the status, showing the body when it is wrong.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts an error in the host's JSON shape with this code.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        let resp = self.expect(status);
+        assert_eq!(resp.body["code"], code, "body: {}", resp.text);
+        assert!(resp.body["error"].is_string(), "body: {}", resp.text);
+        resp
+    }
+}
+
+/// A PostgreSQL database of its own, dropped when the test ends.
+struct TestDatabase {
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        use sqlx::Executor;
+        let admin = postgres_admin_url();
+        let name = format!("mosaic_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .expect("PostgreSQL is reachable (start it, or set MOSAIC_TEST_POSTGRES)");
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create test database");
+        let (base, _) = admin.rsplit_once('/').expect("database url has a path");
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database even when the test panicked; `WITH (FORCE)` ends the
+    /// host's pooled connections.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                use sqlx::Executor;
+                let mut conn =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(&postgres_admin_url())
+                        .await?;
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await
+                .map(drop)
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// Runs an async test body once per backend: `sqlite` and `postgres` tests.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await;
+            }
+        }
+    )*};
+}

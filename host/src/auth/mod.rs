@@ -110,7 +110,10 @@ impl JwtKeys {
 
 /// The signing secret: `configured` if given, else the one kept in `data_dir`, made
 /// on first start.
-pub fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
+pub fn load_or_create_secret(
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> std::io::Result<Vec<u8>> {
     if let Some(secret) = configured {
         return Ok(secret.as_bytes().to_vec());
     }
@@ -180,7 +183,10 @@ mod tests {
         let claims = Claims::new("u1".into(), Some("t1".into()), Role::Manager, 60);
         let token = keys.issue(&claims).expect("signs");
         assert_eq!(keys.verify(&token).expect("verifies").sub, "u1");
-        assert!(matches!(JwtKeys::new(b"secret-two").verify(&token), Err(TokenError::Invalid)));
+        assert!(matches!(
+            JwtKeys::new(b"secret-two").verify(&token),
+            Err(TokenError::Invalid)
+        ));
         let mut expired = claims;
         expired.exp = expired.iat - 3600;
         let token = keys.issue(&expired).expect("signs");

@@ -15,7 +15,10 @@ use crate::provisioning::{NewTenant, ProvisionError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/admin/tenants", post(create_tenant))
-        .route("/api/admin/tenants/{tenant}/modules/{module}", post(toggle_module))
+        .route(
+            "/api/admin/tenants/{tenant}/modules/{module}",
+            post(toggle_module),
+        )
         .route("/api/admin/slots", get(slots))
 }
 
@@ -45,7 +48,12 @@ async fn create_tenant(
         .runtime
         .modules()
         .iter()
-        .map(|m| (m.key.clone(), json!(m.manifest.core || body.modules.contains(&m.key))))
+        .map(|m| {
+            (
+                m.key.clone(),
+                json!(m.manifest.core || body.modules.contains(&m.key)),
+            )
+        })
         .collect();
     Ok((
         StatusCode::CREATED,
@@ -74,7 +82,13 @@ async fn toggle_module(
     let actor = format!("user:{}", admin.sub);
     let toggled = state
         .provisioner()
-        .toggle_module(&tenant, &module, body.enabled, &actor, request_id().as_deref())
+        .toggle_module(
+            &tenant,
+            &module,
+            body.enabled,
+            &actor,
+            request_id().as_deref(),
+        )
         .await?;
     Ok(Json(toggled))
 }
@@ -87,7 +101,9 @@ impl From<ProvisionError> for ApiError {
     fn from(err: ProvisionError) -> Self {
         match err {
             ProvisionError::Invalid(fields) => ApiError::Validation(json!(fields)),
-            ProvisionError::SubdomainTaken(s) => ApiError::Conflict(format!("Subdomain {s} is taken")),
+            ProvisionError::SubdomainTaken(s) => {
+                ApiError::Conflict(format!("Subdomain {s} is taken"))
+            }
             ProvisionError::UnknownTenant => ApiError::NotFound("Unknown tenant".into()),
             ProvisionError::UnknownModule(m) => ApiError::NotFound(format!("Unknown module {m}")),
             ProvisionError::CoreModule(m) => {

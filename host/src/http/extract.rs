@@ -25,9 +25,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Validation(
                 serde_json::json!({"body": e.body_text()}),
             )),
-            Err(JsonRejection::JsonSyntaxError(e)) => {
-                Err(ApiError::BadRequest(format!("Malformed JSON body: {}", e.body_text())))
-            }
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!(
+                "Malformed JSON body: {}",
+                e.body_text()
+            ))),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(
                 "Expected Content-Type: application/json".into(),
             )),
@@ -46,7 +47,10 @@ pub struct TenantCtx(pub Arc<TenantView>);
 impl FromRequestParts<AppState> for TenantCtx {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(ctx) = parts.extensions.get::<Self>() {
             return Ok(ctx.clone());
         }
@@ -59,7 +63,8 @@ impl FromRequestParts<AppState> for TenantCtx {
             Ok(view) => view,
             Err(Resolution::Unspecified) => {
                 return Err(ApiError::BadRequest(
-                    "No tenant in the request: use the tenant's domain or the X-Tenant-ID header".into(),
+                    "No tenant in the request: use the tenant's domain or the X-Tenant-ID header"
+                        .into(),
                 ));
             }
             Err(Resolution::Unknown) => return Err(ApiError::NotFound("Unknown tenant".into())),
@@ -83,7 +88,10 @@ fn bearer_claims(parts: &Parts, state: &AppState) -> Result<Claims, ApiError> {
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .ok_or(ApiError::Unauthorized("Missing bearer token"))?;
     let claims = state.keys.verify(token.trim()).map_err(|e| match e {
         TokenError::Expired => ApiError::Unauthorized("Token has expired"),
@@ -103,12 +111,18 @@ pub struct TenantCaller {
 impl FromRequestParts<AppState> for TenantCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let TenantCtx(tenant) = TenantCtx::from_request_parts(parts, state).await?;
         let claims = bearer_claims(parts, state)?;
-        let allowed = claims.is_platform_admin() || claims.tenant.as_deref() == Some(tenant.tenant.id.as_str());
+        let allowed = claims.is_platform_admin()
+            || claims.tenant.as_deref() == Some(tenant.tenant.id.as_str());
         if !allowed {
-            return Err(ApiError::Forbidden("Token belongs to another tenant".into()));
+            return Err(ApiError::Forbidden(
+                "Token belongs to another tenant".into(),
+            ));
         }
         Ok(Self {
             tenant,
@@ -123,7 +137,10 @@ pub struct PlatformAdmin(pub Claims);
 impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let claims = bearer_claims(parts, state)?;
         if !claims.is_platform_admin() {
             return Err(ApiError::Forbidden("Platform administrators only".into()));

@@ -14,5 +14,7 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     sqlx::query("SELECT 1").execute(&state.db.pool).await?;
-    Ok(Json(json!({"status": "ok", "modules": state.runtime.modules().len()})))
+    Ok(Json(
+        json!({"status": "ok", "modules": state.runtime.modules().len()}),
+    ))
 }

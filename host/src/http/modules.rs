@@ -1,11 +1,11 @@
 //! `/api/<module>/...`: the tenant-facing door to the modules.
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 
 use super::extract::TenantCaller;
 use super::{ApiError, request_id};
@@ -22,9 +22,19 @@ pub fn router() -> Router<AppState> {
 /// Request headers a module never sees: credentials stay in the host.
 const HIDDEN_REQUEST_HEADERS: &[&str] = &["authorization", "cookie", "host", "content-length"];
 /// Response headers only the host sets.
-const HOST_RESPONSE_HEADERS: &[&str] = &["set-cookie", "content-length", "transfer-encoding", "connection", "x-request-id"];
+const HOST_RESPONSE_HEADERS: &[&str] = &[
+    "set-cookie",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "x-request-id",
+];
 
-async fn proxy(State(state): State<AppState>, auth: TenantCaller, req: Request) -> Result<Response, ApiError> {
+async fn proxy(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let (module, path) = split_module_path(parts.uri.path());
     tracing::Span::current().record("module", module);
@@ -47,7 +57,9 @@ async fn proxy(State(state): State<AppState>, auth: TenantCaller, req: Request) 
         .headers
         .iter()
         .filter(|(name, _)| !HIDDEN_REQUEST_HEADERS.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
         .collect();
     let call = Dispatch {
         tenant: auth.tenant,
@@ -83,15 +95,28 @@ fn dispatch_error(err: DispatchError) -> ApiError {
         DispatchError::MethodNotAllowed => ApiError::MethodNotAllowed,
         DispatchError::RoleTooLow(role) => ApiError::Forbidden(format!(
             "This action needs the {} role or higher",
-            serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            serde_json::to_value(role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
         )),
         DispatchError::Busy => ApiError::Unavailable("The module is busy; retry shortly".into()),
-        DispatchError::Timeout => failed("module_timeout", "The module did not answer within its deadline"),
-        DispatchError::MemoryLimit => failed("module_memory_limit", "The module exceeded its memory limit"),
-        DispatchError::Trap(_) => failed("module_trap", "The module failed while handling the request"),
-        DispatchError::ResponseTooLarge(_) => {
-            failed("module_response_too_large", "The module's response is larger than allowed")
-        }
+        DispatchError::Timeout => failed(
+            "module_timeout",
+            "The module did not answer within its deadline",
+        ),
+        DispatchError::MemoryLimit => failed(
+            "module_memory_limit",
+            "The module exceeded its memory limit",
+        ),
+        DispatchError::Trap(_) => failed(
+            "module_trap",
+            "The module failed while handling the request",
+        ),
+        DispatchError::ResponseTooLarge(_) => failed(
+            "module_response_too_large",
+            "The module's response is larger than allowed",
+        ),
         DispatchError::Internal(message) => ApiError::internal(anyhow::Error::msg(message)),
     }
 }
@@ -105,7 +130,10 @@ fn into_http(response: crate::runtime::bindings::Response) -> Response {
         if HOST_RESPONSE_HEADERS.contains(&name.as_str()) {
             continue;
         }
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(header.value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name),
+            HeaderValue::try_from(header.value),
+        ) {
             headers.append(name, value);
         }
     }
@@ -118,9 +146,21 @@ mod tests {
 
     #[test]
     fn module_paths() {
-        assert_eq!(split_module_path("/api/employees"), ("employees", "/".into()));
-        assert_eq!(split_module_path("/api/employees/"), ("employees", "/".into()));
-        assert_eq!(split_module_path("/api/employees/42/"), ("employees", "/42".into()));
-        assert_eq!(split_module_path("/api/attendance/check-in"), ("attendance", "/check-in".into()));
+        assert_eq!(
+            split_module_path("/api/employees"),
+            ("employees", "/".into())
+        );
+        assert_eq!(
+            split_module_path("/api/employees/"),
+            ("employees", "/".into())
+        );
+        assert_eq!(
+            split_module_path("/api/employees/42/"),
+            ("employees", "/42".into())
+        );
+        assert_eq!(
+            split_module_path("/api/attendance/check-in"),
+            ("attendance", "/check-in".into())
+        );
     }
 }

@@ -39,6 +39,9 @@ pub struct Provisioner<'a> {
     pub directory: &'a Directory,
 }
 
+/// A demo employee: name, department, position.
+type Person = (&'static str, &'static str, &'static str);
+
 /// The result of a toggle.
 #[derive(Debug, serde::Serialize)]
 pub struct Toggled {
@@ -66,7 +69,10 @@ impl Provisioner<'_> {
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
-            problems.insert("modules".into(), format!("unknown modules: {}", unknown.join(", ")));
+            problems.insert(
+                "modules".into(),
+                format!("unknown modules: {}", unknown.join(", ")),
+            );
         }
         if !problems.is_empty() {
             return Err(ProvisionError::Invalid(problems));
@@ -82,7 +88,9 @@ impl Provisioner<'_> {
         };
         match self.db.create_tenant(&tenant, &new.modules).await? {
             crate::store::Created::Yes => Ok(tenant),
-            crate::store::Created::SubdomainTaken => Err(ProvisionError::SubdomainTaken(new.subdomain)),
+            crate::store::Created::SubdomainTaken => {
+                Err(ProvisionError::SubdomainTaken(new.subdomain))
+            }
         }
     }
 
@@ -91,7 +99,10 @@ impl Provisioner<'_> {
         if let Some(view) = self.directory.by_subdomain(key).await? {
             return Ok(view);
         }
-        self.directory.by_id(key).await?.ok_or(ProvisionError::UnknownTenant)
+        self.directory
+            .by_id(key)
+            .await?
+            .ok_or(ProvisionError::UnknownTenant)
     }
 
     /// Switches `module` for a tenant. When this returns, the next request on this
@@ -119,13 +130,20 @@ impl Provisioner<'_> {
         let audit = AuditEntry {
             tenant_id: Some(&tenant_id),
             actor,
-            action: if enabled { "module.enable" } else { "module.disable" },
+            action: if enabled {
+                "module.enable"
+            } else {
+                "module.disable"
+            },
             target: &target,
             before: Some(serde_json::json!({"enabled": was_enabled}).to_string()),
             after: Some(serde_json::json!({"enabled": enabled}).to_string()),
             request_id,
         };
-        let was_enabled = self.db.toggle_module(&tenant_id, module, enabled, audit).await?;
+        let was_enabled = self
+            .db
+            .toggle_module(&tenant_id, module, enabled, audit)
+            .await?;
         self.directory.invalidate(&tenant_id);
         let slot_dropped = !enabled && self.runtime.drop_slot(&tenant_id, module);
         tracing::info!(tenant = %view.tenant.subdomain, %module, enabled, was_enabled, "module toggled");
@@ -144,16 +162,22 @@ impl Provisioner<'_> {
         if self.db.count_tenants().await? > 0 {
             return Ok(false);
         }
-        let people: [(&str, &[(&str, &str, &str)]); 2] = [
-            ("demo", &[
-                ("Ada Lovelace", "Engineering", "Lead engineer"),
-                ("Grace Hopper", "Engineering", "Compiler engineer"),
-                ("Mary Jackson", "Operations", "Operations manager"),
-            ]),
-            ("acme", &[
-                ("Wile E. Coyote", "Research", "Inventor"),
-                ("Road Runner", "Logistics", "Courier"),
-            ]),
+        let people: [(&str, &[Person]); 2] = [
+            (
+                "demo",
+                &[
+                    ("Ada Lovelace", "Engineering", "Lead engineer"),
+                    ("Grace Hopper", "Engineering", "Compiler engineer"),
+                    ("Mary Jackson", "Operations", "Operations manager"),
+                ],
+            ),
+            (
+                "acme",
+                &[
+                    ("Wile E. Coyote", "Research", "Inventor"),
+                    ("Road Runner", "Logistics", "Courier"),
+                ],
+            ),
         ];
         for (subdomain, staff) in people {
             let modules = ["attendance"]
@@ -163,7 +187,11 @@ impl Provisioner<'_> {
                 .collect();
             let name = format!("{}{} Inc.", subdomain[..1].to_uppercase(), &subdomain[1..]);
             let tenant = self
-                .create_tenant(NewTenant { name, subdomain: subdomain.into(), modules })
+                .create_tenant(NewTenant {
+                    name,
+                    subdomain: subdomain.into(),
+                    modules,
+                })
                 .await?;
             let view = self
                 .directory
@@ -177,7 +205,10 @@ impl Provisioner<'_> {
                 display_name: Some("Demo data".into()),
             });
             for (i, (name, department, position)) in staff.iter().enumerate() {
-                let email = format!("{}@{subdomain}.example", name.to_lowercase().replace([' ', '.'], ""));
+                let email = format!(
+                    "{}@{subdomain}.example",
+                    name.to_lowercase().replace([' ', '.'], "")
+                );
                 let body = serde_json::json!({
                     "name": name, "email": email, "department": department, "position": position,
                     "salary": 5_000_000 + 250_000 * i64::try_from(i).unwrap_or(0), "hired_on": "2024-01-15",

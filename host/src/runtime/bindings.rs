@@ -7,8 +7,10 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+pub use self::mosaic::platform::types::{
+    Caller, Error as HostError, Header, Param, Request, Response, Role,
+};
 pub use exports::mosaic::platform::guest::{Capability, Manifest, Route};
-pub use mosaic::platform::types::{Caller, Error as HostError, Header, Param, Request, Response, Role};
 
 /// The contract version this host serves, as components name it in their imports.
 pub const CONTRACT: &str = "mosaic:platform@0.1.0";

@@ -30,27 +30,40 @@ impl ArtifactCache {
         if path.exists() {
             match deserialize(engine, &path) {
                 Ok(component) => {
-                    return Ok(Loaded { component, sha256, cached: true });
+                    return Ok(Loaded {
+                        component,
+                        sha256,
+                        cached: true,
+                    });
                 }
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached artifact"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached artifact")
+                }
             }
         }
         let component = Component::new(engine, wasm).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         if let Err(e) = self.store(&path, &component) {
             tracing::warn!(path = %path.display(), error = %e, "could not cache compiled module");
         }
-        Ok(Loaded { component, sha256, cached: false })
+        Ok(Loaded {
+            component,
+            sha256,
+            cached: false,
+        })
     }
 
     fn path_for(&self, engine: &Engine, sha256: &str) -> PathBuf {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
+        self.dir
+            .join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
     }
 
     fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let bytes = component.serialize().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let bytes = component
+            .serialize()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4()));
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, path)?;

@@ -54,7 +54,11 @@ struct LogWriter {
 }
 
 impl AsyncWrite for LogWriter {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let text = String::from_utf8_lossy(&buf[..buf.len().min(4096)]);
         let text = text.trim_end();
         if !text.is_empty() {

@@ -34,7 +34,11 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.cap {
-            return Err(MemoryExceeded { cap: self.cap, desired }.into());
+            return Err(MemoryExceeded {
+                cap: self.cap,
+                desired,
+            }
+            .into());
         }
         self.current = desired;
         Ok(true)

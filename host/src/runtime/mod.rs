@@ -101,7 +101,8 @@ impl Runtime {
     pub fn new(db: Db, limits: Limits, cache_dir: std::path::PathBuf) -> anyhow::Result<Self> {
         let engine = engine::build(&limits).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Module::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(Self {
@@ -127,7 +128,8 @@ impl Runtime {
     pub async fn install(&self, wasm: &[u8]) -> anyhow::Result<Arc<LoadedModule>> {
         let started = Instant::now();
         let loaded = self.inner.cache.load(&self.inner.engine, wasm)?;
-        registry::check_contract(&self.inner.engine, &loaded.component).map_err(anyhow::Error::msg)?;
+        registry::check_contract(&self.inner.engine, &loaded.component)
+            .map_err(anyhow::Error::msg)?;
         let pre = self
             .inner
             .linker
@@ -135,7 +137,10 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("module does not link against this host: {e:?}"))?;
         let pre = bindings::ModulePre::new(pre).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let manifest = self.describe(&pre).await?;
-        let module = Arc::new(registry::load(manifest, pre, loaded.sha256).map_err(anyhow::Error::msg)?);
+        let module = Arc::new(
+            registry::load(manifest, pre, loaded.sha256, loaded.cached)
+                .map_err(anyhow::Error::msg)?,
+        );
         self.inner
             .db
             .upsert_module(
@@ -147,7 +152,9 @@ impl Runtime {
             )
             .await?;
         self.inner.registry.insert(module.clone());
-        self.inner.slots.retain(|(_, key), slot| *key != module.key || Arc::ptr_eq(&slot.module, &module));
+        self.inner
+            .slots
+            .retain(|(_, key), slot| *key != module.key || Arc::ptr_eq(&slot.module, &module));
         tracing::info!(
             module = %module.key,
             version = %module.manifest.version,
@@ -159,9 +166,15 @@ impl Runtime {
     }
 
     /// Runs `describe` in a throwaway instance, under the usual limits.
-    async fn describe(&self, pre: &bindings::ModulePre<HostState>) -> anyhow::Result<bindings::Manifest> {
+    async fn describe(
+        &self,
+        pre: &bindings::ModulePre<HostState>,
+    ) -> anyhow::Result<bindings::Manifest> {
         let limits = &self.inner.limits;
-        let mut store = Store::new(&self.inner.engine, HostState::new(limits.max_memory_bytes, "-", "-"));
+        let mut store = Store::new(
+            &self.inner.engine,
+            HostState::new(limits.max_memory_bytes, "-", "-"),
+        );
         store.limiter(|state| &mut state.limiter);
         store.data_mut().deadline = Instant::now() + limits.call_timeout;
         store.set_epoch_deadline(1);
@@ -172,7 +185,10 @@ impl Runtime {
                 Ok(wasmtime::UpdateDeadline::Yield(1))
             }
         });
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         instance
             .mosaic_platform_guest()
             .call_describe(&mut store)
@@ -205,10 +221,12 @@ impl Runtime {
         let module = self
             .gate(&call.tenant, &call.module)
             .ok_or_else(|| DispatchError::NotEnabled(call.module.clone()))?;
-        let route = module.route(&call.method, &call.path).map_err(|miss| match miss {
-            RouteMiss::NotFound => DispatchError::NoRoute,
-            RouteMiss::MethodNotAllowed => DispatchError::MethodNotAllowed,
-        })?;
+        let route = module
+            .route(&call.method, &call.path)
+            .map_err(|miss| match miss {
+                RouteMiss::NotFound => DispatchError::NoRoute,
+                RouteMiss::MethodNotAllowed => DispatchError::MethodNotAllowed,
+            })?;
         check_role(call.caller.as_deref(), route.min_role)?;
         let request = Request {
             method: call.method,
@@ -247,7 +265,12 @@ impl Runtime {
     }
 
     /// `modules.call` from the module running in `ctx`.
-    pub(crate) async fn call_nested(&self, ctx: &CallContext, key: &str, mut req: Request) -> Result<Response, HostError> {
+    pub(crate) async fn call_nested(
+        &self,
+        ctx: &CallContext,
+        key: &str,
+        mut req: Request,
+    ) -> Result<Response, HostError> {
         if !ctx.module.may_call(key) {
             return Err(HostError::Forbidden(format!(
                 "module {} does not declare a dependency on {key}",
@@ -260,18 +283,28 @@ impl Runtime {
                 ctx.chain.join(" -> ")
             )));
         }
-        let target = self
-            .gate(&ctx.tenant, key)
-            .ok_or_else(|| HostError::Unavailable(format!("module {key} is not enabled for this tenant")))?;
+        let target = self.gate(&ctx.tenant, key).ok_or_else(|| {
+            HostError::Unavailable(format!("module {key} is not enabled for this tenant"))
+        })?;
         let route = match target.route(&req.method.to_ascii_uppercase(), &req.path) {
             Ok(route) => route,
-            Err(RouteMiss::NotFound) => return Ok(json_response(404, "not_found", "No such route")),
+            Err(RouteMiss::NotFound) => {
+                return Ok(json_response(404, "not_found", "No such route"));
+            }
             Err(RouteMiss::MethodNotAllowed) => {
-                return Ok(json_response(405, "method_not_allowed", "Method not allowed"));
+                return Ok(json_response(
+                    405,
+                    "method_not_allowed",
+                    "Method not allowed",
+                ));
             }
         };
         if check_role(ctx.caller.as_deref(), route.min_role).is_err() {
-            return Ok(json_response(403, "forbidden", "Role too low for this route"));
+            return Ok(json_response(
+                403,
+                "forbidden",
+                "Role too low for this route",
+            ));
         }
         req.method = req.method.to_ascii_uppercase();
         req.route = route.pattern;
@@ -283,10 +316,17 @@ impl Runtime {
         let mut nested = ctx.clone();
         nested.chain.push(key.to_owned());
         nested.module = target;
-        let mark = ctx.uow.begin_nested().await.map_err(|e| host::internal(ctx, &e))?;
+        let mark = ctx
+            .uow
+            .begin_nested()
+            .await
+            .map_err(|e| host::internal(ctx, &e))?;
         let result = Box::pin(self.run(&nested, req)).await;
         let keep = matches!(&result, Ok(resp) if resp.status < 400);
-        ctx.uow.end_nested(mark, keep).await.map_err(|e| host::internal(ctx, &e))?;
+        ctx.uow
+            .end_nested(mark, keep)
+            .await
+            .map_err(|e| host::internal(ctx, &e))?;
         result.map_err(|e| match e {
             DispatchError::Busy => HostError::Unavailable(format!("module {key} is busy")),
             other => HostError::Internal(format!("module {key} failed: {other}")),
@@ -297,10 +337,13 @@ impl Runtime {
     async fn run(&self, ctx: &CallContext, request: Request) -> Result<Response, DispatchError> {
         let limits = &self.inner.limits;
         let slot = self.slot(&ctx.tenant.tenant.id, &ctx.module);
-        let mut lease = slot.checkout(&self.inner.engine, limits).await.map_err(|e| match e {
-            CheckoutError::Busy(_) => DispatchError::Busy,
-            CheckoutError::Instantiate(m) => DispatchError::Internal(m),
-        })?;
+        let mut lease = slot
+            .checkout(&self.inner.engine, limits)
+            .await
+            .map_err(|e| match e {
+                CheckoutError::Busy(_) => DispatchError::Busy,
+                CheckoutError::Instantiate(m) => DispatchError::Internal(m),
+            })?;
         let instance = &mut lease.instance;
         {
             let state = instance.store.data_mut();
@@ -328,13 +371,19 @@ impl Runtime {
 
     fn slot(&self, tenant_id: &str, module: &Arc<LoadedModule>) -> Arc<Slot> {
         let key = (tenant_id.to_owned(), module.key.clone());
-        let mut entry = self
-            .inner
-            .slots
-            .entry(key)
-            .or_insert_with(|| Arc::new(Slot::new(module.clone(), tenant_id.to_owned(), &self.inner.limits)));
+        let mut entry = self.inner.slots.entry(key).or_insert_with(|| {
+            Arc::new(Slot::new(
+                module.clone(),
+                tenant_id.to_owned(),
+                &self.inner.limits,
+            ))
+        });
         if !Arc::ptr_eq(&entry.module, module) {
-            *entry = Arc::new(Slot::new(module.clone(), tenant_id.to_owned(), &self.inner.limits));
+            *entry = Arc::new(Slot::new(
+                module.clone(),
+                tenant_id.to_owned(),
+                &self.inner.limits,
+            ));
         }
         entry.clone()
     }
@@ -350,10 +399,13 @@ impl Runtime {
 
     /// Drops every slot idle for longer than the configured timeout.
     pub fn evict_idle(&self) -> usize {
-        let idle_ms = i64::try_from(self.inner.limits.slot_idle_timeout.as_millis()).unwrap_or(i64::MAX);
+        let idle_ms =
+            i64::try_from(self.inner.limits.slot_idle_timeout.as_millis()).unwrap_or(i64::MAX);
         let now = now_ms();
         let before = self.inner.slots.len();
-        self.inner.slots.retain(|_, slot| !slot.is_idle(now, idle_ms));
+        self.inner
+            .slots
+            .retain(|_, slot| !slot.is_idle(now, idle_ms));
         before - self.inner.slots.len()
     }
 
@@ -382,7 +434,10 @@ impl Runtime {
     }
 }
 
-fn check_role(caller: Option<&Caller>, min_role: Option<bindings::Role>) -> Result<(), DispatchError> {
+fn check_role(
+    caller: Option<&Caller>,
+    min_role: Option<bindings::Role>,
+) -> Result<(), DispatchError> {
     match min_role.map(host::from_wit_role) {
         Some(min) if caller.is_none_or(|c| c.role < min) => Err(DispatchError::RoleTooLow(min)),
         _ => Ok(()),
@@ -396,13 +451,19 @@ fn json_response(status: u16, code: &str, message: &str) -> Response {
             name: "content-type".into(),
             value: "application/json".into(),
         }],
-        body: serde_json::json!({"error": message, "code": code}).to_string().into_bytes(),
+        body: serde_json::json!({"error": message, "code": code})
+            .to_string()
+            .into_bytes(),
     }
 }
 
 /// Names what cut a call short; the host log gets the details.
 fn classify(err: &wasmtime::Error, ctx: &CallContext) -> DispatchError {
-    let (tenant, module, request_id) = (&ctx.tenant.tenant.subdomain, &ctx.module.key, &ctx.request_id);
+    let (tenant, module, request_id) = (
+        &ctx.tenant.tenant.subdomain,
+        &ctx.module.key,
+        &ctx.request_id,
+    );
     let kind = if err.chain().any(|e| e.is::<DeadlineExceeded>()) {
         DispatchError::Timeout
     } else if err.chain().any(|e| e.is::<MemoryExceeded>()) {

@@ -16,6 +16,8 @@ pub struct LoadedModule {
     pub manifest: Manifest,
     pub pre: ModulePre<super::host::HostState>,
     pub sha256: String,
+    /// Loaded from the compiled-artifact cache rather than compiled.
+    pub cached: bool,
     pub unique_indexes: Vec<UniqueIndex>,
     routes: RouteTable,
 }
@@ -102,7 +104,10 @@ impl RouteTable {
         for route in routes {
             let method = route.method.to_ascii_uppercase();
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-                return Err(format!("route {} has unsupported method {}", route.path, route.method));
+                return Err(format!(
+                    "route {} has unsupported method {}",
+                    route.path, route.method
+                ));
             }
             if !route.path.starts_with('/') {
                 return Err(format!("route path {:?} must start with /", route.path));
@@ -168,6 +173,7 @@ pub fn load(
     manifest: Manifest,
     pre: ModulePre<super::host::HostState>,
     sha256: String,
+    cached: bool,
 ) -> Result<LoadedModule, String> {
     let key = manifest.key.clone();
     let key_ok = !key.is_empty()
@@ -193,6 +199,7 @@ pub fn load(
         manifest,
         pre,
         sha256,
+        cached,
         unique_indexes,
         routes,
     })

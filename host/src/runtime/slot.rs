@@ -64,15 +64,22 @@ impl Slot {
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
-        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A free instance: a warm one, or a new one while the slot is below its size.
-    pub async fn checkout(self: &Arc<Self>, engine: &Engine, limits: &Limits) -> Result<Lease, CheckoutError> {
-        let permit = tokio::time::timeout(limits.queue_timeout, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| CheckoutError::Busy(self.size))?
-            .map_err(|_| CheckoutError::Busy(self.size))?;
+    pub async fn checkout(
+        self: &Arc<Self>,
+        engine: &Engine,
+        limits: &Limits,
+    ) -> Result<Lease, CheckoutError> {
+        let permit =
+            tokio::time::timeout(limits.queue_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| CheckoutError::Busy(self.size))?
+                .map_err(|_| CheckoutError::Busy(self.size))?;
         self.last_used_ms.store(now_ms(), Ordering::Relaxed);
         self.calls.fetch_add(1, Ordering::Relaxed);
         let warm = self.idle().pop();
@@ -87,7 +94,11 @@ impl Slot {
         })
     }
 
-    async fn instantiate(&self, engine: &Engine, limits: &Limits) -> Result<Instance, CheckoutError> {
+    async fn instantiate(
+        &self,
+        engine: &Engine,
+        limits: &Limits,
+    ) -> Result<Instance, CheckoutError> {
         let mut store = Store::new(
             engine,
             HostState::new(limits.max_memory_bytes, &self.tenant_id, &self.module.key),
@@ -111,7 +122,11 @@ impl Slot {
             .await
             .map_err(|e| CheckoutError::Instantiate(format!("{e:?}")))?;
         self.instantiations.fetch_add(1, Ordering::Relaxed);
-        Ok(Instance { store, bindings, calls: 0 })
+        Ok(Instance {
+            store,
+            bindings,
+            calls: 0,
+        })
     }
 
     /// Idle for longer than `idle_ms` with no request in flight.
@@ -136,7 +151,11 @@ impl Slot {
 impl Lease {
     /// Returns a healthy instance to the pool unless it is due for recycling.
     pub fn release(self, limits: &Limits) {
-        let Lease { slot, mut instance, _permit } = self;
+        let Lease {
+            slot,
+            mut instance,
+            _permit,
+        } = self;
         instance.calls += 1;
         let fresh_enough = instance.calls < limits.recycle_after_calls
             && instance.store.data().limiter.current <= limits.recycle_above_memory_bytes;

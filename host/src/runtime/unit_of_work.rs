@@ -70,7 +70,8 @@ impl UnitOfWork {
             Some(w) => {
                 *depth += 1;
                 let name = format!("mosaic_call_{depth}");
-                w.tx.execute(AssertSqlSafe(format!("SAVEPOINT {name}"))).await?;
+                w.tx.execute(AssertSqlSafe(format!("SAVEPOINT {name}")))
+                    .await?;
                 Some(name)
             }
             None => None,
@@ -84,11 +85,16 @@ impl UnitOfWork {
         match (mark.savepoint, keep) {
             (Some(name), keep) => {
                 state.depth -= 1;
-                let w = state.tx.as_mut().expect("a savepoint implies a transaction");
+                let w = state
+                    .tx
+                    .as_mut()
+                    .expect("a savepoint implies a transaction");
                 if !keep {
-                    w.tx.execute(AssertSqlSafe(format!("ROLLBACK TO SAVEPOINT {name}"))).await?;
+                    w.tx.execute(AssertSqlSafe(format!("ROLLBACK TO SAVEPOINT {name}")))
+                        .await?;
                 }
-                w.tx.execute(AssertSqlSafe(format!("RELEASE SAVEPOINT {name}"))).await?;
+                w.tx.execute(AssertSqlSafe(format!("RELEASE SAVEPOINT {name}")))
+                    .await?;
             }
             // The nested call began the transaction: nothing before it to keep.
             (None, false) => {

@@ -16,8 +16,8 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use audit::AuditEntry;
-pub use tenants::Created;
 pub use records::{Records, StoreError};
+pub use tenants::Created;
 
 /// A database error the caller cannot act on: logged, answered as 500.
 pub type DbResult<T> = Result<T, sqlx::Error>;

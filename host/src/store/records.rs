@@ -173,24 +173,28 @@ impl Records {
              VALUES ($1, $2, $3, $4, 1, {}, $6, $6) ON CONFLICT DO NOTHING",
             self.dialect.data_in("$5")
         );
-        savepoint(conn, !indexes.is_empty(), async |conn: &mut AnyConnection| {
-            insert_keys(conn, scope, &indexes, collection, &id, &parsed).await?;
-            let done = sqlx::query(AssertSqlSafe(sql.as_str()))
-                .bind(scope.tenant_id)
-                .bind(scope.module)
-                .bind(collection)
-                .bind(&id)
-                .bind(&data)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "a document with id {id} already exists in {collection}"
-                )));
-            }
-            Ok(())
-        })
+        savepoint(
+            conn,
+            !indexes.is_empty(),
+            async |conn: &mut AnyConnection| {
+                insert_keys(conn, scope, &indexes, collection, &id, &parsed).await?;
+                let done = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(scope.tenant_id)
+                    .bind(scope.module)
+                    .bind(collection)
+                    .bind(&id)
+                    .bind(&data)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "a document with id {id} already exists in {collection}"
+                    )));
+                }
+                Ok(())
+            },
+        )
         .await?;
         Ok(Document {
             id,
@@ -222,32 +226,36 @@ impl Records {
              AND ($7 < 0 OR version = $7) RETURNING version, created_at",
             self.dialect.data_in("$1")
         );
-        savepoint(conn, !indexes.is_empty(), async |conn: &mut AnyConnection| {
-            if !indexes.is_empty() {
-                delete_keys(conn, scope, collection, id).await?;
-                insert_keys(conn, scope, &indexes, collection, id, &parsed).await?;
-            }
-            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
-                .bind(&data)
-                .bind(now)
-                .bind(scope.tenant_id)
-                .bind(scope.module)
-                .bind(collection)
-                .bind(id)
-                .bind(expected_version.unwrap_or(-1))
-                .fetch_optional(&mut *conn)
-                .await?;
-            match row {
-                Some(row) => Ok(Document {
-                    id: id.to_owned(),
-                    version: row.try_get(0)?,
-                    data: data.clone(),
-                    created_at: row.try_get(1)?,
-                    updated_at: now,
-                }),
-                None => Err(self.missing_or_stale(conn, scope, collection, id).await),
-            }
-        })
+        savepoint(
+            conn,
+            !indexes.is_empty(),
+            async |conn: &mut AnyConnection| {
+                if !indexes.is_empty() {
+                    delete_keys(conn, scope, collection, id).await?;
+                    insert_keys(conn, scope, &indexes, collection, id, &parsed).await?;
+                }
+                let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(&data)
+                    .bind(now)
+                    .bind(scope.tenant_id)
+                    .bind(scope.module)
+                    .bind(collection)
+                    .bind(id)
+                    .bind(expected_version.unwrap_or(-1))
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match row {
+                    Some(row) => Ok(Document {
+                        id: id.to_owned(),
+                        version: row.try_get(0)?,
+                        data: data.clone(),
+                        created_at: row.try_get(1)?,
+                        updated_at: now,
+                    }),
+                    None => Err(self.missing_or_stale(conn, scope, collection, id).await),
+                }
+            },
+        )
         .await
     }
 
@@ -272,7 +280,10 @@ impl Records {
         .execute(&mut *conn)
         .await?;
         if done.rows_affected() == 0 {
-            return match (expected_version, self.get(conn, scope, collection, id).await?) {
+            return match (
+                expected_version,
+                self.get(conn, scope, collection, id).await?,
+            ) {
                 (Some(_), Some(_)) => Err(StoreError::Conflict(format!(
                     "{collection}/{id} has changed since version {}",
                     expected_version.unwrap_or_default()
@@ -311,7 +322,11 @@ impl Records {
             q.cursor_condition(order.as_deref(), selection.descending, &cursor)?;
         }
         let dir = if selection.descending { "DESC" } else { "ASC" };
-        let nulls = if selection.descending { "NULLS LAST" } else { "NULLS FIRST" };
+        let nulls = if selection.descending {
+            "NULLS LAST"
+        } else {
+            "NULLS FIRST"
+        };
         match &order {
             Some(expr) => write!(q.sql, " ORDER BY {expr} {dir} {nulls}, seq {dir}"),
             None => write!(q.sql, " ORDER BY seq {dir}"),
@@ -319,7 +334,9 @@ impl Records {
         .ok();
         write!(q.sql, " LIMIT {}", limit + 1).ok();
 
-        let rows = sqlx::query_with(AssertSqlSafe(q.sql), q.args).fetch_all(conn).await?;
+        let rows = sqlx::query_with(AssertSqlSafe(q.sql), q.args)
+            .fetch_all(conn)
+            .await?;
         let more = rows.len() > limit as usize;
         let mut items = Vec::with_capacity(rows.len().min(limit as usize));
         let mut last_seq = 0;
@@ -355,7 +372,9 @@ impl Records {
     ) -> StoreResult<u64> {
         check_collection(collection)?;
         let q = self.filtered("SELECT COUNT(*) FROM records", scope, collection, filters)?;
-        let row = sqlx::query_with(AssertSqlSafe(q.sql), q.args).fetch_one(conn).await?;
+        let row = sqlx::query_with(AssertSqlSafe(q.sql), q.args)
+            .fetch_one(conn)
+            .await?;
         Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
     }
 
@@ -558,7 +577,12 @@ impl SqlBuilder {
         Ok(())
     }
 
-    fn sqlite_filter(&mut self, field: &str, op: FilterOp, value: &FilterValue) -> StoreResult<String> {
+    fn sqlite_filter(
+        &mut self,
+        field: &str,
+        op: FilterOp,
+        value: &FilterValue,
+    ) -> StoreResult<String> {
         let expr = sqlite_extract(field);
         let ty = format!("json_type(data, '$.{field}')");
         Ok(match (op, value) {
@@ -573,7 +597,11 @@ impl SqlBuilder {
                 format!("{ty} = 'text' AND substr({expr}, 1, length({p})) = {p}")
             }
             (op, v @ FilterValue::Text(_)) => {
-                format!("{ty} = 'text' AND {expr} {} {}", sql_op(op), self.bind_scalar(v)?)
+                format!(
+                    "{ty} = 'text' AND {expr} {} {}",
+                    sql_op(op),
+                    self.bind_scalar(v)?
+                )
             }
             (op, v @ (FilterValue::Integer(_) | FilterValue::Float(_))) => format!(
                 "{ty} IN ('integer', 'real') AND {expr} {} {}",
@@ -587,10 +615,17 @@ impl SqlBuilder {
     fn pg_filter(&mut self, field: &str, op: FilterOp, value: &FilterValue) -> StoreResult<String> {
         let expr = pg_extract(field);
         Ok(match (op, value) {
-            (FilterOp::Eq, FilterValue::Null) => format!("COALESCE({expr}, 'null'::jsonb) = 'null'::jsonb"),
-            (FilterOp::Ne, FilterValue::Null) => format!("COALESCE({expr}, 'null'::jsonb) <> 'null'::jsonb"),
+            (FilterOp::Eq, FilterValue::Null) => {
+                format!("COALESCE({expr}, 'null'::jsonb) = 'null'::jsonb")
+            }
+            (FilterOp::Ne, FilterValue::Null) => {
+                format!("COALESCE({expr}, 'null'::jsonb) <> 'null'::jsonb")
+            }
             (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_json(&scalar_json(v))?),
-            (FilterOp::Ne, v) => format!("{expr} IS DISTINCT FROM {}", self.bind_json(&scalar_json(v))?),
+            (FilterOp::Ne, v) => format!(
+                "{expr} IS DISTINCT FROM {}",
+                self.bind_json(&scalar_json(v))?
+            ),
             (FilterOp::Prefix, FilterValue::Text(t)) => {
                 let p = self.bind(t.clone())?;
                 format!(
@@ -640,8 +675,14 @@ impl SqlBuilder {
             }
             (Some(expr), value) => {
                 let v = self.bind_json(value)?;
-                let nulls_after = if descending { format!(" OR {expr} IS NULL") } else { String::new() };
-                format!("{expr} {after} {v} OR ({expr} = {v} AND seq {after_seq} {seq}){nulls_after}")
+                let nulls_after = if descending {
+                    format!(" OR {expr} IS NULL")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{expr} {after} {v} OR ({expr} = {v} AND seq {after_seq} {seq}){nulls_after}"
+                )
             }
         };
         write!(self.sql, " AND ({cond})").ok();
@@ -719,8 +760,12 @@ fn parse_object(data: &str) -> StoreResult<Json> {
     }
     match serde_json::from_str::<Json>(data) {
         Ok(v @ Json::Object(_)) => Ok(v),
-        Ok(_) => Err(StoreError::Invalid("document data must be a JSON object".into())),
-        Err(e) => Err(StoreError::Invalid(format!("document data is not JSON: {e}"))),
+        Ok(_) => Err(StoreError::Invalid(
+            "document data must be a JSON object".into(),
+        )),
+        Err(e) => Err(StoreError::Invalid(format!(
+            "document data is not JSON: {e}"
+        ))),
     }
 }
 
@@ -775,14 +820,21 @@ mod tests {
             collection: "c".into(),
             fields: vec!["email".into()],
         };
-        assert_eq!(index.key(&serde_json::json!({"email": "a@b.c"})).as_deref(), Some(r#"["a@b.c"]"#));
+        assert_eq!(
+            index.key(&serde_json::json!({"email": "a@b.c"})).as_deref(),
+            Some(r#"["a@b.c"]"#)
+        );
         assert_eq!(index.key(&serde_json::json!({"email": null})), None);
         assert_eq!(index.key(&serde_json::json!({})), None);
     }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = Cursor { value: Json::from("x"), seq: 42 }.encode();
+        let c = Cursor {
+            value: Json::from("x"),
+            seq: 42,
+        }
+        .encode();
         let back = Cursor::decode(&c).expect("decodes");
         assert_eq!((back.value, back.seq), (Json::from("x"), 42));
         assert!(Cursor::decode("zz").is_err());

@@ -29,7 +29,10 @@ pub enum Created {
 impl Db {
     pub async fn tenant_by_id(&self, id: &str) -> DbResult<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(tenant).transpose()
     }
 
@@ -140,11 +143,13 @@ impl Db {
             == Some(1);
         let now = now_ms();
         set_module(&mut w.tx, tenant_id, module, enabled, now).await?;
-        sqlx::query("UPDATE tenants SET generation = generation + 1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(tenant_id)
-            .execute(&mut *w.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE tenants SET generation = generation + 1, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .execute(&mut *w.tx)
+        .await?;
         audit.insert(&mut w.tx, now).await?;
         w.commit().await?;
         Ok(before)

@@ -131,10 +131,17 @@ impl Directory {
         })
     }
 
-    pub async fn resolve(&self, hint: TenantHint<'_>) -> DbResult<Result<Arc<TenantView>, Resolution>> {
+    pub async fn resolve(
+        &self,
+        hint: TenantHint<'_>,
+    ) -> DbResult<Result<Arc<TenantView>, Resolution>> {
         let host = hint.host.map(|h| {
             let h = h.rsplit_once(':').map_or(h, |(name, port)| {
-                if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h }
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    name
+                } else {
+                    h
+                }
             });
             h.trim_end_matches('.').to_ascii_lowercase()
         });
@@ -143,7 +150,10 @@ impl Directory {
                 return self.by_id(&id).await.map(|v| v.ok_or(Resolution::Unknown));
             }
             if let Some(sub) = self.subdomain_of(host) {
-                return self.by_subdomain(sub).await.map(|v| v.ok_or(Resolution::Unknown));
+                return self
+                    .by_subdomain(sub)
+                    .await
+                    .map(|v| v.ok_or(Resolution::Unknown));
             }
         }
         match hint.header.map(str::trim).filter(|h| !h.is_empty()) {
@@ -171,7 +181,8 @@ impl Directory {
         }
         match self.db.tenant_by_subdomain(subdomain).await? {
             Some(tenant) => {
-                self.subdomains.insert(tenant.subdomain.clone(), tenant.id.clone());
+                self.subdomains
+                    .insert(tenant.subdomain.clone(), tenant.id.clone());
                 self.load_view(tenant).await.map(Some)
             }
             None => Ok(None),
@@ -189,7 +200,12 @@ impl Directory {
     }
 
     async fn load_view(&self, tenant: Tenant) -> DbResult<Arc<TenantView>> {
-        let enabled = self.db.enabled_modules(&tenant.id).await?.into_iter().collect();
+        let enabled = self
+            .db
+            .enabled_modules(&tenant.id)
+            .await?
+            .into_iter()
+            .collect();
         let view = Arc::new(TenantView { tenant, enabled });
         self.views.insert(view.tenant.id.clone(), view.clone());
         Ok(view)

@@ -115,7 +115,10 @@ fn require_active_employee(id: &str) -> Result<()> {
             if employee.get("status").and_then(Value::as_str) == Some("active") {
                 Ok(())
             } else {
-                Err(Error::invalid_field("employee_id", "employee is not active"))
+                Err(Error::invalid_field(
+                    "employee_id",
+                    "employee is not active",
+                ))
             }
         }
         404 => Err(Error::invalid_field("employee_id", "no such employee")),

@@ -20,11 +20,19 @@ impl HostState {
 }
 
 impl Host for HostState {
-    async fn check_quota(&mut self, _metric: String, _amount: u64) -> wasmtime::Result<Result<(), HostError>> {
+    async fn check_quota(
+        &mut self,
+        _metric: String,
+        _amount: u64,
+    ) -> wasmtime::Result<Result<(), HostError>> {
         self.billing_granted()
     }
 
-    async fn record_usage(&mut self, _metric: String, _amount: u64) -> wasmtime::Result<Result<(), HostError>> {
+    async fn record_usage(
+        &mut self,
+        _metric: String,
+        _amount: u64,
+    ) -> wasmtime::Result<Result<(), HostError>> {
         self.billing_granted()
     }
 }

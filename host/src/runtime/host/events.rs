@@ -24,10 +24,17 @@ impl Host for HostState {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
         if !kind_ok {
-            return Ok(Err(HostError::Invalid(format!("invalid event kind {kind:?}"))));
+            return Ok(Err(HostError::Invalid(format!(
+                "invalid event kind {kind:?}"
+            ))));
         }
-        if !matches!(serde_json::from_str(&data), Ok(serde_json::Value::Object(_))) {
-            return Ok(Err(HostError::Invalid("event data must be a JSON object".into())));
+        if !matches!(
+            serde_json::from_str(&data),
+            Ok(serde_json::Value::Object(_))
+        ) {
+            return Ok(Err(HostError::Invalid(
+                "event data must be a JSON object".into(),
+            )));
         }
         let id = uuid::Uuid::now_v7().to_string();
         let event = OutboxEvent {

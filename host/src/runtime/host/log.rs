@@ -15,13 +15,27 @@ impl Host for HostState {
             let cut = message.floor_char_boundary(MAX_LINE);
             message.truncate(cut);
         }
-        let (tenant, module, request_id) = (&ctx.tenant.tenant.subdomain, &ctx.module.key, &ctx.request_id);
+        let (tenant, module, request_id) = (
+            &ctx.tenant.tenant.subdomain,
+            &ctx.module.key,
+            &ctx.request_id,
+        );
         match level {
-            Level::Trace => tracing::trace!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}"),
-            Level::Debug => tracing::debug!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}"),
-            Level::Info => tracing::info!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}"),
-            Level::Warn => tracing::warn!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}"),
-            Level::Error => tracing::error!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}"),
+            Level::Trace => {
+                tracing::trace!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}")
+            }
+            Level::Debug => {
+                tracing::debug!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}")
+            }
+            Level::Info => {
+                tracing::info!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}")
+            }
+            Level::Warn => {
+                tracing::warn!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}")
+            }
+            Level::Error => {
+                tracing::error!(target: "mosaic::guest", %tenant, %module, %request_id, "{message}")
+            }
         }
         Ok(())
     }

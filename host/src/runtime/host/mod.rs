@@ -19,11 +19,11 @@ use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::Runtime;
 use super::bindings::HostError;
 use super::limits::MemoryLimiter;
 use super::registry::LoadedModule;
 use super::unit_of_work::UnitOfWork;
-use super::Runtime;
 use crate::auth::Caller;
 use crate::tenancy::TenantView;
 

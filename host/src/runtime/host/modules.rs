@@ -5,7 +5,11 @@ use crate::runtime::bindings::mosaic::platform::modules::Host;
 use crate::runtime::bindings::{HostError, Request, Response};
 
 impl Host for HostState {
-    async fn call(&mut self, module: String, req: Request) -> wasmtime::Result<Result<Response, HostError>> {
+    async fn call(
+        &mut self,
+        module: String,
+        req: Request,
+    ) -> wasmtime::Result<Result<Response, HostError>> {
         let ctx = self.ctx()?.clone();
         Ok(ctx.runtime.clone().call_nested(&ctx, &module, req).await)
     }

@@ -3,9 +3,7 @@
 use super::{CallContext, HostState, internal};
 use crate::runtime::bindings::HostError;
 use crate::runtime::bindings::mosaic::platform::store::{self as wit, Host};
-use crate::store::records::{
-    self, Filter, FilterOp, FilterValue, Scope, Selection, StoreError,
-};
+use crate::store::records::{self, Filter, FilterOp, FilterValue, Scope, Selection, StoreError};
 
 type Res<T> = wasmtime::Result<Result<T, HostError>>;
 
@@ -54,7 +52,10 @@ fn version(v: Option<u64>) -> Option<i64> {
 }
 
 /// The guest's answer for a store result; database failures are logged, not leaked.
-fn answer<T>(ctx: &CallContext, result: Result<Result<T, StoreError>, sqlx::Error>) -> Result<T, HostError> {
+fn answer<T>(
+    ctx: &CallContext,
+    result: Result<Result<T, StoreError>, sqlx::Error>,
+) -> Result<T, HostError> {
     match result {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(StoreError::NotFound)) => Err(HostError::NotFound),
@@ -75,13 +76,22 @@ impl Host for HostState {
         Ok(answer(ctx, result).map(|d| d.map(to_wit)))
     }
 
-    async fn insert(&mut self, collection: String, id: Option<String>, data: String) -> Res<wit::Document> {
+    async fn insert(
+        &mut self,
+        collection: String,
+        id: Option<String>,
+        data: String,
+    ) -> Res<wit::Document> {
         let ctx = self.ctx()?;
         let records = ctx.uow.db().records();
         let indexes = &ctx.module.unique_indexes;
         let result = ctx
             .uow
-            .write(async |conn| records.insert(conn, scope(ctx), indexes, &collection, id, data).await)
+            .write(async |conn| {
+                records
+                    .insert(conn, scope(ctx), indexes, &collection, id, data)
+                    .await
+            })
             .await;
         Ok(answer(ctx, result).map(to_wit))
     }
@@ -100,21 +110,40 @@ impl Host for HostState {
             .uow
             .write(async |conn| {
                 records
-                    .update(conn, scope(ctx), indexes, &collection, &id, version(expected_version), data)
+                    .update(
+                        conn,
+                        scope(ctx),
+                        indexes,
+                        &collection,
+                        &id,
+                        version(expected_version),
+                        data,
+                    )
                     .await
             })
             .await;
         Ok(answer(ctx, result).map(to_wit))
     }
 
-    async fn delete(&mut self, collection: String, id: String, expected_version: Option<u64>) -> Res<bool> {
+    async fn delete(
+        &mut self,
+        collection: String,
+        id: String,
+        expected_version: Option<u64>,
+    ) -> Res<bool> {
         let ctx = self.ctx()?;
         let records = ctx.uow.db().records();
         let result = ctx
             .uow
             .write(async |conn| {
                 records
-                    .delete(conn, scope(ctx), &collection, &id, version(expected_version))
+                    .delete(
+                        conn,
+                        scope(ctx),
+                        &collection,
+                        &id,
+                        version(expected_version),
+                    )
                     .await
             })
             .await;
@@ -166,7 +195,14 @@ impl Host for HostState {
                         out.push(match write {
                             wit::Write::Insert(op) => Some(
                                 records
-                                    .insert(conn, scope(ctx), indexes, &op.collection, op.id, op.data)
+                                    .insert(
+                                        conn,
+                                        scope(ctx),
+                                        indexes,
+                                        &op.collection,
+                                        op.id,
+                                        op.data,
+                                    )
                                     .await?,
                             ),
                             wit::Write::Update(op) => Some(
@@ -184,7 +220,13 @@ impl Host for HostState {
                             ),
                             wit::Write::Delete(op) => {
                                 records
-                                    .delete(conn, scope(ctx), &op.collection, &op.id, version(op.expected_version))
+                                    .delete(
+                                        conn,
+                                        scope(ctx),
+                                        &op.collection,
+                                        &op.id,
+                                        version(op.expected_version),
+                                    )
                                     .await?;
                                 None
                             }

@@ -7,7 +7,12 @@ impl Host for HostState {
     async fn current(&mut self) -> wasmtime::Result<Info> {
         let ctx = self.ctx()?;
         let tenant = &ctx.tenant.tenant;
-        let settings = match ctx.uow.db().module_settings(&tenant.id, &ctx.module.key).await {
+        let settings = match ctx
+            .uow
+            .db()
+            .module_settings(&tenant.id, &ctx.module.key)
+            .await
+        {
             Ok(settings) => settings,
             Err(e) => {
                 internal(ctx, &e);

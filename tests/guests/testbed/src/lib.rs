@@ -19,13 +19,11 @@ impl Module for Testbed {
             .get("/alloc", alloc)
             .get("/trap", |_| panic!("testbed: deliberate trap"))
             .get("/big", big)
-            .post("/echo", |req| {
-                Ok(Response::raw_json(200, req.body.clone()))
-            })
+            .post("/echo", |req| Ok(Response::raw_json(200, req.body.clone())))
             .get("/whoami", whoami)
             .post("/write-then-fail", write_then_fail)
             .get("/notes", |_| {
-                Ok(Response::json(200, &json!({"count": NOTES.count(NOTES.query())?}))?)
+                Response::json(200, &json!({"count": NOTES.count(NOTES.query())?}))
             })
             .get("/call-undeclared", |_| {
                 let reply = modules::call::<()>("employees", "GET", "/", None)?;

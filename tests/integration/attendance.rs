@@ -1,0 +1,132 @@
+//! The attendance module, and its calls into employees through the host.
+
+use mosaic::auth::Role;
+use mosaic_tests::{Backend, TestApp, both_backends};
+use reqwest::Method;
+use serde_json::json;
+
+both_backends!(check_in_and_out, refuses_bad_sessions);
+
+async fn hire(app: &TestApp, token: &str, email: &str, status: &str) -> String {
+    app.as_user(Method::POST, "/api/employees/", "demo", token)
+        .json(&json!({"name": "Worker", "email": email, "salary": 100, "hired_on": "2025-03-01", "status": status}))
+        .send()
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+async fn check_in_and_out(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("demo", &["attendance"])
+        .start()
+        .await;
+    let admin = app.token("demo", Role::TenantAdmin).await;
+    let member = app.token("demo", Role::Member).await;
+    let alice = hire(&app, &admin, "alice@example.com", "active").await;
+    let bob = hire(&app, &admin, "bob@example.com", "active").await;
+
+    let clock = |path: &'static str, employee: &str| {
+        let req = app
+            .as_user(Method::POST, path, "demo", &member)
+            .json(&json!({"employee_id": employee}));
+        async move { req.send().await }
+    };
+    let session = clock("/api/attendance/check-in", &alice)
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(session["employee_id"], alice.as_str());
+    assert!(session["check_out"].is_null());
+    clock("/api/attendance/check-in", &bob).await.expect(201);
+
+    let closed = clock("/api/attendance/check-out", &alice)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(closed["id"], session["id"]);
+    assert!(
+        closed["check_out"].as_u64().expect("check_out")
+            >= closed["check_in"].as_u64().expect("check_in")
+    );
+    assert_eq!(closed["minutes"], 0);
+
+    // A new session may start once the last one is closed.
+    clock("/api/attendance/check-in", &alice).await.expect(201);
+
+    let list = |query: String| {
+        let req = app.as_user(
+            Method::GET,
+            &format!("/api/attendance/{query}"),
+            "demo",
+            &member,
+        );
+        async move { req.send().await }
+    };
+    let all = list(String::new()).await.expect(200).body;
+    assert_eq!(all["items"].as_array().expect("items").len(), 3);
+    let alices = list(format!("?employee_id={alice}")).await.expect(200).body;
+    assert_eq!(alices["items"].as_array().expect("items").len(), 2);
+    let today = session["date"].as_str().expect("date");
+    let dated = list(format!("?date={today}")).await.expect(200).body;
+    assert_eq!(dated["items"].as_array().expect("items").len(), 3);
+    let other_day = list("?date=2001-01-01".into()).await.expect(200).body;
+    assert_eq!(other_day["items"], json!([]));
+    list("?date=yesterday".into())
+        .await
+        .expect_error(422, "validation_failed");
+}
+
+async fn refuses_bad_sessions(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("demo", &["attendance"])
+        .start()
+        .await;
+    let admin = app.token("demo", Role::TenantAdmin).await;
+    let active = hire(&app, &admin, "active@example.com", "active").await;
+    let gone = hire(&app, &admin, "gone@example.com", "inactive").await;
+    let clock = |path: &'static str, body: serde_json::Value| {
+        let req = app.as_user(Method::POST, path, "demo", &admin).json(&body);
+        async move { req.send().await }
+    };
+
+    clock("/api/attendance/check-out", json!({"employee_id": active}))
+        .await
+        .expect_error(409, "conflict");
+    clock("/api/attendance/check-in", json!({"employee_id": active}))
+        .await
+        .expect(201);
+    clock("/api/attendance/check-in", json!({"employee_id": active}))
+        .await
+        .expect_error(409, "conflict");
+
+    let unknown = clock(
+        "/api/attendance/check-in",
+        json!({"employee_id": "no-such-person"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    assert_eq!(unknown.body["fields"]["employee_id"], "no such employee");
+    let inactive = clock("/api/attendance/check-in", json!({"employee_id": gone}))
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        inactive.body["fields"]["employee_id"],
+        "employee is not active"
+    );
+    clock(
+        "/api/attendance/check-in",
+        json!({"employee_id": "../../admin"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    clock("/api/attendance/check-in", json!({"employee": active}))
+        .await
+        .expect_error(422, "validation_failed");
+    clock("/api/attendance/check-in", json!({"employee_id": 42}))
+        .await
+        .expect_error(422, "validation_failed");
+}

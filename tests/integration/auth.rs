@@ -1,0 +1,102 @@
+//! Bearer tokens: every way a token can be wrong.
+
+use mosaic::auth::{Claims, Role};
+use mosaic_tests::{Backend, TestApp, both_backends};
+use reqwest::Method;
+
+both_backends!(bad_tokens_are_refused, admin_api_is_for_platform_admins);
+
+/// `header.payload.` with `alg: none`.
+fn unsigned(claims: &Claims) -> String {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = b64(serde_json::to_string(claims).expect("claims").as_bytes());
+    format!("{header}.{payload}.")
+}
+
+async fn bad_tokens_are_refused(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("demo", &[])
+        .with_tenant("acme", &[])
+        .start()
+        .await;
+    let demo = app.tenant_id("demo").await;
+    let get = |token: String| {
+        let req = app
+            .req(Method::GET, "/api/employees/")
+            .header("x-tenant-id", "demo");
+        async move { req.bearer(&token).send().await }
+    };
+
+    app.req(Method::GET, "/api/employees/")
+        .header("x-tenant-id", "demo")
+        .send()
+        .await
+        .expect_error(401, "unauthorized");
+
+    let forged = mosaic::auth::JwtKeys::new(b"not-the-host-secret")
+        .issue(&Claims::new(
+            "u".into(),
+            Some(demo.clone()),
+            Role::TenantAdmin,
+            600,
+        ))
+        .expect("sign");
+    get(forged).await.expect_error(401, "unauthorized");
+
+    let mut expired = Claims::new("u".into(), Some(demo.clone()), Role::TenantAdmin, 600);
+    expired.iat -= 7200;
+    expired.exp = expired.iat + 60;
+    let expired = get(app.sign(&expired))
+        .await
+        .expect_error(401, "unauthorized");
+    assert_eq!(expired.body["error"], "Token has expired");
+
+    let none = unsigned(&Claims::new(
+        "u".into(),
+        Some(demo.clone()),
+        Role::TenantAdmin,
+        600,
+    ));
+    get(none).await.expect_error(401, "unauthorized");
+
+    get("not.a.jwt".into())
+        .await
+        .expect_error(401, "unauthorized");
+    get(String::new()).await.expect_error(401, "unauthorized");
+
+    let acme = app.token("acme", Role::TenantAdmin).await;
+    get(acme).await.expect_error(403, "forbidden");
+
+    // A platform admin may act on any tenant.
+    get(app.admin_token()).await.expect(200);
+}
+
+async fn admin_api_is_for_platform_admins(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("demo", &[])
+        .start()
+        .await;
+    let body = serde_json::json!({"name": "New Co", "subdomain": "newco"});
+
+    app.req(Method::POST, "/api/admin/tenants")
+        .json(&body)
+        .send()
+        .await
+        .expect_error(401, "unauthorized");
+
+    let tenant_admin = app.token("demo", Role::TenantAdmin).await;
+    app.req(Method::POST, "/api/admin/tenants")
+        .bearer(&tenant_admin)
+        .json(&body)
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+
+    app.req(Method::GET, "/api/admin/slots")
+        .bearer(&tenant_admin)
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+}

@@ -1,0 +1,168 @@
+//! Live module toggles: no restart, the next request sees them.
+
+use mosaic::auth::Role;
+use mosaic_tests::{Backend, TestApp, both_backends};
+use reqwest::Method;
+use serde_json::json;
+
+both_backends!(toggle_attendance_live, toggle_errors);
+
+async fn toggle_attendance_live(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("demo", &["attendance"])
+        .with_tenant("acme", &["attendance"])
+        .start()
+        .await;
+    let demo_id = app.tenant_id("demo").await;
+    let token = app.token("demo", Role::TenantAdmin).await;
+    let admin = app.admin_token();
+    let employee = app
+        .as_user(Method::POST, "/api/employees/", "demo", &token)
+        .json(&json!({"name": "Kept", "email": "kept@example.com", "salary": 1, "hired_on": "2024-01-01"}))
+        .send()
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.as_user(Method::POST, "/api/attendance/check-in", "demo", &token)
+        .json(&json!({"employee_id": employee}))
+        .send()
+        .await
+        .expect(201);
+    let has_slot = |module: &str| {
+        app.state
+            .runtime
+            .slots()
+            .iter()
+            .any(|s| s.tenant_id == demo_id && s.module == module)
+    };
+    assert!(has_slot("attendance"));
+
+    let toggle = |enabled: bool| {
+        let req = app
+            .req(Method::POST, "/api/admin/tenants/demo/modules/attendance")
+            .bearer(&admin)
+            .json(&json!({"enabled": enabled}));
+        async move { req.send().await }
+    };
+    let off = toggle(false).await.expect(200).body;
+    assert_eq!(
+        off,
+        json!({"tenant": "demo", "module": "attendance", "enabled": false, "was_enabled": true, "slot_dropped": true})
+    );
+    assert!(!has_slot("attendance"), "disabling drops the slot");
+
+    let refused = app
+        .as_user(Method::GET, "/api/attendance/", "demo", &token)
+        .send()
+        .await
+        .expect(403);
+    assert_eq!(
+        refused.body,
+        json!({"error": "Module not enabled", "module": "attendance", "upgrade": true})
+    );
+    assert!(!has_slot("attendance"), "a refused request creates no slot");
+    // Other tenants are not affected.
+    let acme = app.token("acme", Role::Member).await;
+    app.as_user(Method::GET, "/api/attendance/", "acme", &acme)
+        .send()
+        .await
+        .expect(200);
+
+    toggle(true).await.expect(200);
+    let back = app
+        .as_user(Method::GET, "/api/attendance/", "demo", &token)
+        .send()
+        .await
+        .expect(200);
+    let items = back.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "data survives a disable/enable cycle");
+    assert_eq!(items[0]["employee_id"], employee.as_str());
+
+    // Both toggles were audited, with before and after.
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT action, actor, before, after FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
+    )
+    .bind(&demo_id)
+    .fetch_all(&app.state.db.pool)
+    .await
+    .expect("audit rows");
+    let audit: Vec<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0].0, "module.disable");
+    assert_eq!(audit[0].1, "user:platform-admin");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&audit[0].2).expect("json"),
+        json!({"enabled": true})
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&audit[0].3).expect("json"),
+        json!({"enabled": false})
+    );
+    assert_eq!(audit[1].0, "module.enable");
+}
+
+async fn toggle_errors(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("demo", &[])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    let post = |path: &str, body: &str| {
+        let req = app
+            .req(Method::POST, path)
+            .bearer(&admin)
+            .raw(body.to_owned());
+        async move { req.send().await }
+    };
+    post(
+        "/api/admin/tenants/demo/modules/employees",
+        r#"{"enabled": false}"#,
+    )
+    .await
+    .expect_error(409, "conflict");
+    post(
+        "/api/admin/tenants/demo/modules/wallet",
+        r#"{"enabled": true}"#,
+    )
+    .await
+    .expect_error(404, "not_found");
+    post(
+        "/api/admin/tenants/nowhere/modules/attendance",
+        r#"{"enabled": true}"#,
+    )
+    .await
+    .expect_error(404, "not_found");
+    post(
+        "/api/admin/tenants/demo/modules/attendance",
+        r#"{"enabled": "yes"}"#,
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    post(
+        "/api/admin/tenants/demo/modules/attendance",
+        r#"{"enabled": tru"#,
+    )
+    .await
+    .expect_error(400, "bad_request");
+
+    // A module never enabled answers the gate's 403, as does one not installed.
+    let token = app.token("demo", Role::Member).await;
+    for module in ["attendance", "wallet"] {
+        let resp = app
+            .as_user(Method::GET, &format!("/api/{module}/"), "demo", &token)
+            .send()
+            .await
+            .expect(403);
+        assert_eq!(
+            resp.body,
+            json!({"error": "Module not enabled", "module": module, "upgrade": true})
+        );
+    }
+}
