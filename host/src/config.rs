@@ -63,6 +63,8 @@ pub struct Config {
     pub limits: Limits,
     /// Seed the demo tenants into an empty database.
     pub seed_demo: bool,
+    /// Mount the native baseline handler the HTTP benchmarks compare modules with.
+    pub bench_routes: bool,
 }
 
 impl Config {
@@ -76,6 +78,7 @@ impl Config {
             cache_dir: None,
             limits: Limits::default(),
             seed_demo: false,
+            bench_routes: false,
         }
     }
 

@@ -3,6 +3,7 @@
 //! integration tests) run.
 
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod http;
 pub mod provisioning;

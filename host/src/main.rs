@@ -50,6 +50,24 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Benchmark helpers (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Install, cold-slot and warm-call costs of the runtime, in-process.
+    Runtime {
+        /// A component with a `GET /fixed` route.
+        #[arg(long, default_value = "target/wasm32-wasip2/release/testbed.wasm")]
+        module: PathBuf,
+        /// Number of warm calls to time.
+        #[arg(long, default_value_t = 20_000)]
+        warm_runs: usize,
+    },
 }
 
 #[derive(Args)]
@@ -87,6 +105,12 @@ struct Serve {
     /// Warm instances per (tenant, module) slot.
     #[arg(long, env = "MOSAIC_INSTANCES_PER_SLOT", default_value_t = Limits::default().instances_per_slot)]
     instances_per_slot: usize,
+    /// Recycle an instance after this many calls (1: a fresh instance per request).
+    #[arg(long, env = "MOSAIC_RECYCLE_AFTER_CALLS", default_value_t = Limits::default().recycle_after_calls)]
+    recycle_after_calls: u32,
+    /// Mount `GET /api/_native/fixed`, the native baseline of the HTTP benchmarks.
+    #[arg(long)]
+    bench_routes: bool,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +162,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Issue(issue),
         } => issue_token(config, issue).await,
+        Command::Bench {
+            command: BenchCommand::Runtime { module, warm_runs },
+        } => bench_runtime(&module, warm_runs).await,
     }
 }
 
@@ -150,8 +177,10 @@ async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
         max_request_bytes: serve.max_request_kib << 10,
         max_response_bytes: serve.max_response_kib << 10,
         instances_per_slot: serve.instances_per_slot.max(1),
+        recycle_after_calls: serve.recycle_after_calls.max(1),
         ..Limits::default()
     };
+    config.bench_routes = serve.bench_routes;
     for name in BUILTIN_MODULES {
         let path = serve.modules_dir.join(format!("{name}.wasm"));
         anyhow::ensure!(
@@ -213,5 +242,35 @@ async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {
         Claims::new(issue.user, Some(tenant.id), issue.role, issue.ttl_secs)
     };
     println!("{}", keys.issue(&claims)?);
+    Ok(())
+}
+
+async fn bench_runtime(module: &std::path::Path, warm_runs: usize) -> anyhow::Result<()> {
+    let scratch = std::env::temp_dir().join(format!("mosaic-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let report = mosaic::bench::runtime(module, &scratch, warm_runs).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = report?;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("| measurement | runs | median | p99 |");
+    println!("|---|---:|---:|---:|");
+    for (name, s) in [
+        ("install, compiling (empty cache)", report.install_compiled),
+        ("install, from the artifact cache", report.install_cached),
+        ("cold slot: instantiate + first call", report.cold_slot),
+        ("warm call (dispatch GET /fixed)", report.warm_call),
+    ] {
+        println!(
+            "| {name} | {} | {:.1} µs | {:.1} µs |",
+            s.runs,
+            us(s.median),
+            us(s.p99)
+        );
+    }
+    println!(
+        "\ncold slot / warm call = {:.1}x; cached / compiled install = {:.3}x",
+        us(report.cold_slot.median) / us(report.warm_call.median),
+        us(report.install_cached.median) / us(report.install_compiled.median)
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! every request goes through (request id, tracing span, panic guard, body limit).
 
 mod admin;
+mod bench;
 mod error;
 mod extract;
 mod health;
@@ -36,7 +37,13 @@ pub fn request_id() -> Option<String> {
 }
 
 pub fn router(state: AppState) -> Router {
+    let bench = if state.config.bench_routes {
+        bench::router()
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(bench)
         .merge(health::router())
         .merge(admin::router())
         .merge(modules::router())
