@@ -213,10 +213,18 @@ async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
     println!(
         "  first call:   curl -H \"X-Tenant-ID: demo\" -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/employees/\n"
     );
-    mosaic::serve(state, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    mosaic::serve(state, listener, shutdown_signal()).await
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler at start-up");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
 }
 
 async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {

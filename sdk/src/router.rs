@@ -7,7 +7,8 @@ use crate::{Error, Request, Response, Result, Role};
 pub type Handler = fn(&Request) -> Result<Response>;
 
 struct Route {
-    method: &'static str,
+    /// Upper case, as the host sends it.
+    method: String,
     path: &'static str,
     min_role: Option<Role>,
     handler: Handler,
@@ -28,7 +29,7 @@ impl Router {
 
     pub fn route(mut self, method: &'static str, path: &'static str, handler: Handler) -> Self {
         self.routes.push(Route {
-            method,
+            method: method.to_ascii_uppercase(),
             path,
             min_role: None,
             handler,
@@ -69,7 +70,7 @@ impl Router {
         self.routes
             .iter()
             .map(|r| wit::Route {
-                method: r.method.into(),
+                method: r.method.clone(),
                 path: r.path.into(),
                 min_role: r.min_role,
             })

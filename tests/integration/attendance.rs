@@ -67,7 +67,32 @@ async fn check_in_and_out(backend: Backend) {
         async move { req.send().await }
     };
     let all = list(String::new()).await.expect(200).body;
-    assert_eq!(all["items"].as_array().expect("items").len(), 3);
+    let all = all["items"].as_array().expect("items").clone();
+    assert_eq!(all.len(), 3);
+    // Newest first, and pages of one (a cursor on check_in) walk the same rows.
+    let check_ins: Vec<u64> = all
+        .iter()
+        .map(|s| s["check_in"].as_u64().expect("check_in"))
+        .collect();
+    assert!(check_ins.windows(2).all(|w| w[0] >= w[1]), "{check_ins:?}");
+    let mut paged = Vec::new();
+    let mut query = "?limit=1".to_owned();
+    loop {
+        let page = list(query.clone()).await.expect(200).body;
+        paged.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|s| s["id"].clone()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let ids: Vec<_> = all.iter().map(|s| s["id"].clone()).collect();
+    assert_eq!(paged, ids);
     let alices = list(format!("?employee_id={alice}")).await.expect(200).body;
     assert_eq!(alices["items"].as_array().expect("items").len(), 2);
     let today = session["date"].as_str().expect("date");

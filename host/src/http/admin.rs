@@ -51,7 +51,7 @@ async fn create_tenant(
         .map(|m| {
             (
                 m.key.clone(),
-                json!(m.manifest.core || body.modules.contains(&m.key)),
+                json!(m.core || body.modules.contains(&m.key)),
             )
         })
         .collect();

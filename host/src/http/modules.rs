@@ -117,10 +117,15 @@ fn dispatch_error(err: DispatchError) -> ApiError {
             "module_response_too_large",
             "The module's response is larger than allowed",
         ),
+        DispatchError::BadStatus(_) => failed(
+            "module_bad_response",
+            "The module answered with an invalid status",
+        ),
         DispatchError::Internal(message) => ApiError::internal(anyhow::Error::msg(message)),
     }
 }
 
+/// The module's response as HTTP (the runtime has checked its status is final).
 fn into_http(response: crate::runtime::bindings::Response) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = (status, Body::from(response.body)).into_response();

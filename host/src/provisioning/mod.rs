@@ -121,7 +121,7 @@ impl Provisioner<'_> {
             .runtime
             .module(module)
             .ok_or_else(|| ProvisionError::UnknownModule(module.to_owned()))?;
-        if loaded.manifest.core && !enabled {
+        if loaded.core && !enabled {
             return Err(ProvisionError::CoreModule(module.to_owned()));
         }
         let tenant_id = view.tenant.id.clone();

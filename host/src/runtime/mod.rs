@@ -40,6 +40,9 @@ struct Inner {
     linker: Linker<HostState>,
     registry: Registry,
     slots: DashMap<(String, String), Arc<Slot>>,
+    /// When each (tenant, module) was last disabled: a request that began before
+    /// that must not bring its slot back.
+    disabled_at: DashMap<(String, String), Instant>,
     db: Db,
     limits: Limits,
     cache: cache::ArtifactCache,
@@ -80,6 +83,8 @@ pub enum DispatchError {
     Trap(String),
     #[error("module response of {0} bytes is over the limit")]
     ResponseTooLarge(usize),
+    #[error("module answered with status {0}, not a final HTTP status")]
+    BadStatus(u16),
     #[error("{0}")]
     Internal(String),
 }
@@ -111,6 +116,7 @@ impl Runtime {
                 linker,
                 registry: Registry::default(),
                 slots: DashMap::new(),
+                disabled_at: DashMap::new(),
                 db,
                 limits,
                 cache: cache::ArtifactCache::new(cache_dir),
@@ -213,7 +219,7 @@ impl Runtime {
         self.inner
             .registry
             .get(key)
-            .filter(|m| m.manifest.core || tenant.has_enabled(key))
+            .filter(|m| m.core || tenant.has_enabled(key))
     }
 
     /// Serves one HTTP request with a module, as one unit of work.
@@ -245,7 +251,9 @@ impl Runtime {
                 .collect(),
             body: call.body,
         };
-        let uow = Arc::new(UnitOfWork::new(self.inner.db.clone()));
+        let started = Instant::now();
+        let deadline = started + self.inner.limits.call_timeout;
+        let uow = Arc::new(UnitOfWork::new(self.inner.db.clone(), deadline));
         let ctx = CallContext {
             runtime: self.clone(),
             chain: vec![module.key.clone()],
@@ -254,13 +262,14 @@ impl Runtime {
             caller: call.caller,
             request_id: call.request_id,
             uow: uow.clone(),
-            deadline: Instant::now() + self.inner.limits.call_timeout,
+            started,
+            deadline,
         };
         let result = self.run(&ctx, request).await;
         let commit = matches!(&result, Ok(resp) if resp.status < 400);
         uow.finish(commit)
             .await
-            .map_err(|e| DispatchError::Internal(format!("committing the unit of work: {e}")))?;
+            .map_err(|e| DispatchError::Internal(format!("finishing the unit of work: {e}")))?;
         result
     }
 
@@ -336,14 +345,20 @@ impl Runtime {
     /// Runs `handle` on an instance of the context's (tenant, module) slot.
     async fn run(&self, ctx: &CallContext, request: Request) -> Result<Response, DispatchError> {
         let limits = &self.inner.limits;
-        let slot = self.slot(&ctx.tenant.tenant.id, &ctx.module);
-        let mut lease = slot
-            .checkout(&self.inner.engine, limits)
-            .await
-            .map_err(|e| match e {
-                CheckoutError::Busy(_) => DispatchError::Busy,
-                CheckoutError::Instantiate(m) => DispatchError::Internal(m),
-            })?;
+        let slot = self.slot(ctx);
+        let checkout = match slot.checkout(&self.inner.engine, limits).await {
+            // The engine's instance pool is full of other slots' idle instances:
+            // drop those (they are cheap to make again) and try once more.
+            Err(CheckoutError::PoolExhausted) => {
+                self.shed_idle_instances();
+                slot.checkout(&self.inner.engine, limits).await
+            }
+            other => other,
+        };
+        let mut lease = checkout.map_err(|e| match e {
+            CheckoutError::Busy(_) => DispatchError::Busy,
+            other => DispatchError::Internal(other.to_string()),
+        })?;
         let instance = &mut lease.instance;
         {
             let state = instance.store.data_mut();
@@ -362,6 +377,9 @@ impl Runtime {
                 if response.body.len() > limits.max_response_bytes {
                     return Err(DispatchError::ResponseTooLarge(response.body.len()));
                 }
+                if !(200..600).contains(&response.status) {
+                    return Err(DispatchError::BadStatus(response.status));
+                }
                 Ok(response)
             }
             // The lease is dropped here, and the instance with it.
@@ -369,32 +387,53 @@ impl Runtime {
         }
     }
 
-    fn slot(&self, tenant_id: &str, module: &Arc<LoadedModule>) -> Arc<Slot> {
-        let key = (tenant_id.to_owned(), module.key.clone());
-        let mut entry = self.inner.slots.entry(key).or_insert_with(|| {
+    /// The registered slot of the context's (tenant, module). A request that is
+    /// stale — it began before the module was disabled, or runs a version since
+    /// replaced — gets a slot of its own that is dropped with it, so it cannot bring
+    /// a dropped slot back or displace the current version's.
+    fn slot(&self, ctx: &CallContext) -> Arc<Slot> {
+        let tenant_id = &ctx.tenant.tenant.id;
+        let module = &ctx.module;
+        let key = (tenant_id.clone(), module.key.clone());
+        let disabled_since_start = self
+            .inner
+            .disabled_at
+            .get(&key)
+            .is_some_and(|at| *at >= ctx.started);
+        let current = self
+            .inner
+            .registry
+            .get(&module.key)
+            .is_some_and(|m| Arc::ptr_eq(&m, module));
+        let fresh = || {
             Arc::new(Slot::new(
                 module.clone(),
-                tenant_id.to_owned(),
+                tenant_id.clone(),
                 &self.inner.limits,
             ))
-        });
+        };
+        if disabled_since_start || !current {
+            return fresh();
+        }
+        let mut entry = self.inner.slots.entry(key).or_insert_with(fresh);
         if !Arc::ptr_eq(&entry.module, module) {
-            *entry = Arc::new(Slot::new(
-                module.clone(),
-                tenant_id.to_owned(),
-                &self.inner.limits,
-            ));
+            *entry = fresh();
         }
         entry.clone()
+    }
+
+    /// Drops every slot's warm instances, keeping the slots.
+    fn shed_idle_instances(&self) {
+        let shed: usize = self.inner.slots.iter().map(|slot| slot.shed_idle()).sum();
+        tracing::warn!(shed, "instance pool exhausted; dropped idle instances");
     }
 
     /// Drops a tenant's slot for a module (it was disabled); in-flight requests keep
     /// their instances until they finish.
     pub fn drop_slot(&self, tenant_id: &str, module: &str) -> bool {
-        self.inner
-            .slots
-            .remove(&(tenant_id.to_owned(), module.to_owned()))
-            .is_some()
+        let key = (tenant_id.to_owned(), module.to_owned());
+        self.inner.disabled_at.insert(key.clone(), Instant::now());
+        self.inner.slots.remove(&key).is_some()
     }
 
     /// Drops every slot idle for longer than the configured timeout.

@@ -10,9 +10,15 @@ use wasmtime::component::Component;
 use super::bindings::{self, Capability, Manifest, ModulePre, Role};
 use crate::store::records::UniqueIndex;
 
+/// The platform's core modules: enabled for every tenant, never switched off. This
+/// is the host's decision; a manifest claiming `core` for another key is refused.
+pub const CORE_MODULES: &[&str] = &["employees", "notifications"];
+
 /// A module version ready to instantiate.
 pub struct LoadedModule {
     pub key: String,
+    /// One of [`CORE_MODULES`].
+    pub core: bool,
     pub manifest: Manifest,
     pub pre: ModulePre<super::host::HostState>,
     pub sha256: String,
@@ -53,7 +59,7 @@ impl LoadedModule {
             "version": m.version,
             "description": m.description,
             "icon": m.icon,
-            "core": m.core,
+            "core": self.core,
             "sort_order": m.sort_order,
             "routes": m.routes.iter().map(|r| json!({
                 "method": r.method,
@@ -184,6 +190,12 @@ pub fn load(
     if !key_ok || key == "admin" || key == "auth" || key == "modules" {
         return Err(format!("module key {key:?} is not allowed"));
     }
+    let core = CORE_MODULES.contains(&key.as_str());
+    if manifest.core && !core {
+        return Err(format!(
+            "module {key} declares itself core; only platform modules are core"
+        ));
+    }
     let routes = RouteTable::build(&manifest.routes)?;
     let unique_indexes = manifest
         .indexes
@@ -196,6 +208,7 @@ pub fn load(
         .collect();
     Ok(LoadedModule {
         key,
+        core,
         manifest,
         pre,
         sha256,

@@ -45,6 +45,8 @@ pub struct Lease {
 pub enum CheckoutError {
     #[error("all {0} instances are busy")]
     Busy(usize),
+    #[error("the engine's instance pool is exhausted")]
+    PoolExhausted,
     #[error("instantiation failed: {0}")]
     Instantiate(String),
 }
@@ -120,7 +122,15 @@ impl Slot {
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| CheckoutError::Instantiate(format!("{e:?}")))?;
+            .map_err(|e| {
+                let message = format!("{e:?}");
+                // wasmtime's pooling allocator: "maximum concurrent ... limit of N reached".
+                if message.contains("maximum concurrent") {
+                    CheckoutError::PoolExhausted
+                } else {
+                    CheckoutError::Instantiate(message)
+                }
+            })?;
         self.instantiations.fetch_add(1, Ordering::Relaxed);
         Ok(Instance {
             store,
@@ -133,6 +143,11 @@ impl Slot {
     pub fn is_idle(&self, now: i64, idle_ms: i64) -> bool {
         self.permits.available_permits() == self.size
             && now - self.last_used_ms.load(Ordering::Relaxed) > idle_ms
+    }
+
+    /// Drops the warm instances; returns how many.
+    pub fn shed_idle(&self) -> usize {
+        std::mem::take(&mut *self.idle()).len()
     }
 
     pub fn warm_instances(&self) -> usize {

@@ -4,6 +4,9 @@
 //! The write transaction begins lazily at the first write, so read-only requests
 //! never take it (nor, on SQLite, the single-writer gate).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
 use sqlx::{AnyConnection, AssertSqlSafe, Executor};
 use tokio::sync::Mutex;
 
@@ -12,6 +15,20 @@ use crate::store::{Db, DbResult, WriteTx};
 pub struct UnitOfWork {
     db: Db,
     state: Mutex<State>,
+    /// Waiting for a connection or for the SQLite writer gives up at the request's
+    /// deadline, like the module itself.
+    deadline: Instant,
+    /// A database error happened: whatever the module answers, nothing commits (on
+    /// PostgreSQL the transaction is aborted anyway, and COMMIT would hide that).
+    poisoned: AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    #[error("a database error earlier in the request discarded its writes")]
+    Poisoned,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
 }
 
 #[derive(Default)]
@@ -28,11 +45,25 @@ pub struct NestedMark {
 }
 
 impl UnitOfWork {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, deadline: Instant) -> Self {
         Self {
             db,
             state: Mutex::new(State::default()),
+            deadline,
+            poisoned: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the unit of work failed: it will roll back.
+    pub fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    /// `op`, unless the request's deadline passes first.
+    async fn by_deadline<T>(&self, op: impl Future<Output = DbResult<T>>) -> DbResult<T> {
+        tokio::time::timeout_at(self.deadline.into(), op)
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
     }
 
     pub fn db(&self) -> &Db {
@@ -47,7 +78,7 @@ impl UnitOfWork {
             Some(w) => Ok(op(&mut w.tx).await),
             None => {
                 drop(state);
-                let mut conn = self.db.pool.acquire().await?;
+                let mut conn = self.by_deadline(self.db.pool.acquire()).await?;
                 Ok(op(&mut conn).await)
             }
         }
@@ -57,7 +88,7 @@ impl UnitOfWork {
     pub async fn write<T>(&self, op: impl AsyncFnOnce(&mut AnyConnection) -> T) -> DbResult<T> {
         let mut state = self.state.lock().await;
         if state.tx.is_none() {
-            state.tx = Some(self.db.begin_write().await?);
+            state.tx = Some(self.by_deadline(self.db.begin_write()).await?);
         }
         let w = state.tx.as_mut().expect("transaction begun above");
         Ok(op(&mut w.tx).await)
@@ -107,13 +138,19 @@ impl UnitOfWork {
         Ok(())
     }
 
-    /// Commits (or rolls back) whatever was written.
-    pub async fn finish(&self, commit: bool) -> DbResult<()> {
+    /// Commits (or rolls back) whatever was written. A poisoned unit of work rolls
+    /// back and says so, even when asked to commit.
+    pub async fn finish(&self, commit: bool) -> Result<(), FinishError> {
         let tx = self.state.lock().await.tx.take();
-        match (tx, commit) {
-            (Some(w), true) => w.commit().await,
-            (Some(w), false) => w.tx.rollback().await,
-            (None, _) => Ok(()),
+        let poisoned = self.poisoned.load(Ordering::Acquire);
+        match (tx, commit && !poisoned) {
+            (Some(w), true) => w.commit().await?,
+            (Some(w), false) => w.tx.rollback().await?,
+            (None, _) => {}
         }
+        if commit && poisoned {
+            return Err(FinishError::Poisoned);
+        }
+        Ok(())
     }
 }

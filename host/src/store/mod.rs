@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use audit::AuditEntry;
 pub use records::{Records, StoreError};
-pub use tenants::Created;
+pub use tenants::{Created, module_settings};
 
 /// A database error the caller cannot act on: logged, answered as 500.
 pub type DbResult<T> = Result<T, sqlx::Error>;

@@ -133,6 +133,10 @@ impl Records {
         id: &str,
     ) -> StoreResult<Option<Document>> {
         check_collection(collection)?;
+        if check_id(id).is_err() {
+            // No document was ever stored under such an id.
+            return Ok(None);
+        }
         let sql = format!(
             "SELECT id, version, {}, created_at, updated_at FROM records \
              WHERE tenant_id = $1 AND module = $2 AND collection = $3 AND id = $4",
@@ -217,6 +221,7 @@ impl Records {
         data: String,
     ) -> StoreResult<Document> {
         check_collection(collection)?;
+        check_id(id).map_err(|_| StoreError::NotFound)?;
         let parsed = parse_object(&data)?;
         let now = now_ms();
         let indexes = indexes_of(indexes, collection);
@@ -268,6 +273,9 @@ impl Records {
         expected_version: Option<i64>,
     ) -> StoreResult<bool> {
         check_collection(collection)?;
+        if check_id(id).is_err() {
+            return Ok(false);
+        }
         let done = sqlx::query(
             "DELETE FROM records WHERE tenant_id = $1 AND module = $2 AND collection = $3 \
              AND id = $4 AND ($5 < 0 OR version = $5)",
@@ -302,30 +310,36 @@ impl Records {
         selection: &Selection,
     ) -> StoreResult<Page> {
         check_collection(&selection.collection)?;
-        let limit = selection.limit.clamp(1, MAX_PAGE);
+        let limit = selection.limit.clamp(1, MAX_PAGE) as usize;
+        let order = selection
+            .order_by
+            .as_deref()
+            .map(|field| check_field(field).map(|()| self.order_expr(field)))
+            .transpose()?;
+        // The last row's order value, as JSON text computed by the database itself,
+        // is what the next page's cursor compares with.
+        let order_value = match (&order, self.dialect) {
+            (Some(expr), Dialect::Sqlite) => format!("json_quote({expr})"),
+            (Some(expr), Dialect::Postgres) => format!("({expr})::text"),
+            (None, _) => "NULL".to_owned(),
+        };
         let mut q = self.filtered(
             &format!(
-                "SELECT id, version, {}, created_at, updated_at, seq FROM records",
+                "SELECT id, version, {}, created_at, updated_at, seq, {order_value} FROM records",
                 self.dialect.data_out()
             ),
             scope,
             &selection.collection,
             &selection.filters,
         )?;
-        let order = selection
-            .order_by
-            .as_deref()
-            .map(|field| check_field(field).map(|()| self.order_expr(field)))
-            .transpose()?;
         if let Some(cursor) = &selection.cursor {
             let cursor = Cursor::decode(cursor)?;
             q.cursor_condition(order.as_deref(), selection.descending, &cursor)?;
         }
-        let dir = if selection.descending { "DESC" } else { "ASC" };
-        let nulls = if selection.descending {
-            "NULLS LAST"
+        let (dir, nulls) = if selection.descending {
+            ("DESC", "NULLS LAST")
         } else {
-            "NULLS FIRST"
+            ("ASC", "NULLS FIRST")
         };
         match &order {
             Some(expr) => write!(q.sql, " ORDER BY {expr} {dir} {nulls}, seq {dir}"),
@@ -337,28 +351,24 @@ impl Records {
         let rows = sqlx::query_with(AssertSqlSafe(q.sql), q.args)
             .fetch_all(conn)
             .await?;
-        let more = rows.len() > limit as usize;
-        let mut items = Vec::with_capacity(rows.len().min(limit as usize));
-        let mut last_seq = 0;
-        for row in rows.iter().take(limit as usize) {
-            items.push(document(row)?);
-            last_seq = row.try_get::<i64, _>(5)?;
-        }
-        let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => Some(
+        let items = rows
+            .iter()
+            .take(limit)
+            .map(document)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if rows.len() > limit {
+            let last = &rows[limit - 1];
+            let value: Option<String> = last.try_get(6)?;
+            Some(
                 Cursor {
-                    value: match &selection.order_by {
-                        Some(field) => serde_json::from_str::<Json>(&last.data)
-                            .ok()
-                            .and_then(|d| lookup(&d, field).cloned())
-                            .unwrap_or(Json::Null),
-                        None => Json::Null,
-                    },
-                    seq: last_seq,
+                    // SQLite's json_quote renders SQL NULL as `null`.
+                    value: value.filter(|v| v != "null"),
+                    seq: last.try_get(5)?,
                 }
                 .encode(),
-            ),
-            _ => None,
+            )
+        } else {
+            None
         };
         Ok(Page { items, next_cursor })
     }
@@ -548,30 +558,28 @@ impl SqlBuilder {
         self.bind(value.to_owned())
     }
 
-    /// Binds a JSON value for comparison with the dialect's field expression.
-    fn bind_json(&mut self, value: &Json) -> StoreResult<String> {
-        match self.dialect {
-            Dialect::Postgres => Ok(format!("{}::jsonb", self.bind(value.to_string())?)),
-            // json_extract yields SQL values: text, integer (booleans as 0/1), real.
-            Dialect::Sqlite => match value {
-                Json::String(s) => self.bind(s.clone()),
-                Json::Bool(b) => self.bind(i64::from(*b)),
-                Json::Number(n) => match n.as_i64() {
-                    Some(i) => self.bind(i),
-                    None => self.bind(n.as_f64().unwrap_or(0.0)),
-                },
-                Json::Null | Json::Array(_) | Json::Object(_) => {
-                    Err(StoreError::Invalid("cursor value is not a scalar".into()))
-                }
-            },
-        }
+    /// A JSON value, bound as text and read back by the database as JSON, so it
+    /// compares like the field expressions do.
+    fn bind_json_text(&mut self, json_text: String) -> StoreResult<String> {
+        let p = self.bind(json_text)?;
+        Ok(match self.dialect {
+            Dialect::Sqlite => format!("json_extract({p}, '$')"),
+            Dialect::Postgres => format!("{p}::jsonb"),
+        })
     }
 
     fn filter(&mut self, filter: &Filter) -> StoreResult<()> {
         let field = &filter.field;
-        let cond = match self.dialect {
-            Dialect::Sqlite => self.sqlite_filter(field, filter.op, &filter.value)?,
-            Dialect::Postgres => self.pg_filter(field, filter.op, &filter.value)?,
+        let cond = match (&filter.value, filter.op) {
+            // No stored document holds NUL (PostgreSQL could not store it), and
+            // PostgreSQL refuses it as a parameter: decide here.
+            (FilterValue::Text(t), op) if t.contains('\0') => {
+                if op == FilterOp::Ne { "TRUE" } else { "FALSE" }.to_owned()
+            }
+            _ => match self.dialect {
+                Dialect::Sqlite => self.sqlite_filter(field, filter.op, &filter.value)?,
+                Dialect::Postgres => self.pg_filter(field, filter.op, &filter.value)?,
+            },
         };
         write!(self.sql, " AND ({cond})").ok();
         Ok(())
@@ -596,19 +604,17 @@ impl SqlBuilder {
                 let p = self.bind(t.clone())?;
                 format!("{ty} = 'text' AND substr({expr}, 1, length({p})) = {p}")
             }
-            (op, v @ FilterValue::Text(_)) => {
+            (op, v) => {
+                let (sql_op, kind) = range(op, v)?;
+                let types = match kind {
+                    RangeKind::Text => "('text')",
+                    RangeKind::Number => "('integer', 'real')",
+                };
                 format!(
-                    "{ty} = 'text' AND {expr} {} {}",
-                    sql_op(op),
+                    "{ty} IN {types} AND {expr} {sql_op} {}",
                     self.bind_scalar(v)?
                 )
             }
-            (op, v @ (FilterValue::Integer(_) | FilterValue::Float(_))) => format!(
-                "{ty} IN ('integer', 'real') AND {expr} {} {}",
-                sql_op(op),
-                self.bind_scalar(v)?
-            ),
-            (op, _) => return Err(unsupported_filter(op, value)),
         })
     }
 
@@ -621,10 +627,10 @@ impl SqlBuilder {
             (FilterOp::Ne, FilterValue::Null) => {
                 format!("COALESCE({expr}, 'null'::jsonb) <> 'null'::jsonb")
             }
-            (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_json(&scalar_json(v))?),
+            (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_json_text(scalar_json(v))?),
             (FilterOp::Ne, v) => format!(
                 "{expr} IS DISTINCT FROM {}",
-                self.bind_json(&scalar_json(v))?
+                self.bind_json_text(scalar_json(v))?
             ),
             (FilterOp::Prefix, FilterValue::Text(t)) => {
                 let p = self.bind(t.clone())?;
@@ -633,17 +639,17 @@ impl SqlBuilder {
                     pg_path(field)
                 )
             }
-            (op, v @ FilterValue::Text(_)) => format!(
-                "jsonb_typeof({expr}) = 'string' AND {expr} {} {}",
-                sql_op(op),
-                self.bind_json(&scalar_json(v))?
-            ),
-            (op, v @ (FilterValue::Integer(_) | FilterValue::Float(_))) => format!(
-                "jsonb_typeof({expr}) = 'number' AND {expr} {} {}",
-                sql_op(op),
-                self.bind_json(&scalar_json(v))?
-            ),
-            (op, _) => return Err(unsupported_filter(op, value)),
+            (op, v) => {
+                let (sql_op, kind) = range(op, v)?;
+                let json_type = match kind {
+                    RangeKind::Text => "string",
+                    RangeKind::Number => "number",
+                };
+                format!(
+                    "jsonb_typeof({expr}) = '{json_type}' AND {expr} {sql_op} {}",
+                    self.bind_json_text(scalar_json(v))?
+                )
+            }
         })
     }
 
@@ -666,23 +672,21 @@ impl SqlBuilder {
         cursor: &Cursor,
     ) -> StoreResult<()> {
         let seq = self.bind(cursor.seq)?;
-        let (after, after_seq) = if descending { ("<", "<") } else { (">", ">") };
+        let after = if descending { "<" } else { ">" };
         let cond = match (order, &cursor.value) {
-            (None, _) => format!("seq {after_seq} {seq}"),
-            (Some(expr), Json::Null) if descending => format!("{expr} IS NULL AND seq < {seq}"),
-            (Some(expr), Json::Null) => {
+            (None, _) => format!("seq {after} {seq}"),
+            (Some(expr), None) if descending => format!("{expr} IS NULL AND seq < {seq}"),
+            (Some(expr), None) => {
                 format!("({expr} IS NULL AND seq > {seq}) OR {expr} IS NOT NULL")
             }
-            (Some(expr), value) => {
-                let v = self.bind_json(value)?;
+            (Some(expr), Some(value)) => {
+                let v = self.bind_json_text(value.clone())?;
                 let nulls_after = if descending {
                     format!(" OR {expr} IS NULL")
                 } else {
                     String::new()
                 };
-                format!(
-                    "{expr} {after} {v} OR ({expr} = {v} AND seq {after_seq} {seq}){nulls_after}"
-                )
+                format!("{expr} {after} {v} OR ({expr} = {v} AND seq {after} {seq}){nulls_after}")
             }
         };
         write!(self.sql, " AND ({cond})").ok();
@@ -690,23 +694,40 @@ impl SqlBuilder {
     }
 }
 
-fn sql_op(op: FilterOp) -> &'static str {
-    match op {
-        FilterOp::Eq => "=",
-        FilterOp::Ne => "<>",
-        FilterOp::Lt => "<",
-        FilterOp::Le => "<=",
-        FilterOp::Gt => ">",
-        FilterOp::Ge => ">=",
-        FilterOp::Prefix => "LIKE",
+enum RangeKind {
+    Text,
+    Number,
+}
+
+/// The operator and value kind of a range filter (`lt`, `le`, `gt`, `ge` on text or
+/// numbers); anything else is refused.
+fn range(op: FilterOp, value: &FilterValue) -> StoreResult<(&'static str, RangeKind)> {
+    let kind = match value {
+        FilterValue::Text(_) => Some(RangeKind::Text),
+        FilterValue::Integer(_) | FilterValue::Float(_) => Some(RangeKind::Number),
+        FilterValue::Boolean(_) | FilterValue::Null => None,
+    };
+    match (range_op(op), kind) {
+        (Some(sql_op), Some(kind)) => Ok((sql_op, kind)),
+        _ => Err(StoreError::Invalid(format!(
+            "filter {op:?} cannot compare with {value:?}"
+        ))),
     }
 }
 
-fn unsupported_filter(op: FilterOp, value: &FilterValue) -> StoreError {
-    StoreError::Invalid(format!("filter {op:?} cannot compare with {value:?}"))
+/// The SQL operator of a range comparison; none for the other operators.
+fn range_op(op: FilterOp) -> Option<&'static str> {
+    match op {
+        FilterOp::Lt => Some("<"),
+        FilterOp::Le => Some("<="),
+        FilterOp::Gt => Some(">"),
+        FilterOp::Ge => Some(">="),
+        FilterOp::Eq | FilterOp::Ne | FilterOp::Prefix => None,
+    }
 }
 
-fn scalar_json(value: &FilterValue) -> Json {
+/// A scalar filter value as JSON text.
+fn scalar_json(value: &FilterValue) -> String {
     match value {
         FilterValue::Text(t) => Json::from(t.as_str()),
         FilterValue::Integer(i) => Json::from(*i),
@@ -714,6 +735,7 @@ fn scalar_json(value: &FilterValue) -> Json {
         FilterValue::Boolean(b) => Json::from(*b),
         FilterValue::Null => Json::Null,
     }
+    .to_string()
 }
 
 fn sqlite_extract(field: &str) -> String {
@@ -728,9 +750,10 @@ fn pg_extract(field: &str) -> String {
     format!("(data #> '{}')", pg_path(field))
 }
 
-/// A position in a result: the last row's order value and its insertion sequence.
+/// A position in a result: the last row's order value (JSON text, as the database
+/// rendered it; none for null or missing) and its insertion sequence.
 struct Cursor {
-    value: Json,
+    value: Option<String>,
     seq: i64,
 }
 
@@ -742,7 +765,14 @@ impl Cursor {
     fn decode(text: &str) -> StoreResult<Self> {
         let bad = || StoreError::Invalid("cursor is not one this host issued".into());
         let bytes = hex::decode(text).map_err(|_| bad())?;
-        let (value, seq): (Json, i64) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let (value, seq): (Option<String>, i64) =
+            serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        if value
+            .as_deref()
+            .is_some_and(|v| v.contains('\0') || serde_json::from_str::<Json>(v).is_err())
+        {
+            return Err(bad());
+        }
         Ok(Self { value, seq })
     }
 }
@@ -759,6 +789,9 @@ fn parse_object(data: &str) -> StoreResult<Json> {
         )));
     }
     match serde_json::from_str::<Json>(data) {
+        Ok(v @ Json::Object(_)) if has_nul(&v) => Err(StoreError::Invalid(
+            "document data must not contain NUL characters".into(),
+        )),
         Ok(v @ Json::Object(_)) => Ok(v),
         Ok(_) => Err(StoreError::Invalid(
             "document data must be a JSON object".into(),
@@ -766,6 +799,16 @@ fn parse_object(data: &str) -> StoreResult<Json> {
         Err(e) => Err(StoreError::Invalid(format!(
             "document data is not JSON: {e}"
         ))),
+    }
+}
+
+/// PostgreSQL's jsonb cannot hold `\u0000`; refused on both databases alike.
+fn has_nul(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(has_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Json::Null | Json::Bool(_) | Json::Number(_) => false,
     }
 }
 
@@ -831,12 +874,14 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let c = Cursor {
-            value: Json::from("x"),
+            value: Some("\"x\"".into()),
             seq: 42,
         }
         .encode();
         let back = Cursor::decode(&c).expect("decodes");
-        assert_eq!((back.value, back.seq), (Json::from("x"), 42));
+        assert_eq!((back.value.as_deref(), back.seq), (Some("\"x\""), 42));
+        let forged = hex::encode(r#"["not json", 1]"#);
+        assert!(Cursor::decode(&forged).is_err());
         assert!(Cursor::decode("zz").is_err());
         assert!(Cursor::decode(&hex::encode("[1]")).is_err());
     }

@@ -107,20 +107,6 @@ impl Db {
             .collect()
     }
 
-    pub async fn module_settings(&self, tenant_id: &str, module: &str) -> DbResult<String> {
-        let row = sqlx::query(
-            "SELECT settings FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2",
-        )
-        .bind(tenant_id)
-        .bind(module)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            Some(r) => r.try_get(0)?,
-            None => "{}".to_owned(),
-        })
-    }
-
     /// Switches a module for a tenant, bumps the tenant's generation and writes the
     /// audit row, all in one transaction. Returns whether it was enabled before.
     pub async fn toggle_module(
@@ -186,4 +172,23 @@ impl Db {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
     }
+}
+
+/// A module's settings for a tenant, as a JSON object (`{}` when none were set). Takes
+/// a connection so a request can read inside its own transaction.
+pub async fn module_settings(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &str,
+    module: &str,
+) -> DbResult<String> {
+    let row =
+        sqlx::query("SELECT settings FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2")
+            .bind(tenant_id)
+            .bind(module)
+            .fetch_optional(conn)
+            .await?;
+    Ok(match row {
+        Some(r) => r.try_get(0)?,
+        None => "{}".to_owned(),
+    })
 }

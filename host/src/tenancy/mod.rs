@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use dashmap::DashMap;
 
@@ -75,7 +76,8 @@ pub const RESERVED_SUBDOMAINS: &[&str] = &[
     "www", "api", "admin", "app", "mail", "static", "assets", "cdn", "status", "docs", "help",
 ];
 
-/// Whether `s` may be a tenant subdomain: a lower-case DNS label, not reserved.
+/// Whether `s` may be a tenant subdomain: a lower-case DNS label, not reserved, and
+/// not shaped like a tenant id (so the two can never be confused).
 pub fn valid_subdomain(s: &str) -> Result<(), &'static str> {
     let label_ok = (1..=63).contains(&s.len())
         && s.bytes()
@@ -84,11 +86,16 @@ pub fn valid_subdomain(s: &str) -> Result<(), &'static str> {
         && !s.ends_with('-');
     if !label_ok {
         Err("must be 1 to 63 lower-case letters, digits or inner hyphens")
-    } else if RESERVED_SUBDOMAINS.contains(&s) {
+    } else if RESERVED_SUBDOMAINS.contains(&s) || is_tenant_id(s) {
         Err("is reserved")
     } else {
         Ok(())
     }
+}
+
+/// Tenant ids are UUIDs; anything else names a tenant by subdomain.
+pub fn is_tenant_id(key: &str) -> bool {
+    uuid::Uuid::try_parse(key).is_ok()
 }
 
 /// Where the request said its tenant is.
@@ -113,6 +120,8 @@ pub struct Directory {
     views: DashMap<String, Arc<TenantView>>,
     subdomains: DashMap<String, String>,
     domains: DashMap<String, String>,
+    /// Bumped by every invalidation, so a view loaded before one is never cached.
+    invalidations: std::sync::atomic::AtomicU64,
 }
 
 impl Directory {
@@ -128,6 +137,7 @@ impl Directory {
             views: DashMap::new(),
             subdomains: DashMap::new(),
             domains,
+            invalidations: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -158,13 +168,10 @@ impl Directory {
         }
         match hint.header.map(str::trim).filter(|h| !h.is_empty()) {
             None => Ok(Err(Resolution::Unspecified)),
-            Some(key) => {
-                let key = key.to_ascii_lowercase();
-                if let Some(view) = self.by_subdomain(&key).await? {
-                    return Ok(Ok(view));
-                }
-                self.by_id(&key).await.map(|v| v.ok_or(Resolution::Unknown))
-            }
+            Some(key) => self
+                .by_key(&key.to_ascii_lowercase())
+                .await
+                .map(|v| v.ok_or(Resolution::Unknown)),
         }
     }
 
@@ -175,15 +182,27 @@ impl Directory {
         (!label.is_empty() && !label.contains('.')).then_some(label)
     }
 
+    /// A tenant named by id (a UUID) or by subdomain.
+    pub async fn by_key(&self, key: &str) -> DbResult<Option<Arc<TenantView>>> {
+        if is_tenant_id(key) {
+            self.by_id(key).await
+        } else {
+            self.by_subdomain(key).await
+        }
+    }
+
     pub async fn by_subdomain(&self, subdomain: &str) -> DbResult<Option<Arc<TenantView>>> {
         if let Some(id) = self.subdomains.get(subdomain).map(|e| e.value().clone()) {
             return self.by_id(&id).await;
         }
+        let seen = self.invalidations.load(Ordering::Acquire);
         match self.db.tenant_by_subdomain(subdomain).await? {
             Some(tenant) => {
-                self.subdomains
-                    .insert(tenant.subdomain.clone(), tenant.id.clone());
-                self.load_view(tenant).await.map(Some)
+                if self.invalidations.load(Ordering::Acquire) == seen {
+                    self.subdomains
+                        .insert(tenant.subdomain.clone(), tenant.id.clone());
+                }
+                self.load_view(tenant, seen).await.map(Some)
             }
             None => Ok(None),
         }
@@ -193,13 +212,16 @@ impl Directory {
         if let Some(view) = self.views.get(id) {
             return Ok(Some(view.clone()));
         }
+        let seen = self.invalidations.load(Ordering::Acquire);
         match self.db.tenant_by_id(id).await? {
-            Some(tenant) => self.load_view(tenant).await.map(Some),
+            Some(tenant) => self.load_view(tenant, seen).await.map(Some),
             None => Ok(None),
         }
     }
 
-    async fn load_view(&self, tenant: Tenant) -> DbResult<Arc<TenantView>> {
+    /// Loads the tenant's modules and caches the view, unless an invalidation came
+    /// after `seen`: the view may predate it, so it serves this request only.
+    async fn load_view(&self, tenant: Tenant, seen: u64) -> DbResult<Arc<TenantView>> {
         let enabled = self
             .db
             .enabled_modules(&tenant.id)
@@ -207,12 +229,21 @@ impl Directory {
             .into_iter()
             .collect();
         let view = Arc::new(TenantView { tenant, enabled });
-        self.views.insert(view.tenant.id.clone(), view.clone());
+        let id = &view.tenant.id;
+        if self.invalidations.load(Ordering::Acquire) == seen {
+            self.views.insert(id.clone(), view.clone());
+            // An invalidation between the check and the insert: take ours back out.
+            if self.invalidations.load(Ordering::Acquire) != seen {
+                self.views
+                    .remove_if(id, |_, cached| Arc::ptr_eq(cached, &view));
+            }
+        }
         Ok(view)
     }
 
     /// Forgets the cached tenant: the next request reloads it.
     pub fn invalidate(&self, tenant_id: &str) {
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
         self.views.remove(tenant_id);
         self.subdomains.retain(|_, id| id != tenant_id);
     }
@@ -239,5 +270,6 @@ mod tests {
         assert!(valid_subdomain("").is_err());
         assert!(valid_subdomain("www").is_err());
         assert!(valid_subdomain(&"a".repeat(64)).is_err());
+        assert!(valid_subdomain("01a20da8-2c5f-73d2-8528-77d8a49fc72b").is_err());
     }
 }

@@ -158,6 +158,9 @@ fn require(employee: &Map<String, Value>, fields: &[&str]) -> Result<()> {
 
 fn validate(field: &str, value: Value) -> std::result::Result<Value, &'static str> {
     match (field, value) {
+        (_, Value::String(s)) if s.chars().any(char::is_control) => {
+            Err("must not contain control characters")
+        }
         ("name", Value::String(s)) => {
             let s = s.trim();
             if s.is_empty() || s.chars().count() > 200 {

@@ -38,6 +38,8 @@ pub struct CallContext {
     pub uow: Arc<UnitOfWork>,
     /// Modules on the call chain, outermost first, this one last.
     pub chain: Vec<String>,
+    /// When the outermost request started, and when it must end.
+    pub started: Instant,
     pub deadline: Instant,
 }
 
@@ -89,8 +91,9 @@ impl WasiView for HostState {
 impl super::bindings::mosaic::platform::types::Host for HostState {}
 
 /// A database failure as the guest sees it: logged here in full, reported by
-/// request id only.
+/// request id only. The request's unit of work can no longer commit.
 pub(crate) fn internal(ctx: &CallContext, err: &dyn std::fmt::Display) -> HostError {
+    ctx.uow.poison();
     tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant.tenant.subdomain, module = %ctx.module.key, error = %err, "host call failed");
     HostError::Internal(format!("host error, request {}", ctx.request_id))
 }

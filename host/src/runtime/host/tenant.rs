@@ -7,14 +7,15 @@ impl Host for HostState {
     async fn current(&mut self) -> wasmtime::Result<Info> {
         let ctx = self.ctx()?;
         let tenant = &ctx.tenant.tenant;
-        let settings = match ctx
+        let read = ctx
             .uow
-            .db()
-            .module_settings(&tenant.id, &ctx.module.key)
-            .await
-        {
-            Ok(settings) => settings,
-            Err(e) => {
+            .read(async |conn| {
+                crate::store::module_settings(conn, &tenant.id, &ctx.module.key).await
+            })
+            .await;
+        let settings = match read {
+            Ok(Ok(settings)) => settings,
+            Ok(Err(e)) | Err(e) => {
                 internal(ctx, &e);
                 return Err(wasmtime::format_err!("could not read module settings"));
             }
