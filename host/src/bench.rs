@@ -99,9 +99,12 @@ pub async fn runtime(
         email: None,
         display_name: None,
     });
+    let module = runtime
+        .gate(&view, &key)
+        .ok_or_else(|| anyhow::anyhow!("module not enabled for the bench tenant"))?;
     let call = || Dispatch {
         tenant: view.clone(),
-        module: key.clone(),
+        module: module.clone(),
         method: "GET".into(),
         path: "/fixed".into(),
         query: String::new(),

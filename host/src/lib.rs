@@ -24,14 +24,25 @@ use crate::runtime::Runtime;
 use crate::store::Db;
 use crate::tenancy::Directory;
 
-/// Everything a request handler can reach.
+/// Everything a request handler can reach. Cloned per request by axum, so it is one
+/// reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub db: Db,
-    pub directory: Arc<Directory>,
+    pub directory: Directory,
     pub runtime: Runtime,
-    pub keys: Arc<JwtKeys>,
-    pub config: Arc<Config>,
+    pub keys: JwtKeys,
+    pub config: Config,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -55,14 +66,14 @@ impl AppState {
                 .await
                 .with_context(|| format!("installing module {}", path.display()))?;
         }
-        let directory = Arc::new(Directory::load(db.clone(), config.base_domain.clone()).await?);
-        let state = Self {
+        let directory = Directory::load(db.clone(), config.base_domain.clone()).await?;
+        let state = Self(Arc::new(Shared {
             db,
             directory,
             runtime,
-            keys: Arc::new(JwtKeys::new(&secret)),
-            config: Arc::new(config),
-        };
+            keys: JwtKeys::new(&secret),
+            config,
+        }));
         if state.config.seed_demo && state.provisioner().seed_demo().await? {
             tracing::info!("seeded demo tenants demo and acme");
         }

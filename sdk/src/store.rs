@@ -196,6 +196,83 @@ impl Collection {
     }
 }
 
+/// Writes that succeed or fail together, across collections of this module.
+#[derive(Debug, Default)]
+pub struct Batch {
+    writes: Vec<wit::Write>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert<T: Serialize + ?Sized>(
+        mut self,
+        collection: Collection,
+        data: &T,
+    ) -> Result<Self> {
+        self.writes.push(wit::Write::Insert(wit::InsertOp {
+            collection: collection.name.into(),
+            id: None,
+            data: to_text(data)?,
+        }));
+        Ok(self)
+    }
+
+    pub fn insert_with_id<T: Serialize + ?Sized>(
+        mut self,
+        collection: Collection,
+        id: &str,
+        data: &T,
+    ) -> Result<Self> {
+        self.writes.push(wit::Write::Insert(wit::InsertOp {
+            collection: collection.name.into(),
+            id: Some(id.into()),
+            data: to_text(data)?,
+        }));
+        Ok(self)
+    }
+
+    pub fn update<T: Serialize + ?Sized>(
+        mut self,
+        collection: Collection,
+        id: &str,
+        expected_version: Option<u64>,
+        data: &T,
+    ) -> Result<Self> {
+        self.writes.push(wit::Write::Update(wit::UpdateOp {
+            collection: collection.name.into(),
+            id: id.into(),
+            expected_version,
+            data: to_text(data)?,
+        }));
+        Ok(self)
+    }
+
+    pub fn delete(
+        mut self,
+        collection: Collection,
+        id: &str,
+        expected_version: Option<u64>,
+    ) -> Self {
+        self.writes.push(wit::Write::Delete(wit::DeleteOp {
+            collection: collection.name.into(),
+            id: id.into(),
+            expected_version,
+        }));
+        self
+    }
+
+    /// Applies every write or none; the documents written, in order (none for deletes).
+    pub fn commit(self) -> Result<Vec<Option<Document>>> {
+        Ok(wit::batch(&self.writes)?
+            .into_iter()
+            .map(|d| d.map(Document::from_wit))
+            .collect())
+    }
+}
+
 /// A query over one collection.
 #[derive(Debug, Clone)]
 pub struct Query {

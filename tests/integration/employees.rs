@@ -43,6 +43,17 @@ async fn crud_round_trip(backend: Backend) {
     assert_eq!(created["email"], "ada@example.com", "emails are normalised");
     assert_eq!(created["status"], "active");
     assert_eq!(created["version"], 1);
+    // The event was written to the outbox with the employee, in the same unit of work.
+    use sqlx::Row;
+    let events = sqlx::query("SELECT kind, subject, source FROM event_outbox WHERE tenant_id = $1")
+        .bind(app.tenant_id("demo").await)
+        .fetch_all(&app.state.db.pool)
+        .await
+        .expect("outbox");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].get::<String, _>(0), "employee.created");
+    assert_eq!(events[0].get::<String, _>(1), id);
+    assert_eq!(events[0].get::<String, _>(2), "employees");
 
     let fetched = app
         .as_user(Method::GET, &format!("/api/employees/{id}"), "demo", &admin)

@@ -31,9 +31,16 @@ tokio::task_local! {
     static REQUEST_ID: Arc<str>;
 }
 
-/// The current request's id, for error bodies and module calls.
+/// The current request's id, for error bodies and the audit log.
 pub fn request_id() -> Option<String> {
     REQUEST_ID.try_with(|id| id.to_string()).ok()
+}
+
+/// The current request's id, shared rather than copied, for module calls.
+fn current_request_id() -> Arc<str> {
+    REQUEST_ID
+        .try_with(Arc::clone)
+        .unwrap_or_else(|_| Arc::from(""))
 }
 
 pub fn router(state: AppState) -> Router {

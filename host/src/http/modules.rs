@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
 use super::extract::TenantCaller;
-use super::{ApiError, request_id};
+use super::{ApiError, current_request_id};
 use crate::AppState;
+use crate::runtime::bindings::Header;
 use crate::runtime::{Dispatch, DispatchError};
 
 pub fn router() -> Router<AppState> {
@@ -38,9 +39,9 @@ async fn proxy(
     let (parts, body) = req.into_parts();
     let (module, path) = split_module_path(parts.uri.path());
     tracing::Span::current().record("module", module);
-    if !state.runtime.is_enabled(&auth.tenant, module) {
+    let Some(loaded) = state.runtime.gate(&auth.tenant, module) else {
         return Err(ApiError::ModuleNotEnabled(module.to_owned()));
-    }
+    };
     let limit = state.runtime.limits().max_request_bytes;
     let declared = parts
         .headers
@@ -58,19 +59,22 @@ async fn proxy(
         .iter()
         .filter(|(name, _)| !HIDDEN_REQUEST_HEADERS.contains(&name.as_str()))
         .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            Some(Header {
+                name: name.as_str().to_owned(),
+                value: value.to_str().ok()?.to_owned(),
+            })
         })
         .collect();
     let call = Dispatch {
         tenant: auth.tenant,
-        module: module.to_owned(),
+        module: loaded,
         method: parts.method.as_str().to_owned(),
         path,
         query: parts.uri.query().unwrap_or_default().to_owned(),
         headers,
         body: body.to_vec(),
         caller: Some(auth.caller),
-        request_id: request_id().unwrap_or_default().into(),
+        request_id: current_request_id(),
     };
     let response = state.runtime.dispatch(call).await.map_err(dispatch_error)?;
     Ok(into_http(response))

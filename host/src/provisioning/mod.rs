@@ -96,11 +96,8 @@ impl Provisioner<'_> {
 
     /// The tenant named by id or subdomain.
     pub async fn find_tenant(&self, key: &str) -> Result<Arc<TenantView>, ProvisionError> {
-        if let Some(view) = self.directory.by_subdomain(key).await? {
-            return Ok(view);
-        }
         self.directory
-            .by_id(key)
+            .by_key(key)
             .await?
             .ok_or(ProvisionError::UnknownTenant)
     }
@@ -198,6 +195,10 @@ impl Provisioner<'_> {
                 .by_id(&tenant.id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("seeded tenant vanished"))?;
+            let employees = self
+                .runtime
+                .gate(&view, "employees")
+                .ok_or_else(|| anyhow::anyhow!("the employees module is not installed"))?;
             let seeder = Arc::new(Caller {
                 user_id: "seed".into(),
                 role: Role::TenantAdmin,
@@ -217,11 +218,14 @@ impl Provisioner<'_> {
                     .runtime
                     .dispatch(Dispatch {
                         tenant: view.clone(),
-                        module: "employees".into(),
+                        module: employees.clone(),
                         method: "POST".into(),
                         path: "/".into(),
                         query: String::new(),
-                        headers: vec![("content-type".into(), "application/json".into())],
+                        headers: vec![crate::runtime::bindings::Header {
+                            name: "content-type".into(),
+                            value: "application/json".into(),
+                        }],
                         body: body.to_string().into_bytes(),
                         caller: Some(seeder.clone()),
                         request_id: "seed".into(),

@@ -52,11 +52,12 @@ struct Inner {
 #[derive(Debug)]
 pub struct Dispatch {
     pub tenant: Arc<TenantView>,
-    pub module: String,
+    /// The module, as [`Runtime::gate`] let it through for this tenant.
+    pub module: Arc<LoadedModule>,
     pub method: String,
     pub path: String,
     pub query: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<bindings::Header>,
     pub body: Vec<u8>,
     pub caller: Option<Arc<Caller>>,
     pub request_id: Arc<str>,
@@ -215,7 +216,8 @@ impl Runtime {
         self.gate(tenant, key).is_some()
     }
 
-    fn gate(&self, tenant: &TenantView, key: &str) -> Option<Arc<LoadedModule>> {
+    /// The module `key`, if it is installed and core or enabled for the tenant.
+    pub fn gate(&self, tenant: &TenantView, key: &str) -> Option<Arc<LoadedModule>> {
         self.inner
             .registry
             .get(key)
@@ -224,9 +226,8 @@ impl Runtime {
 
     /// Serves one HTTP request with a module, as one unit of work.
     pub async fn dispatch(&self, call: Dispatch) -> Result<Response, DispatchError> {
-        let module = self
-            .gate(&call.tenant, &call.module)
-            .ok_or_else(|| DispatchError::NotEnabled(call.module.clone()))?;
+        let started = Instant::now();
+        let module = call.module;
         let route = module
             .route(&call.method, &call.path)
             .map_err(|miss| match miss {
@@ -244,19 +245,14 @@ impl Runtime {
                 .map(|(name, value)| bindings::Param { name, value })
                 .collect(),
             query: call.query,
-            headers: call
-                .headers
-                .into_iter()
-                .map(|(name, value)| bindings::Header { name, value })
-                .collect(),
+            headers: call.headers,
             body: call.body,
         };
-        let started = Instant::now();
         let deadline = started + self.inner.limits.call_timeout;
         let uow = Arc::new(UnitOfWork::new(self.inner.db.clone(), deadline));
         let ctx = CallContext {
             runtime: self.clone(),
-            chain: vec![module.key.clone()],
+            chain: Arc::new(vec![module.key.clone()]),
             module,
             tenant: call.tenant,
             caller: call.caller,
@@ -265,7 +261,7 @@ impl Runtime {
             started,
             deadline,
         };
-        let result = self.run(&ctx, request).await;
+        let result = self.run(ctx, request).await;
         let commit = matches!(&result, Ok(resp) if resp.status < 400);
         uow.finish(commit)
             .await
@@ -323,14 +319,16 @@ impl Runtime {
             .map(|(name, value)| bindings::Param { name, value })
             .collect();
         let mut nested = ctx.clone();
-        nested.chain.push(key.to_owned());
+        let mut chain = Vec::clone(&ctx.chain);
+        chain.push(key.to_owned());
+        nested.chain = Arc::new(chain);
         nested.module = target;
         let mark = ctx
             .uow
             .begin_nested()
             .await
             .map_err(|e| host::internal(ctx, &e))?;
-        let result = Box::pin(self.run(&nested, req)).await;
+        let result = Box::pin(self.run(nested, req)).await;
         let keep = matches!(&result, Ok(resp) if resp.status < 400);
         ctx.uow
             .end_nested(mark, keep)
@@ -342,10 +340,11 @@ impl Runtime {
         })
     }
 
-    /// Runs `handle` on an instance of the context's (tenant, module) slot.
-    async fn run(&self, ctx: &CallContext, request: Request) -> Result<Response, DispatchError> {
+    /// Runs `handle` on an instance of the context's (tenant, module) slot. The
+    /// context moves into the instance's store for the call, and out again after.
+    async fn run(&self, ctx: CallContext, request: Request) -> Result<Response, DispatchError> {
         let limits = &self.inner.limits;
-        let slot = self.slot(ctx);
+        let slot = self.slot(&ctx);
         let checkout = match slot.checkout(&self.inner.engine, limits).await {
             // The engine's instance pool is full of other slots' idle instances:
             // drop those (they are cheap to make again) and try once more.
@@ -363,14 +362,14 @@ impl Runtime {
         {
             let state = instance.store.data_mut();
             state.deadline = ctx.deadline;
-            state.call = Some(ctx.clone());
+            state.call = Some(ctx);
         }
         let result = instance
             .bindings
             .mosaic_platform_guest()
             .call_handle(&mut instance.store, &request)
             .await;
-        instance.store.data_mut().call = None;
+        let ctx = instance.store.data_mut().call.take();
         match result {
             Ok(response) => {
                 lease.release(limits);
@@ -383,7 +382,7 @@ impl Runtime {
                 Ok(response)
             }
             // The lease is dropped here, and the instance with it.
-            Err(err) => Err(classify(&err, ctx)),
+            Err(err) => Err(classify(&err, ctx.as_ref())),
         }
     }
 
@@ -395,6 +394,24 @@ impl Runtime {
         let tenant_id = &ctx.tenant.tenant.id;
         let module = &ctx.module;
         let key = (tenant_id.clone(), module.key.clone());
+        // The common case, under a shared lock: the slot exists and runs this version.
+        // A registered slot implies the module was not disabled since (a disable
+        // removes it, and only requests that passed the gate after that create one).
+        if let Some(slot) = self
+            .inner
+            .slots
+            .get(&key)
+            .filter(|s| Arc::ptr_eq(&s.module, module))
+        {
+            return slot.clone();
+        }
+        let fresh = || {
+            Arc::new(Slot::new(
+                module.clone(),
+                tenant_id.clone(),
+                &self.inner.limits,
+            ))
+        };
         let disabled_since_start = self
             .inner
             .disabled_at
@@ -405,13 +422,6 @@ impl Runtime {
             .registry
             .get(&module.key)
             .is_some_and(|m| Arc::ptr_eq(&m, module));
-        let fresh = || {
-            Arc::new(Slot::new(
-                module.clone(),
-                tenant_id.clone(),
-                &self.inner.limits,
-            ))
-        };
         if disabled_since_start || !current {
             return fresh();
         }
@@ -497,12 +507,12 @@ fn json_response(status: u16, code: &str, message: &str) -> Response {
 }
 
 /// Names what cut a call short; the host log gets the details.
-fn classify(err: &wasmtime::Error, ctx: &CallContext) -> DispatchError {
-    let (tenant, module, request_id) = (
-        &ctx.tenant.tenant.subdomain,
-        &ctx.module.key,
-        &ctx.request_id,
-    );
+fn classify(err: &wasmtime::Error, ctx: Option<&CallContext>) -> DispatchError {
+    let tenant = ctx
+        .map(|c| c.tenant.tenant.subdomain.as_str())
+        .unwrap_or_default();
+    let module = ctx.map(|c| c.module.key.as_str()).unwrap_or_default();
+    let request_id = ctx.map(|c| &*c.request_id).unwrap_or_default();
     let kind = if err.chain().any(|e| e.is::<DeadlineExceeded>()) {
         DispatchError::Timeout
     } else if err.chain().any(|e| e.is::<MemoryExceeded>()) {

@@ -77,12 +77,22 @@ impl Slot {
         engine: &Engine,
         limits: &Limits,
     ) -> Result<Lease, CheckoutError> {
-        let permit =
-            tokio::time::timeout(limits.queue_timeout, self.permits.clone().acquire_owned())
-                .await
-                .map_err(|_| CheckoutError::Busy(self.size))?
-                .map_err(|_| CheckoutError::Busy(self.size))?;
-        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        // A free instance is the common case: take it without arming a timer.
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                tokio::time::timeout(limits.queue_timeout, self.permits.clone().acquire_owned())
+                    .await
+                    .map_err(|_| CheckoutError::Busy(self.size))?
+                    .map_err(|_| CheckoutError::Busy(self.size))?
+            }
+        };
+        // Idle eviction counts in minutes: refresh the shared timestamp at most once
+        // a second rather than writing its cache line on every call.
+        let now = now_ms();
+        if now - self.last_used_ms.load(Ordering::Relaxed) >= 1000 {
+            self.last_used_ms.store(now, Ordering::Relaxed);
+        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let warm = self.idle().pop();
         let instance = match warm {

@@ -37,7 +37,7 @@ pub struct CallContext {
     pub request_id: Arc<str>,
     pub uow: Arc<UnitOfWork>,
     /// Modules on the call chain, outermost first, this one last.
-    pub chain: Vec<String>,
+    pub chain: Arc<Vec<String>>,
     /// When the outermost request started, and when it must end.
     pub started: Instant,
     pub deadline: Instant,

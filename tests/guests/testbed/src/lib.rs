@@ -25,6 +25,7 @@ impl Module for Testbed {
             .get("/notes", |_| {
                 Response::json(200, &json!({"count": NOTES.count(NOTES.query())?}))
             })
+            .post("/batch", batch)
             .get("/call-undeclared", |_| {
                 let reply = modules::call::<()>("employees", "GET", "/", None)?;
                 Response::json(200, &json!({"status": reply.status}))
@@ -81,4 +82,17 @@ fn write_then_fail(req: &Request) -> Result<Response> {
         u16::try_from(status).unwrap_or(500),
         r#"{"error":"failed on purpose","code":"testbed"}"#,
     ))
+}
+
+/// Two notes in one batch; `?conflict=1` adds a third write that cannot succeed, so
+/// none of them may be stored.
+fn batch(req: &Request) -> Result<Response> {
+    let mut batch = store::Batch::new()
+        .insert(NOTES, &json!({"text": "one"}))?
+        .insert_with_id(NOTES, "fixed-id", &json!({"text": "two"}))?;
+    if req.query("conflict").is_some() {
+        batch = batch.insert_with_id(NOTES, "fixed-id", &json!({"text": "clash"}))?;
+    }
+    let written = batch.commit()?;
+    Response::json(201, &json!({"written": written.len()}))
 }
