@@ -61,6 +61,8 @@ pub struct Config {
     /// Compiled-artifact cache; defaults to `data_dir/cache`.
     pub cache_dir: Option<PathBuf>,
     pub limits: Limits,
+    /// Token lifetimes and the login lockout.
+    pub auth: crate::auth::accounts::AuthSettings,
     /// Seed the demo tenants into an empty database.
     pub seed_demo: bool,
     /// Mount the native baseline handler the HTTP benchmarks compare modules with.
@@ -77,6 +79,7 @@ impl Config {
             modules: Vec::new(),
             cache_dir: None,
             limits: Limits::default(),
+            auth: crate::auth::accounts::AuthSettings::default(),
             seed_demo: false,
             bench_routes: false,
         }

@@ -50,10 +50,27 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Platform administrators.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Benchmark helpers (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a SUPER_ADMIN account. The password is prompted for, or read from
+    /// standard input when that is not a terminal.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Platform administrator")]
+        name: String,
     },
 }
 
@@ -77,13 +94,10 @@ struct Serve {
     /// Tenants are also reachable as `<subdomain>.<base domain>`.
     #[arg(long, env = "MOSAIC_BASE_DOMAIN")]
     base_domain: Option<String>,
-    /// Directory holding the built-in modules' `.wasm` files.
-    #[arg(
-        long,
-        env = "MOSAIC_MODULES_DIR",
-        default_value = "target/wasm32-wasip2/release"
-    )]
-    modules_dir: PathBuf,
+    /// Directory holding the built-in modules' `.wasm` files [default: where
+    /// `cargo build-modules` puts them, under `$CARGO_TARGET_DIR` or `./target`].
+    #[arg(long, env = "MOSAIC_MODULES_DIR")]
+    modules_dir: Option<PathBuf>,
     /// An extra module component to install (repeatable).
     #[arg(long = "module")]
     extra_modules: Vec<PathBuf>,
@@ -162,6 +176,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Issue(issue),
         } => issue_token(config, issue).await,
+        Command::Admin {
+            command: AdminCommand::Create { email, name },
+        } => create_platform_admin(config, &email, &name).await,
         Command::Bench {
             command: BenchCommand::Runtime { module, warm_runs },
         } => bench_runtime(&module, warm_runs).await,
@@ -181,8 +198,13 @@ async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
         ..Limits::default()
     };
     config.bench_routes = serve.bench_routes;
+    let modules_dir = serve.modules_dir.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+            .join("wasm32-wasip2/release")
+    });
     for name in BUILTIN_MODULES {
-        let path = serve.modules_dir.join(format!("{name}.wasm"));
+        let path = modules_dir.join(format!("{name}.wasm"));
         anyhow::ensure!(
             path.exists(),
             "module {} is missing: build the modules first with `cargo build-modules`",
@@ -280,5 +302,49 @@ async fn bench_runtime(module: &std::path::Path, warm_runs: usize) -> anyhow::Re
         us(report.cold_slot.median) / us(report.warm_call.median),
         us(report.install_cached.median) / us(report.install_compiled.median)
     );
+    Ok(())
+}
+
+async fn create_platform_admin(config: Config, email: &str, name: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let email = email.trim().to_lowercase();
+    anyhow::ensure!(
+        mosaic::auth::valid_email(&email),
+        "{email:?} is not a valid email address"
+    );
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if let Err(problem) = mosaic::auth::password::check_policy(&password, &email) {
+        anyhow::bail!("the password {problem}");
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = mosaic::store::Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    let hash = mosaic::auth::accounts::hash_blocking(password)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let created = db
+        .insert_account(
+            mosaic::store::Realm::Platform,
+            &mosaic::store::NewAccount {
+                id: &id,
+                email: &email,
+                full_name: name,
+                role: "SUPER_ADMIN",
+                password_hash: &hash,
+            },
+        )
+        .await?;
+    anyhow::ensure!(created, "a platform user with email {email} already exists");
+    println!("created platform administrator {email} ({id})");
     Ok(())
 }

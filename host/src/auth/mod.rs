@@ -1,5 +1,8 @@
 //! Access tokens: HS256 JWTs carrying tenant, user and role.
 
+pub mod accounts;
+pub mod password;
+
 use std::path::Path;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -44,6 +47,11 @@ pub struct Claims {
     pub exp: u64,
     /// The token id.
     pub jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Claims {
@@ -56,6 +64,8 @@ impl Claims {
             iat: now,
             exp: now + ttl_secs,
             jti: uuid::Uuid::new_v4().to_string(),
+            email: None,
+            name: None,
         }
     }
 
@@ -108,6 +118,20 @@ impl JwtKeys {
     }
 }
 
+/// A plausible email address: one `@`, a dotted domain, no spaces.
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// The signing secret: `configured` if given, else the one kept in `data_dir`, made
 /// on first start.
 pub fn load_or_create_secret(
@@ -158,8 +182,8 @@ impl From<&Claims> for Caller {
         Self {
             user_id: claims.sub.clone(),
             role: claims.role,
-            email: None,
-            display_name: None,
+            email: claims.email.clone(),
+            display_name: claims.name.clone(),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::provisioning::{NewTenant, ProvisionError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/admin/tenants", post(create_tenant))
+        .route("/api/admin/tenants/{tenant}/approve", post(approve))
         .route(
             "/api/admin/tenants/{tenant}/modules/{module}",
             post(toggle_module),
@@ -93,6 +94,24 @@ async fn toggle_module(
     Ok(Json(toggled))
 }
 
+async fn approve(
+    State(state): State<AppState>,
+    PlatformAdmin(admin): PlatformAdmin,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = format!("user:{}", admin.sub);
+    let tenant = state
+        .provisioner()
+        .approve(&tenant, &actor, request_id().as_deref())
+        .await?;
+    Ok(Json(json!({
+        "id": tenant.id,
+        "name": tenant.name,
+        "subdomain": tenant.subdomain,
+        "status": tenant.status.as_str(),
+    })))
+}
+
 async fn slots(State(state): State<AppState>, _admin: PlatformAdmin) -> Json<Value> {
     Json(json!({ "slots": state.runtime.slots() }))
 }
@@ -109,6 +128,8 @@ impl From<ProvisionError> for ApiError {
             ProvisionError::CoreModule(m) => {
                 ApiError::Conflict(format!("Module {m} is core and cannot be disabled"))
             }
+            ProvisionError::InvalidTransition(m) => ApiError::Conflict(m),
+            ProvisionError::Hashing(e) => ApiError::internal(anyhow::Error::msg(e)),
             ProvisionError::Db(e) => ApiError::internal(e),
         }
     }

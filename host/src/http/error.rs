@@ -33,6 +33,9 @@ pub enum ApiError {
     ModuleNotEnabled(String),
     #[error("Tenant is {0}")]
     TenantInactive(&'static str),
+    /// Too many failed logins; seconds until the next attempt is allowed.
+    #[error("Account is locked after too many failed logins")]
+    Locked(u64),
     #[error("{0}")]
     Unavailable(String),
     /// A module call failed; `code` says how.
@@ -62,6 +65,7 @@ impl ApiError {
             }
             Self::ModuleNotEnabled(_) => (StatusCode::FORBIDDEN, "module_not_enabled"),
             Self::TenantInactive(_) => (StatusCode::FORBIDDEN, "tenant_inactive"),
+            Self::Locked(_) => (StatusCode::LOCKED, "account_locked"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::ModuleFailed { code, .. } => (StatusCode::INTERNAL_SERVER_ERROR, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -77,6 +81,9 @@ impl IntoResponse for ApiError {
             Self::ModuleNotEnabled(module) => {
                 json!({"error": "Module not enabled", "module": module, "upgrade": true})
             }
+            Self::Locked(retry_after) => json!({
+                "error": self.to_string(), "code": code, "retry_after": retry_after, "request_id": request_id
+            }),
             Self::Validation(fields) => {
                 json!({"error": self.to_string(), "code": code, "fields": fields, "request_id": request_id})
             }
@@ -87,10 +94,15 @@ impl IntoResponse for ApiError {
             _ => json!({"error": self.to_string(), "code": code, "request_id": request_id}),
         };
         let mut response = (status, Json(body)).into_response();
-        if let Self::Unavailable(_) = self {
+        let retry_after = match self {
+            Self::Unavailable(_) => Some(1),
+            Self::Locked(secs) => Some(secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
+                axum::http::HeaderValue::from(secs),
             );
         }
         response

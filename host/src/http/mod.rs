@@ -2,6 +2,7 @@
 //! every request goes through (request id, tracing span, panic guard, body limit).
 
 mod admin;
+mod auth;
 mod bench;
 mod error;
 mod extract;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(bench)
         .merge(health::router())
         .merge(admin::router())
+        .merge(auth::router())
         .merge(modules::router())
         .fallback(|method: Method| async move {
             if method == Method::OPTIONS {

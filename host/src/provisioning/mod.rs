@@ -20,6 +20,10 @@ pub enum ProvisionError {
     UnknownModule(String),
     #[error("module {0} is core and always enabled")]
     CoreModule(String),
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("hashing the password failed: {0}")]
+    Hashing(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -39,6 +43,14 @@ pub struct Provisioner<'a> {
     pub directory: &'a Directory,
 }
 
+/// The first administrator of a self-registered tenant.
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    pub full_name: String,
+    pub email: String,
+    pub password: String,
+}
+
 /// A demo employee: name, department, position.
 type Person = (&'static str, &'static str, &'static str);
 
@@ -54,7 +66,40 @@ pub struct Toggled {
 
 impl Provisioner<'_> {
     pub async fn create_tenant(&self, new: NewTenant) -> Result<Tenant, ProvisionError> {
+        self.provision(new, TenantStatus::Active, None).await
+    }
+
+    /// Self-service signup: a PENDING tenant and its first TENANT_ADMIN, together. A
+    /// platform admin approves the tenant before anyone can use it.
+    pub async fn register(
+        &self,
+        new: NewTenant,
+        admin: FirstAdmin,
+    ) -> Result<Tenant, ProvisionError> {
+        self.provision(new, TenantStatus::Pending, Some(admin))
+            .await
+    }
+
+    async fn provision(
+        &self,
+        new: NewTenant,
+        status: TenantStatus,
+        admin: Option<FirstAdmin>,
+    ) -> Result<Tenant, ProvisionError> {
         let mut problems = BTreeMap::new();
+        if let Some(admin) = &admin {
+            let email = admin.email.trim().to_lowercase();
+            if !crate::auth::valid_email(&email) {
+                problems.insert("email".into(), "must be a valid email address".into());
+            }
+            let name = admin.full_name.trim();
+            if name.is_empty() || name.chars().count() > 200 {
+                problems.insert("full_name".into(), "must be 1 to 200 characters".into());
+            }
+            if let Err(message) = crate::auth::password::check_policy(&admin.password, &email) {
+                problems.insert("password".into(), message.into());
+            }
+        }
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             problems.insert("name".into(), "must be 1 to 200 characters".into());
@@ -81,17 +126,83 @@ impl Provisioner<'_> {
             id: uuid::Uuid::now_v7().to_string(),
             name: name.to_owned(),
             subdomain: new.subdomain.clone(),
-            status: TenantStatus::Active,
+            status,
             plan: "standard".into(),
             timezone: "UTC".into(),
             generation: 0,
         };
-        match self.db.create_tenant(&tenant, &new.modules).await? {
+        let id = uuid::Uuid::now_v7().to_string();
+        let admin = match admin {
+            Some(admin) => Some(FirstAdmin {
+                email: admin.email.trim().to_lowercase(),
+                full_name: admin.full_name.trim().to_owned(),
+                password: crate::auth::accounts::hash_blocking(admin.password)
+                    .await
+                    .map_err(ProvisionError::Hashing)?,
+            }),
+            None => None,
+        };
+        // `password` holds the hash from here on.
+        let account = admin.as_ref().map(|a| crate::store::NewAccount {
+            id: &id,
+            email: &a.email,
+            full_name: &a.full_name,
+            role: "TENANT_ADMIN",
+            password_hash: &a.password,
+        });
+        match self
+            .db
+            .create_tenant(&tenant, &new.modules, account.as_ref())
+            .await?
+        {
             crate::store::Created::Yes => Ok(tenant),
             crate::store::Created::SubdomainTaken => {
                 Err(ProvisionError::SubdomainTaken(new.subdomain))
             }
         }
+    }
+
+    /// PENDING → ACTIVE, audited; the next request sees it.
+    pub async fn approve(
+        &self,
+        tenant_key: &str,
+        actor: &str,
+        request_id: Option<&str>,
+    ) -> Result<Tenant, ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        let tenant = &view.tenant;
+        let target = format!("tenant:{}", tenant.subdomain);
+        let audit = AuditEntry {
+            tenant_id: Some(&tenant.id),
+            actor,
+            action: "tenant.approve",
+            target: &target,
+            before: Some(serde_json::json!({"status": tenant.status.as_str()}).to_string()),
+            after: Some(serde_json::json!({"status": "active"}).to_string()),
+            request_id,
+            ip: None,
+            user_agent: None,
+        };
+        if !self
+            .db
+            .transition_tenant(
+                &tenant.id,
+                TenantStatus::Pending,
+                TenantStatus::Active,
+                audit,
+            )
+            .await?
+        {
+            return Err(ProvisionError::InvalidTransition(format!(
+                "tenant {} is {}, not pending",
+                tenant.subdomain,
+                tenant.status.as_str()
+            )));
+        }
+        self.directory.invalidate(&tenant.id);
+        let mut approved = tenant.clone();
+        approved.status = TenantStatus::Active;
+        Ok(approved)
     }
 
     /// The tenant named by id or subdomain.
@@ -136,6 +247,8 @@ impl Provisioner<'_> {
             before: Some(serde_json::json!({"enabled": was_enabled}).to_string()),
             after: Some(serde_json::json!({"enabled": enabled}).to_string()),
             request_id,
+            ip: None,
+            user_agent: None,
         };
         let was_enabled = self
             .db

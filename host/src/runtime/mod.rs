@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dashmap::DashMap;
+use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Engine, Store};
 
 use self::bindings::{HostError, Module, Request, Response};
 use self::host::{CallContext, HostState};
@@ -177,21 +177,7 @@ impl Runtime {
         &self,
         pre: &bindings::ModulePre<HostState>,
     ) -> anyhow::Result<bindings::Manifest> {
-        let limits = &self.inner.limits;
-        let mut store = Store::new(
-            &self.inner.engine,
-            HostState::new(limits.max_memory_bytes, "-", "-"),
-        );
-        store.limiter(|state| &mut state.limiter);
-        store.data_mut().deadline = Instant::now() + limits.call_timeout;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Err(DeadlineExceeded.into())
-            } else {
-                Ok(wasmtime::UpdateDeadline::Yield(1))
-            }
-        });
+        let mut store = slot::new_store(&self.inner.engine, &self.inner.limits, "-", "-");
         let instance = pre
             .instantiate_async(&mut store)
             .await

@@ -111,22 +111,7 @@ impl Slot {
         engine: &Engine,
         limits: &Limits,
     ) -> Result<Instance, CheckoutError> {
-        let mut store = Store::new(
-            engine,
-            HostState::new(limits.max_memory_bytes, &self.tenant_id, &self.module.key),
-        );
-        store.limiter(|state| &mut state.limiter);
-        store.data_mut().deadline = Instant::now() + limits.call_timeout;
-        // Every tick: past the deadline, trap; otherwise yield so a busy guest never
-        // holds an executor thread for more than one tick.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Err(DeadlineExceeded.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
+        let mut store = new_store(engine, limits, &self.tenant_id, &self.module.key);
         let bindings = self
             .module
             .pre
@@ -171,6 +156,34 @@ impl Slot {
     pub fn last_used_ms(&self) -> i64 {
         self.last_used_ms.load(Ordering::Relaxed)
     }
+}
+
+/// A store for one instance of `module` run for `tenant_id`, under the limits: the
+/// memory cap, and a deadline (starting at one call timeout from now, moved before
+/// each call) checked at every epoch tick.
+pub fn new_store(
+    engine: &Engine,
+    limits: &Limits,
+    tenant_id: &str,
+    module: &str,
+) -> Store<HostState> {
+    let mut store = Store::new(
+        engine,
+        HostState::new(limits.max_memory_bytes, tenant_id, module),
+    );
+    store.limiter(|state| &mut state.limiter);
+    store.data_mut().deadline = Instant::now() + limits.call_timeout;
+    // Every tick: past the deadline, trap; otherwise yield, so a busy guest never
+    // holds an executor thread for more than one tick.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|ctx| {
+        if Instant::now() >= ctx.data().deadline {
+            Err(DeadlineExceeded.into())
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store
 }
 
 impl Lease {

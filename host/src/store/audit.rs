@@ -1,6 +1,6 @@
 //! The append-only audit log. There is deliberately no update or delete here.
 
-use super::DbResult;
+use super::{Db, DbResult, now_ms};
 
 /// One audited action: who did what to which target, with the state before and after.
 #[derive(Debug, Clone)]
@@ -12,6 +12,8 @@ pub struct AuditEntry<'a> {
     pub before: Option<String>,
     pub after: Option<String>,
     pub request_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }
 
 impl AuditEntry<'_> {
@@ -19,8 +21,8 @@ impl AuditEntry<'_> {
     /// change it describes does.
     pub(super) async fn insert(&self, conn: &mut sqlx::AnyConnection, at: i64) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO audit_log (tenant_id, actor, action, target, before, after, request_id, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO audit_log (tenant_id, actor, action, target, before, after, request_id, at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(self.tenant_id)
         .bind(self.actor)
@@ -30,8 +32,18 @@ impl AuditEntry<'_> {
         .bind(self.after.as_deref())
         .bind(self.request_id)
         .bind(at)
+        .bind(self.ip)
+        .bind(self.user_agent)
         .execute(conn)
         .await?;
         Ok(())
+    }
+}
+
+impl Db {
+    /// Appends an entry on its own (for actions that change nothing else).
+    pub async fn append_audit(&self, entry: &AuditEntry<'_>) -> DbResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        entry.insert(&mut conn, now_ms()).await
     }
 }

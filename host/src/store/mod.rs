@@ -6,6 +6,7 @@ mod modules;
 pub mod outbox;
 pub mod records;
 mod tenants;
+mod users;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use audit::AuditEntry;
 pub use records::{Records, StoreError};
 pub use tenants::{Created, module_settings};
+pub use users::{Account, NewAccount, Realm, RefreshUse};
 
 /// A database error the caller cannot act on: logged, answered as 500.
 pub type DbResult<T> = Result<T, sqlx::Error>;
@@ -38,10 +40,10 @@ impl Dialect {
     }
 
     /// A JSON text parameter written to `records.data`.
-    pub(crate) fn data_in(self, placeholder: &str) -> String {
+    pub(crate) fn data_in(self, param: &str) -> String {
         match self {
-            Self::Sqlite => placeholder.to_owned(),
-            Self::Postgres => format!("{placeholder}::jsonb"),
+            Self::Sqlite => param.to_owned(),
+            Self::Postgres => format!("{param}::jsonb"),
         }
     }
 }

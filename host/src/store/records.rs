@@ -529,7 +529,7 @@ fn document(row: &sqlx::any::AnyRow) -> Result<Document, sqlx::Error> {
     })
 }
 
-/// SQL text and its arguments, built together so placeholders stay numbered right.
+/// SQL text and its arguments, built together so the `$N` parameters stay numbered right.
 struct SqlBuilder {
     sql: String,
     args: AnyArguments,
@@ -538,7 +538,7 @@ struct SqlBuilder {
 }
 
 impl SqlBuilder {
-    fn placeholder(&mut self) -> String {
+    fn next_param(&mut self) -> String {
         let p = format!("${}", self.next);
         self.next += 1;
         p
@@ -551,7 +551,7 @@ impl SqlBuilder {
         self.args
             .add(value)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        Ok(self.placeholder())
+        Ok(self.next_param())
     }
 
     fn bind_str(&mut self, value: &str) -> StoreResult<String> {

@@ -60,8 +60,14 @@ impl Db {
             .try_get(0)
     }
 
-    /// Creates an active tenant with `modules` enabled, in one transaction.
-    pub async fn create_tenant(&self, tenant: &Tenant, modules: &[String]) -> DbResult<Created> {
+    /// Creates a tenant with `modules` enabled and, if given, its first admin, in one
+    /// transaction.
+    pub async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        modules: &[String],
+        admin: Option<&super::NewAccount<'_>>,
+    ) -> DbResult<Created> {
         let mut w = self.begin_write().await?;
         let now = now_ms();
         let done = sqlx::query(
@@ -82,6 +88,10 @@ impl Db {
         }
         for key in modules {
             set_module(&mut w.tx, &tenant.id, key, true, now).await?;
+        }
+        if let Some(admin) = admin {
+            super::users::insert_account(&mut w.tx, super::Realm::Tenant(&tenant.id), admin)
+                .await?;
         }
         w.commit().await?;
         Ok(Created::Yes)
@@ -105,6 +115,35 @@ impl Db {
             .iter()
             .map(|r| r.try_get(0))
             .collect()
+    }
+
+    /// Moves a tenant from one state to another, with its audit row, in one
+    /// transaction. False when the tenant was not in state `from`.
+    pub async fn transition_tenant(
+        &self,
+        tenant_id: &str,
+        from: TenantStatus,
+        to: TenantStatus,
+        audit: super::AuditEntry<'_>,
+    ) -> DbResult<bool> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE tenants SET status = $1, generation = generation + 1, updated_at = $2 \
+             WHERE id = $3 AND status = $4",
+        )
+        .bind(to.as_str())
+        .bind(now)
+        .bind(tenant_id)
+        .bind(from.as_str())
+        .execute(&mut *w.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit.insert(&mut w.tx, now).await?;
+        w.commit().await?;
+        Ok(true)
     }
 
     /// Switches a module for a tenant, bumps the tenant's generation and writes the

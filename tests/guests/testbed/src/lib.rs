@@ -69,6 +69,8 @@ fn whoami(_: &Request) -> Result<Response> {
             "tenant": info.subdomain,
             "tenant_id": info.id,
             "user": caller.as_ref().map(|c| c.user_id.clone()),
+            "email": caller.as_ref().and_then(|c| c.email.clone()),
+            "name": caller.as_ref().and_then(|c| c.display_name.clone()),
             "manager": identity::has_role(Role::Manager),
         }),
     )

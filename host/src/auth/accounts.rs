@@ -1,0 +1,286 @@
+//! Logging in, refreshing and logging out, for tenant users and platform users.
+//!
+//! Access tokens are short-lived JWTs. Refresh tokens are random, stored as SHA-256
+//! hashes, and single-use: each refresh uses one up and issues the next of its
+//! family. Presenting a used one again means it was stolen or replayed, so the whole
+//! family (the session) is revoked.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::{Claims, JwtKeys, Role, password};
+use crate::store::{Account, AuditEntry, Db, Realm, RefreshUse, now_ms};
+
+/// Token lifetimes and the lockout rule.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Failed logins in a row that lock an account...
+    pub max_failed_logins: u32,
+    /// ...for this long.
+    pub lockout: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_failed_logins: 5,
+            lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+    /// Seconds until `access` expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("account is locked")]
+    Locked { retry_after_secs: u64 },
+    #[error("account is deactivated")]
+    Deactivated,
+    #[error("refresh token is invalid, expired or revoked")]
+    InvalidRefresh,
+    #[error("refresh token was used before; the session is revoked")]
+    RefreshReused,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+pub struct Accounts<'a> {
+    pub db: &'a Db,
+    pub keys: &'a JwtKeys,
+    pub settings: &'a AuthSettings,
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Accounts<'_> {
+    /// Checks a password and opens a session. Unknown emails, wrong passwords and
+    /// locked accounts are told apart only where the caller is entitled to know.
+    pub async fn login(
+        &self,
+        realm: Realm<'_>,
+        email: &str,
+        password: &str,
+        origin: Origin<'_>,
+    ) -> Result<TokenPair, AuthError> {
+        let email = email.trim().to_lowercase();
+        let account = self.db.account_by_email(realm, &email).await?;
+        let Some(account) = account else {
+            verify_blocking(password.to_owned(), None).await;
+            let actor = format!("email:{email}");
+            self.db
+                .append_audit(&login_audit(realm, origin, "login.failure", &actor))
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let actor = format!("user:{}", account.id);
+        let now = now_ms();
+        if let Some(until) = account.locked_until.filter(|until| *until > now) {
+            self.db
+                .append_audit(&login_audit(realm, origin, "login.locked", &actor))
+                .await?;
+            return Err(AuthError::Locked {
+                retry_after_secs: retry_after(until, now),
+            });
+        }
+        if !verify_blocking(password.to_owned(), Some(account.password_hash.clone())).await {
+            let lock_until =
+                now + i64::try_from(self.settings.lockout.as_millis()).unwrap_or(i64::MAX);
+            let locked = self
+                .db
+                .record_failed_login(
+                    realm,
+                    &account.id,
+                    i64::from(self.settings.max_failed_logins),
+                    lock_until,
+                )
+                .await?;
+            if let Some(until) = locked.filter(|until| *until > now) {
+                self.db
+                    .append_audit(&login_audit(realm, origin, "login.lockout", &actor))
+                    .await?;
+                return Err(AuthError::Locked {
+                    retry_after_secs: retry_after(until, now),
+                });
+            }
+            self.db
+                .append_audit(&login_audit(realm, origin, "login.failure", &actor))
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        if !account.active {
+            self.db
+                .append_audit(&login_audit(realm, origin, "login.deactivated", &actor))
+                .await?;
+            return Err(AuthError::Deactivated);
+        }
+        self.db.record_login_success(realm, &account.id).await?;
+        let family = uuid::Uuid::new_v4().to_string();
+        let pair = self.issue(&account, &family).await?;
+        self.db
+            .append_audit(&login_audit(realm, origin, "login.success", &actor))
+            .await?;
+        Ok(pair)
+    }
+
+    /// Uses a refresh token up and issues the next pair of its session.
+    pub async fn refresh(&self, token: &str, origin: Origin<'_>) -> Result<TokenPair, AuthError> {
+        let (family_id, user_id, tenant_id, expires_at) =
+            match self.db.use_refresh_token(&hash_token(token)).await? {
+                RefreshUse::Fresh {
+                    family_id,
+                    user_id,
+                    tenant_id,
+                    expires_at,
+                } => (family_id, user_id, tenant_id, expires_at),
+                RefreshUse::Replayed { family_id } => {
+                    self.db.revoke_refresh_family(&family_id).await?;
+                    self.db
+                        .append_audit(&AuditEntry {
+                            tenant_id: None,
+                            actor: "system",
+                            action: "session.revoked_on_reuse",
+                            target: "session",
+                            before: None,
+                            after: None,
+                            request_id: origin.request_id,
+                            ip: origin.ip,
+                            user_agent: origin.user_agent,
+                        })
+                        .await?;
+                    return Err(AuthError::RefreshReused);
+                }
+                RefreshUse::Unknown => return Err(AuthError::InvalidRefresh),
+            };
+        if expires_at <= now_ms() {
+            return Err(AuthError::InvalidRefresh);
+        }
+        let realm = match &tenant_id {
+            Some(id) => Realm::Tenant(id),
+            None => Realm::Platform,
+        };
+        let account = self
+            .db
+            .account_by_id(realm, &user_id)
+            .await?
+            .ok_or(AuthError::InvalidRefresh)?;
+        if !account.active {
+            self.db.revoke_refresh_family(&family_id).await?;
+            return Err(AuthError::Deactivated);
+        }
+        self.issue(&account, &family_id).await
+    }
+
+    /// Ends the session the refresh token belongs to. Unknown tokens end nothing.
+    pub async fn logout(&self, token: &str) -> Result<(), AuthError> {
+        if let Some(family) = self.db.refresh_family_of(&hash_token(token)).await? {
+            self.db.revoke_refresh_family(&family).await?;
+        }
+        Ok(())
+    }
+
+    async fn issue(&self, account: &Account, family: &str) -> Result<TokenPair, AuthError> {
+        let role: Role = account
+            .role
+            .parse()
+            .map_err(|e: String| AuthError::Signing(e))?;
+        let ttl = self.settings.access_ttl.as_secs();
+        let mut claims = Claims::new(account.id.clone(), account.tenant_id.clone(), role, ttl);
+        claims.email = Some(account.email.clone());
+        claims.name = Some(account.full_name.clone());
+        let access = self
+            .keys
+            .issue(&claims)
+            .map_err(|e| AuthError::Signing(e.to_string()))?;
+        let refresh = hex::encode(rand::random::<[u8; 32]>());
+        let expires_at =
+            now_ms() + i64::try_from(self.settings.refresh_ttl.as_millis()).unwrap_or(i64::MAX);
+        self.db
+            .insert_refresh_token(
+                &hash_token(&refresh),
+                family,
+                &account.id,
+                account.tenant_id.as_deref(),
+                expires_at,
+            )
+            .await?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            expires_in: ttl,
+        })
+    }
+}
+
+fn login_audit<'a>(
+    realm: Realm<'a>,
+    origin: Origin<'a>,
+    action: &'static str,
+    actor: &'a str,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        tenant_id: match realm {
+            Realm::Tenant(id) => Some(id),
+            Realm::Platform => None,
+        },
+        actor,
+        action,
+        target: "session",
+        before: None,
+        after: None,
+        request_id: origin.request_id,
+        ip: origin.ip,
+        user_agent: origin.user_agent,
+    }
+}
+
+fn retry_after(until: i64, now: i64) -> u64 {
+    u64::try_from((until - now + 999) / 1000)
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Argon2 is deliberately slow: verify off the async executor.
+async fn verify_blocking(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => password::verify(&password, &stored),
+        None => {
+            password::verify_nothing(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Hashes off the async executor.
+pub async fn hash_blocking(password: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || password::hash(&password).map_err(|e| e.to_string()))
+        .await
+        .map_err(|e| e.to_string())?
+}

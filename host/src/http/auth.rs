@@ -1,0 +1,214 @@
+//! `/api/auth/...` and `/api/admin/auth/login`: sessions for tenant and platform users.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{JsonBody, TenantCaller, TenantCtx};
+use super::{ApiError, request_id};
+use crate::AppState;
+use crate::auth::accounts::{Accounts, AuthError, Origin, TokenPair};
+use crate::provisioning::{FirstAdmin, NewTenant};
+use crate::store::Realm;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(register))
+        .route("/api/auth/login", post(login))
+        .route("/api/admin/auth/login", post(platform_login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/profile", get(profile))
+}
+
+impl AppState {
+    fn accounts(&self) -> Accounts<'_> {
+        Accounts {
+            db: &self.db,
+            keys: &self.keys,
+            settings: &self.config.auth,
+        }
+    }
+}
+
+/// The caller's address and agent, for the audit log.
+struct OriginOwned {
+    ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+}
+
+impl OriginOwned {
+    fn from(headers: &HeaderMap) -> Self {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            // The first hop of X-Forwarded-For when behind a proxy.
+            ip: text("x-forwarded-for")
+                .map(|v| v.split(',').next().unwrap_or_default().trim().to_owned()),
+            user_agent: text("user-agent"),
+            request_id: request_id(),
+        }
+    }
+
+    fn borrow(&self) -> Origin<'_> {
+        Origin {
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            request_id: self.request_id.as_deref(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Register {
+    company_name: String,
+    subdomain: String,
+    full_name: String,
+    email: String,
+    password: String,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<Register>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant = state
+        .provisioner()
+        .register(
+            NewTenant {
+                name: body.company_name,
+                subdomain: body.subdomain,
+                modules: Vec::new(),
+            },
+            FirstAdmin {
+                full_name: body.full_name,
+                email: body.email,
+                password: body.password,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "tenant": {"id": tenant.id, "name": tenant.name, "subdomain": tenant.subdomain, "status": tenant.status.as_str()},
+            "message": "Registered. A platform administrator will approve the company before you can log in.",
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let origin = OriginOwned::from(&headers);
+    let pair = state
+        .accounts()
+        .login(
+            Realm::Tenant(&tenant.tenant.id),
+            &body.email,
+            &body.password,
+            origin.borrow(),
+        )
+        .await?;
+    Ok(Json(pair))
+}
+
+async fn platform_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let origin = OriginOwned::from(&headers);
+    let pair = state
+        .accounts()
+        .login(
+            Realm::Platform,
+            &body.email,
+            &body.password,
+            origin.borrow(),
+        )
+        .await?;
+    Ok(Json(pair))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh: String,
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let origin = OriginOwned::from(&headers);
+    Ok(Json(
+        state
+            .accounts()
+            .refresh(&body.refresh, origin.borrow())
+            .await?,
+    ))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<StatusCode, ApiError> {
+    state.accounts().logout(&body.refresh).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+) -> Result<Json<Value>, ApiError> {
+    let account = state
+        .db
+        .account_by_id(Realm::Tenant(&auth.tenant.tenant.id), &auth.caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No account behind this token".into()))?;
+    Ok(Json(json!({
+        "id": account.id,
+        "email": account.email,
+        "full_name": account.full_name,
+        "role": account.role,
+        "tenant": auth.tenant.tenant.subdomain,
+    })))
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::InvalidCredentials => ApiError::Unauthorized("Invalid email or password"),
+            AuthError::Locked { retry_after_secs } => ApiError::Locked(retry_after_secs),
+            AuthError::Deactivated => ApiError::Forbidden("Account is deactivated".into()),
+            AuthError::InvalidRefresh => {
+                ApiError::Unauthorized("Refresh token is invalid, expired or revoked")
+            }
+            AuthError::RefreshReused => ApiError::Unauthorized(
+                "Refresh token was already used; the session has been revoked",
+            ),
+            AuthError::Db(e) => ApiError::internal(e),
+            AuthError::Signing(e) => ApiError::internal(anyhow::Error::msg(e)),
+        }
+    }
+}

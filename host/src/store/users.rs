@@ -1,0 +1,283 @@
+//! Accounts and refresh tokens. Tenant users and platform users live in separate
+//! tables; [`Realm`] says which one a query is for.
+
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use super::{Db, DbResult, now_ms};
+
+/// Which accounts: a tenant's users, or the platform's.
+#[derive(Debug, Clone, Copy)]
+pub enum Realm<'a> {
+    Tenant(&'a str),
+    Platform,
+}
+
+impl Realm<'_> {
+    fn table(self) -> &'static str {
+        match self {
+            Realm::Tenant(_) => "users",
+            Realm::Platform => "platform_users",
+        }
+    }
+
+    fn tenant_id(self) -> Option<String> {
+        match self {
+            Realm::Tenant(id) => Some(id.to_owned()),
+            Realm::Platform => None,
+        }
+    }
+}
+
+/// An account as login needs it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub email: String,
+    pub full_name: String,
+    /// `TENANT_ADMIN`, `MANAGER`, `MEMBER`; `SUPER_ADMIN` for platform users.
+    pub role: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub locked_until: Option<i64>,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub full_name: &'a str,
+    pub role: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug)]
+pub enum RefreshUse {
+    /// Unused and unrevoked: now used up.
+    Fresh {
+        family_id: String,
+        user_id: String,
+        tenant_id: Option<String>,
+        expires_at: i64,
+    },
+    /// Used or revoked before: a replay. Carries the family to revoke.
+    Replayed {
+        family_id: String,
+    },
+    Unknown,
+}
+
+fn account(row: &sqlx::any::AnyRow, tenant_id: Option<String>) -> DbResult<Account> {
+    Ok(Account {
+        id: row.try_get(0)?,
+        tenant_id,
+        email: row.try_get(1)?,
+        full_name: row.try_get(2)?,
+        role: row.try_get(3)?,
+        password_hash: row.try_get(4)?,
+        active: row.try_get::<i64, _>(5)? == 1,
+        locked_until: row.try_get(6)?,
+    })
+}
+
+impl Db {
+    pub async fn account_by_email(
+        &self,
+        realm: Realm<'_>,
+        email: &str,
+    ) -> DbResult<Option<Account>> {
+        self.account_where(realm, "email", email).await
+    }
+
+    pub async fn account_by_id(&self, realm: Realm<'_>, id: &str) -> DbResult<Option<Account>> {
+        self.account_where(realm, "id", id).await
+    }
+
+    async fn account_where(
+        &self,
+        realm: Realm<'_>,
+        column: &str,
+        value: &str,
+    ) -> DbResult<Option<Account>> {
+        let (role, tenant_filter) = match realm {
+            Realm::Tenant(_) => ("role", " AND tenant_id = $2"),
+            Realm::Platform => ("'SUPER_ADMIN'", ""),
+        };
+        let sql = format!(
+            "SELECT id, email, full_name, {role}, password_hash, active, locked_until FROM {} \
+             WHERE {column} = $1{tenant_filter}",
+            realm.table()
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(value);
+        if let Realm::Tenant(tenant_id) = realm {
+            query = query.bind(tenant_id);
+        }
+        let row = query.fetch_optional(&self.pool).await?;
+        row.map(|r| account(&r, realm.tenant_id())).transpose()
+    }
+
+    /// Creates an account; false if the email is taken in the realm.
+    pub async fn insert_account(&self, realm: Realm<'_>, new: &NewAccount<'_>) -> DbResult<bool> {
+        let mut conn = self.pool.acquire().await?;
+        insert_account(&mut conn, realm, new).await
+    }
+
+    /// Counts a failed login. At `max_failures` the account locks until `lock_until`
+    /// and the count starts again; returns the lock, if any.
+    pub async fn record_failed_login(
+        &self,
+        realm: Realm<'_>,
+        id: &str,
+        max_failures: i64,
+        lock_until: i64,
+    ) -> DbResult<Option<i64>> {
+        let sql = format!(
+            "UPDATE {} SET \
+             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
+             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END \
+             WHERE id = $3 RETURNING locked_until",
+            realm.table()
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(max_failures)
+            .bind(lock_until)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<Option<i64>, _>(0))
+            .transpose()?
+            .flatten())
+    }
+
+    pub async fn record_login_success(&self, realm: Realm<'_>, id: &str) -> DbResult<()> {
+        let sql = format!(
+            "UPDATE {} SET failed_logins = 0, locked_until = NULL WHERE id = $1",
+            realm.table()
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        family_id: &str,
+        user_id: &str,
+        tenant_id: Option<&str>,
+        expires_at: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, tenant_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(family_id)
+        .bind(user_id)
+        .bind(tenant_id)
+        .bind(expires_at)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses a refresh token up, atomically: of two concurrent uses, one is `Fresh` and
+    /// the other `Replayed`.
+    pub async fn use_refresh_token(&self, token_hash: &str) -> DbResult<RefreshUse> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
+             RETURNING family_id, user_id, tenant_id, expires_at",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = row {
+            return Ok(RefreshUse::Fresh {
+                family_id: row.try_get(0)?,
+                user_id: row.try_get(1)?,
+                tenant_id: row.try_get(2)?,
+                expires_at: row.try_get(3)?,
+            });
+        }
+        let family = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match family {
+            Some(row) => RefreshUse::Replayed {
+                family_id: row.try_get(0)?,
+            },
+            None => RefreshUse::Unknown,
+        })
+    }
+
+    /// Revokes every token of a family (a session).
+    pub async fn revoke_refresh_family(&self, family_id: &str) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(family_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The family of a refresh token, if the token is known.
+    pub async fn refresh_family_of(&self, token_hash: &str) -> DbResult<Option<String>> {
+        sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()
+    }
+}
+
+pub(super) async fn insert_account(
+    conn: &mut AnyConnection,
+    realm: Realm<'_>,
+    new: &NewAccount<'_>,
+) -> DbResult<bool> {
+    let now = now_ms();
+    let done = match realm {
+        Realm::Tenant(tenant_id) => {
+            sqlx::query(
+                "INSERT INTO users (tenant_id, id, email, full_name, role, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(new.id)
+            .bind(new.email)
+            .bind(new.full_name)
+            .bind(new.role)
+            .bind(new.password_hash)
+            .bind(now)
+            .execute(conn)
+            .await?
+        }
+        Realm::Platform => {
+            sqlx::query(
+                "INSERT INTO platform_users (id, email, full_name, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(new.id)
+            .bind(new.email)
+            .bind(new.full_name)
+            .bind(new.password_hash)
+            .bind(now)
+            .execute(conn)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}

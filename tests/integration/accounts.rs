@@ -1,0 +1,332 @@
+//! Accounts: sign-up, approval, login, refresh rotation, logout, lockout, platform
+//! login.
+
+use mosaic_tests::{Backend, Resp, TestApp, both_backends};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+both_backends!(
+    sign_up_approve_log_in_and_call_a_module,
+    sign_up_refusals,
+    refresh_tokens_rotate_and_reuse_revokes_the_session,
+    failed_logins_lock_the_account,
+    platform_users_are_kept_apart
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn register(app: &TestApp, subdomain: &str, email: &str, password: &str) -> Resp {
+    app.req(Method::POST, "/api/auth/register")
+        .json(&json!({
+            "company_name": format!("{subdomain} GmbH"), "subdomain": subdomain,
+            "full_name": "Founder", "email": email, "password": password
+        }))
+        .send()
+        .await
+}
+
+async fn login(app: &TestApp, tenant: &str, email: &str, password: &str) -> Resp {
+    app.req(Method::POST, "/api/auth/login")
+        .header("x-tenant-id", tenant)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+}
+
+async fn refresh(app: &TestApp, token: &Value) -> Resp {
+    app.req(Method::POST, "/api/auth/refresh")
+        .json(&json!({"refresh": token}))
+        .send()
+        .await
+}
+
+async fn approve(app: &TestApp, subdomain: &str) -> Resp {
+    app.req(
+        Method::POST,
+        &format!("/api/admin/tenants/{subdomain}/approve"),
+    )
+    .bearer(&app.admin_token())
+    .send()
+    .await
+}
+
+async fn sign_up_approve_log_in_and_call_a_module(backend: Backend) {
+    let app = TestApp::builder(backend).with_testbed().start().await;
+    let created = register(&app, "initech", "Peter@Initech.example", PASSWORD)
+        .await
+        .expect(201);
+    assert_eq!(created.body["tenant"]["status"], "pending");
+
+    // Pending: nobody can use it yet.
+    login(&app, "initech", "peter@initech.example", PASSWORD)
+        .await
+        .expect_error(403, "tenant_inactive");
+
+    let approved = approve(&app, "initech").await.expect(200);
+    assert_eq!(approved.body["status"], "active");
+    approve(&app, "initech").await.expect_error(409, "conflict");
+
+    let pair = login(&app, "initech", "PETER@initech.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(pair["expires_in"], 900);
+    let access = pair["access"].as_str().expect("access");
+    app.as_user(Method::GET, "/api/employees/", "initech", access)
+        .send()
+        .await
+        .expect(200);
+    // The founder is the tenant admin: employee writes are allowed.
+    app.as_user(Method::POST, "/api/employees/", "initech", access)
+        .json(&json!({"name": "Milton", "email": "milton@initech.example", "salary": 1, "hired_on": "2024-01-01"}))
+        .send()
+        .await
+        .expect(201);
+    let profile = app
+        .as_user(Method::GET, "/api/auth/profile", "initech", access)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(profile["email"], "peter@initech.example");
+    assert_eq!(profile["role"], "TENANT_ADMIN");
+    assert_eq!(profile["full_name"], "Founder");
+
+    // Modules see the logged-in caller through `identity`.
+    app.req(Method::POST, "/api/admin/tenants/initech/modules/testbed")
+        .bearer(&app.admin_token())
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .expect(200);
+    let who = app
+        .as_user(Method::GET, "/api/testbed/whoami", "initech", access)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(who["email"], "peter@initech.example");
+    assert_eq!(who["name"], "Founder");
+    assert_eq!(who["user"], profile["id"]);
+
+    // Wrong password and unknown email read the same.
+    let wrong = login(&app, "initech", "peter@initech.example", "wrong password!")
+        .await
+        .expect_error(401, "unauthorized");
+    let unknown = login(&app, "initech", "nobody@initech.example", PASSWORD)
+        .await
+        .expect_error(401, "unauthorized");
+    assert_eq!(wrong.body["error"], unknown.body["error"]);
+}
+
+async fn sign_up_refusals(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("taken", &[])
+        .start()
+        .await;
+    for (password, why) in [
+        ("short", "must be at least 10 characters"),
+        ("Password123", "is too common"),
+        ("xxfounderxx2024", "must not contain your email address"),
+    ] {
+        let refused = register(&app, "fresh", "founder@fresh.example", password)
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.body["fields"]["password"], why, "{}", refused.text);
+    }
+    let bad = register(&app, "www", "not-an-email", PASSWORD)
+        .await
+        .expect_error(422, "validation_failed");
+    assert!(bad.body["fields"]["subdomain"].is_string());
+    assert!(bad.body["fields"]["email"].is_string());
+    register(&app, "taken", "x@taken.example", PASSWORD)
+        .await
+        .expect_error(409, "conflict");
+    app.req(Method::POST, "/api/auth/register")
+        .json(&json!({"company_name": "X", "subdomain": "x"}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    // A refused sign-up leaves nothing behind.
+    assert!(
+        app.state
+            .directory
+            .by_subdomain("fresh")
+            .await
+            .expect("db")
+            .is_none()
+    );
+    approve(&app, "taken").await.expect_error(409, "conflict");
+    approve(&app, "nowhere")
+        .await
+        .expect_error(404, "not_found");
+}
+
+async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    register(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(201);
+    approve(&app, "acme").await.expect(200);
+    let first = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+
+    let second = refresh(&app, &first["refresh"]).await.expect(200).body;
+    assert_ne!(second["refresh"], first["refresh"]);
+    let access = second["access"].as_str().expect("access");
+    app.as_user(Method::GET, "/api/employees/", "acme", access)
+        .send()
+        .await
+        .expect(200);
+
+    // Replaying the used token revokes the whole session, the newest token included.
+    refresh(&app, &first["refresh"])
+        .await
+        .expect_error(401, "unauthorized");
+    refresh(&app, &second["refresh"])
+        .await
+        .expect_error(401, "unauthorized");
+
+    // Logout ends a session; another session of the same user is untouched.
+    let a = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    let b = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    app.req(Method::POST, "/api/auth/logout")
+        .json(&json!({"refresh": a["refresh"]}))
+        .send()
+        .await
+        .expect(204);
+    refresh(&app, &a["refresh"])
+        .await
+        .expect_error(401, "unauthorized");
+    refresh(&app, &b["refresh"]).await.expect(200);
+
+    refresh(&app, &json!("not-a-token"))
+        .await
+        .expect_error(401, "unauthorized");
+    app.req(Method::POST, "/api/auth/refresh")
+        .json(&json!({"refresh": 5}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+}
+
+async fn failed_logins_lock_the_account(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    register(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(201);
+    approve(&app, "acme").await.expect(200);
+    for _ in 0..4 {
+        login(&app, "acme", "wile@acme.example", "wrong password!")
+            .await
+            .expect_error(401, "unauthorized");
+    }
+    let locked = login(&app, "acme", "wile@acme.example", "wrong password!")
+        .await
+        .expect_error(423, "account_locked");
+    let retry: u64 = locked.headers["retry-after"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("seconds");
+    assert!((890..=900).contains(&retry), "{retry}");
+    assert_eq!(locked.body["retry_after"], retry);
+    // Even the right password waits for the lock.
+    login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect_error(423, "account_locked");
+
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT action, ip, user_agent, request_id FROM audit_log WHERE tenant_id = $1 AND action LIKE 'login.%' ORDER BY seq")
+        .bind(app.tenant_id("acme").await)
+        .fetch_all(&app.state.db.pool)
+        .await
+        .expect("audit");
+    let actions: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        actions,
+        [
+            "login.failure",
+            "login.failure",
+            "login.failure",
+            "login.failure",
+            "login.lockout",
+            "login.locked"
+        ]
+    );
+    assert!(
+        rows.iter().all(|r| r.get::<Option<String>, _>(3).is_some()),
+        "request ids recorded"
+    );
+}
+
+async fn platform_users_are_kept_apart(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let hash = mosaic::auth::password::hash(PASSWORD).expect("hash");
+    let created = app
+        .state
+        .db
+        .insert_account(
+            mosaic::store::Realm::Platform,
+            &mosaic::store::NewAccount {
+                id: "platform-1",
+                email: "ops@mosaic.example",
+                full_name: "Ops",
+                role: "SUPER_ADMIN",
+                password_hash: &hash,
+            },
+        )
+        .await
+        .expect("db");
+    assert!(created);
+    register(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(201);
+    approve(&app, "acme").await.expect(200);
+
+    let pair = app
+        .req(Method::POST, "/api/admin/auth/login")
+        .json(&json!({"email": "ops@mosaic.example", "password": PASSWORD}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    let admin = pair["access"].as_str().expect("access");
+    app.req(Method::POST, "/api/admin/tenants")
+        .bearer(admin)
+        .json(&json!({"name": "Globex", "subdomain": "globex"}))
+        .send()
+        .await
+        .expect(201);
+    // Platform refresh works without any tenant.
+    refresh(&app, &pair["refresh"]).await.expect(200);
+
+    // A tenant user is no platform user, and the other way round.
+    app.req(Method::POST, "/api/admin/auth/login")
+        .json(&json!({"email": "wile@acme.example", "password": PASSWORD}))
+        .send()
+        .await
+        .expect_error(401, "unauthorized");
+    login(&app, "acme", "ops@mosaic.example", PASSWORD)
+        .await
+        .expect_error(401, "unauthorized");
+    // And a tenant admin's token cannot reach the admin API.
+    let tenant_admin = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    app.req(Method::POST, "/api/admin/tenants")
+        .bearer(tenant_admin["access"].as_str().expect("access"))
+        .json(&json!({"name": "Nope", "subdomain": "nope"}))
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+}
