@@ -98,6 +98,7 @@ pub async fn runtime(
         role: Role::Member,
         email: None,
         display_name: None,
+        session: None,
     });
     let module = runtime
         .gate(&view, &key)

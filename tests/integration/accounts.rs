@@ -10,7 +10,8 @@ both_backends!(
     sign_up_refusals,
     refresh_tokens_rotate_and_reuse_revokes_the_session,
     failed_logins_lock_the_account,
-    platform_users_are_kept_apart
+    platform_users_are_kept_apart,
+    profile_and_password_change
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -329,4 +330,83 @@ async fn platform_users_are_kept_apart(backend: Backend) {
         .send()
         .await
         .expect_error(403, "forbidden");
+}
+
+async fn profile_and_password_change(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    register(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(201);
+    approve(&app, "acme").await.expect(200);
+    let a = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    let b = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    let access = a["access"].as_str().expect("access");
+    let as_a = |method: Method, path: &str| app.as_user(method, path, "acme", access);
+
+    let renamed = as_a(Method::PATCH, "/api/auth/profile")
+        .json(&json!({"full_name": "  Wile E. Coyote "}))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(renamed.body["full_name"], "Wile E. Coyote");
+    as_a(Method::PATCH, "/api/auth/profile")
+        .json(&json!({"full_name": ""}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    as_a(Method::PATCH, "/api/auth/profile")
+        .json(&json!({"full_name": "X", "role": "TENANT_ADMIN"}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+
+    let change = |current: &str, new: &str| {
+        as_a(Method::POST, "/api/auth/change-password")
+            .json(&json!({"current_password": current, "new_password": new}))
+    };
+    let wrong = change("not my password", "a brand new secret")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        wrong.body["fields"]["current_password"],
+        "is not your current password"
+    );
+    let weak = change(PASSWORD, "short")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        weak.body["fields"]["new_password"],
+        "must be at least 10 characters"
+    );
+    change(PASSWORD, "a brand new secret")
+        .send()
+        .await
+        .expect(204);
+
+    // Every other session ends; the one that changed the password goes on.
+    refresh(&app, &b["refresh"])
+        .await
+        .expect_error(401, "unauthorized");
+    refresh(&app, &a["refresh"]).await.expect(200);
+    login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect_error(401, "unauthorized");
+    login(&app, "acme", "wile@acme.example", "a brand new secret")
+        .await
+        .expect(200);
+
+    // A development token has no account behind it.
+    let dev = app.token("acme", mosaic::auth::Role::Member).await;
+    app.as_user(Method::GET, "/api/auth/profile", "acme", &dev)
+        .send()
+        .await
+        .expect_error(404, "not_found");
 }

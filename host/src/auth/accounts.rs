@@ -62,6 +62,12 @@ pub enum AuthError {
     InvalidRefresh,
     #[error("refresh token was used before; the session is revoked")]
     RefreshReused,
+    #[error("no account behind this token")]
+    NoAccount,
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    #[error("the new password {0}")]
+    WeakPassword(&'static str),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("signing failed: {0}")]
@@ -204,6 +210,38 @@ impl Accounts<'_> {
         Ok(())
     }
 
+    /// Replaces a user's password after checking the current one, and ends every
+    /// other session of theirs (`keep_session` is the caller's own).
+    pub async fn change_password(
+        &self,
+        realm: Realm<'_>,
+        user_id: &str,
+        current: &str,
+        new: &str,
+        keep_session: Option<&str>,
+        origin: Origin<'_>,
+    ) -> Result<(), AuthError> {
+        let account = self
+            .db
+            .account_by_id(realm, user_id)
+            .await?
+            .ok_or(AuthError::NoAccount)?;
+        if !verify_blocking(current.to_owned(), Some(account.password_hash.clone())).await {
+            return Err(AuthError::WrongCurrentPassword);
+        }
+        password::check_policy(new, &account.email).map_err(AuthError::WeakPassword)?;
+        let hash = hash_blocking(new.to_owned())
+            .await
+            .map_err(AuthError::Signing)?;
+        self.db.set_password(realm, user_id, &hash).await?;
+        self.db.revoke_user_sessions(user_id, keep_session).await?;
+        let actor = format!("user:{user_id}");
+        self.db
+            .append_audit(&login_audit(realm, origin, "password.change", &actor))
+            .await?;
+        Ok(())
+    }
+
     async fn issue(&self, account: &Account, family: &str) -> Result<TokenPair, AuthError> {
         let role: Role = account
             .role
@@ -213,6 +251,7 @@ impl Accounts<'_> {
         let mut claims = Claims::new(account.id.clone(), account.tenant_id.clone(), role, ttl);
         claims.email = Some(account.email.clone());
         claims.name = Some(account.full_name.clone());
+        claims.sid = Some(family.to_owned());
         let access = self
             .keys
             .issue(&claims)

@@ -52,6 +52,9 @@ pub struct Claims {
     /// The user's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The session (refresh-token family) the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl Claims {
@@ -66,6 +69,7 @@ impl Claims {
             jti: uuid::Uuid::new_v4().to_string(),
             email: None,
             name: None,
+            sid: None,
         }
     }
 
@@ -175,6 +179,8 @@ pub struct Caller {
     pub role: Role,
     pub email: Option<String>,
     pub display_name: Option<String>,
+    /// The login session, for tokens that came from one.
+    pub session: Option<String>,
 }
 
 impl From<&Claims> for Caller {
@@ -184,6 +190,7 @@ impl From<&Claims> for Caller {
             role: claims.role,
             email: claims.email.clone(),
             display_name: claims.name.clone(),
+            session: claims.sid.clone(),
         }
     }
 }

@@ -21,7 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/auth/login", post(platform_login))
         .route("/api/auth/refresh", post(refresh))
         .route("/api/auth/logout", post(logout))
-        .route("/api/auth/profile", get(profile))
+        .route("/api/auth/profile", get(profile).patch(update_profile))
+        .route("/api/auth/change-password", post(change_password))
 }
 
 impl AppState {
@@ -185,7 +186,7 @@ async fn profile(
         .db
         .account_by_id(Realm::Tenant(&auth.tenant.tenant.id), &auth.caller.user_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("No account behind this token".into()))?;
+        .ok_or(AuthError::NoAccount)?;
     Ok(Json(json!({
         "id": account.id,
         "email": account.email,
@@ -193,6 +194,67 @@ async fn profile(
         "role": account.role,
         "tenant": auth.tenant.tenant.subdomain,
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileUpdate {
+    full_name: String,
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    JsonBody(body): JsonBody<ProfileUpdate>,
+) -> Result<Json<Value>, ApiError> {
+    let full_name = body.full_name.trim();
+    if full_name.is_empty()
+        || full_name.chars().count() > 200
+        || full_name.chars().any(char::is_control)
+    {
+        return Err(ApiError::Validation(
+            json!({"full_name": "must be 1 to 200 characters, without control characters"}),
+        ));
+    }
+    let realm = Realm::Tenant(&auth.tenant.tenant.id);
+    state
+        .db
+        .account_by_id(realm, &auth.caller.user_id)
+        .await?
+        .ok_or(AuthError::NoAccount)?;
+    state
+        .db
+        .set_full_name(realm, &auth.caller.user_id, full_name)
+        .await?;
+    profile(State(state), auth).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    let origin = OriginOwned::from(&headers);
+    state
+        .accounts()
+        .change_password(
+            Realm::Tenant(&auth.tenant.tenant.id),
+            &auth.caller.user_id,
+            &body.current_password,
+            &body.new_password,
+            auth.caller.session.as_deref(),
+            origin.borrow(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 impl From<AuthError> for ApiError {
@@ -207,6 +269,11 @@ impl From<AuthError> for ApiError {
             AuthError::RefreshReused => ApiError::Unauthorized(
                 "Refresh token was already used; the session has been revoked",
             ),
+            AuthError::NoAccount => ApiError::NotFound("No account behind this token".into()),
+            AuthError::WrongCurrentPassword => {
+                ApiError::Validation(json!({"current_password": "is not your current password"}))
+            }
+            AuthError::WeakPassword(why) => ApiError::Validation(json!({"new_password": why})),
             AuthError::Db(e) => ApiError::internal(e),
             AuthError::Signing(e) => ApiError::internal(anyhow::Error::msg(e)),
         }

@@ -317,6 +317,7 @@ impl Provisioner<'_> {
                 role: Role::TenantAdmin,
                 email: None,
                 display_name: Some("Demo data".into()),
+                session: None,
             });
             for (i, (name, department, position)) in staff.iter().enumerate() {
                 let email = format!(

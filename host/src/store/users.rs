@@ -232,6 +232,53 @@ impl Db {
         Ok(())
     }
 
+    pub async fn set_password(
+        &self,
+        realm: Realm<'_>,
+        id: &str,
+        password_hash: &str,
+    ) -> DbResult<()> {
+        let sql = format!(
+            "UPDATE {} SET password_hash = $1, updated_at = $2 WHERE id = $3",
+            realm.table()
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(password_hash)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_full_name(&self, realm: Realm<'_>, id: &str, full_name: &str) -> DbResult<()> {
+        let sql = format!(
+            "UPDATE {} SET full_name = $1, updated_at = $2 WHERE id = $3",
+            realm.table()
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(full_name)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes every session of a user but `keep` (a refresh-token family).
+    pub async fn revoke_user_sessions(&self, user_id: &str, keep: Option<&str>) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 \
+             WHERE user_id = $2 AND revoked_at IS NULL AND family_id <> $3",
+        )
+        .bind(now_ms())
+        .bind(user_id)
+        .bind(keep.unwrap_or_default())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The family of a refresh token, if the token is known.
     pub async fn refresh_family_of(&self, token_hash: &str) -> DbResult<Option<String>> {
         sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
