@@ -54,8 +54,14 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Tenants are also found as `<subdomain>.<base_domain>`.
     pub base_domain: Option<String>,
-    /// HS256 secret; none means one generated and kept in `data_dir`.
+    /// HS256 secret; none means one generated and kept in `data_dir` (refused in
+    /// production).
     pub jwt_secret: Option<String>,
+    /// Secrets being rotated out: tokens they signed are still accepted.
+    pub jwt_previous_secrets: Vec<String>,
+    /// Production: an explicit secret is required, and nothing meant for development
+    /// (demo data, benchmark routes) runs.
+    pub production: bool,
     /// Module components (`.wasm`) to install at start.
     pub modules: Vec<PathBuf>,
     /// Compiled-artifact cache; defaults to `data_dir/cache`.
@@ -76,6 +82,8 @@ impl Config {
             database_url: None,
             base_domain: None,
             jwt_secret: None,
+            jwt_previous_secrets: Vec::new(),
+            production: false,
             modules: Vec::new(),
             cache_dir: None,
             limits: Limits::default(),

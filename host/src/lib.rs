@@ -49,6 +49,17 @@ impl AppState {
     /// Connects, migrates, installs the configured modules and (if asked) seeds the
     /// demo tenants.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.production {
+            let secret = config.jwt_secret.as_deref().unwrap_or_default();
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "production needs MOSAIC_JWT_SECRET (or MOSAIC_JWT_SECRET_FILE) of at least 32 bytes"
+            );
+            anyhow::ensure!(
+                !config.seed_demo && !config.bench_routes,
+                "demo data and benchmark routes are for development, not production"
+            );
+        }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let db = Db::connect(&config.database_url())
@@ -71,7 +82,14 @@ impl AppState {
             db,
             directory,
             runtime,
-            keys: JwtKeys::new(&secret),
+            keys: JwtKeys::with_previous(
+                &secret,
+                &config
+                    .jwt_previous_secrets
+                    .iter()
+                    .map(|s| s.as_bytes().to_vec())
+                    .collect::<Vec<_>>(),
+            ),
             config,
         }));
         if state.config.seed_demo && state.provisioner().seed_demo().await? {

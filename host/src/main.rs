@@ -34,9 +34,31 @@ struct Common {
     /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
-    /// HS256 signing secret; generated and kept in the data dir when unset.
+    /// HS256 signing secret; generated and kept in the data dir when unset (not in
+    /// production).
     #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true, global = true)]
     jwt_secret: Option<String>,
+    /// A file holding the signing secret, instead of `--jwt-secret`.
+    #[arg(
+        long,
+        env = "MOSAIC_JWT_SECRET_FILE",
+        global = true,
+        conflicts_with = "jwt_secret"
+    )]
+    jwt_secret_file: Option<PathBuf>,
+    /// Secrets being rotated out, comma-separated: tokens they signed are still accepted.
+    #[arg(
+        long,
+        env = "MOSAIC_JWT_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    jwt_previous_secrets: Vec<String>,
+    /// Production: an explicit secret is required; demo data, benchmark routes and
+    /// `token issue` are refused.
+    #[arg(long, env = "MOSAIC_PRODUCTION", global = true)]
+    production: bool,
 }
 
 #[derive(Subcommand)]
@@ -163,7 +185,17 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = Config::new(&cli.common.data_dir);
     config.database_url = cli.common.database_url.clone();
-    config.jwt_secret = cli.common.jwt_secret.clone();
+    config.jwt_secret = match &cli.common.jwt_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the JWT secret from {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => cli.common.jwt_secret.clone(),
+    };
+    config.jwt_previous_secrets = cli.common.jwt_previous_secrets.clone();
+    config.production = cli.common.production;
     match cli.command {
         Command::Serve(serve) => run_server(config, serve).await,
         Command::Migrate => {
@@ -187,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
     config.base_domain = serve.base_domain;
-    config.seed_demo = !serve.no_demo;
+    config.seed_demo = !serve.no_demo && !config.production;
     config.limits = Limits {
         call_timeout: Duration::from_millis(serve.call_timeout_ms),
         max_memory_bytes: serve.max_memory_mib << 20,
@@ -250,6 +282,10 @@ async fn shutdown_signal() {
 }
 
 async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !config.production,
+        "`token issue` is for development and tests; in production, tokens come from POST /api/auth/login"
+    );
     let secret =
         mosaic::auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let keys = JwtKeys::new(&secret);

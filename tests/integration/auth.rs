@@ -4,7 +4,11 @@ use mosaic::auth::{Claims, Role};
 use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 
-both_backends!(bad_tokens_are_refused, admin_api_is_for_platform_admins);
+both_backends!(
+    bad_tokens_are_refused,
+    admin_api_is_for_platform_admins,
+    rotated_out_secrets_still_verify
+);
 
 /// `header.payload.` with `alg: none`.
 fn unsigned(claims: &Claims) -> String {
@@ -99,4 +103,56 @@ async fn admin_api_is_for_platform_admins(backend: Backend) {
         .send()
         .await
         .expect_error(403, "forbidden");
+}
+
+async fn rotated_out_secrets_still_verify(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("demo", &[])
+        .with_previous_jwt_secret("last-months-secret")
+        .start()
+        .await;
+    let demo = app.tenant_id("demo").await;
+    let claims = Claims::new("u".into(), Some(demo), Role::Member, 600);
+    let old = mosaic::auth::JwtKeys::new(b"last-months-secret")
+        .issue(&claims)
+        .expect("sign");
+    app.as_user(Method::GET, "/api/employees/", "demo", &old)
+        .send()
+        .await
+        .expect(200);
+    let unknown = mosaic::auth::JwtKeys::new(b"someone-elses-secret")
+        .issue(&claims)
+        .expect("sign");
+    app.as_user(Method::GET, "/api/employees/", "demo", &unknown)
+        .send()
+        .await
+        .expect_error(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn production_refuses_development_settings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = mosaic::Config::new(dir.path());
+    config.production = true;
+    let no_secret = mosaic::AppState::build(config.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        no_secret.to_string().contains("MOSAIC_JWT_SECRET"),
+        "{no_secret}"
+    );
+    config.jwt_secret = Some("too short".into());
+    assert!(mosaic::AppState::build(config.clone()).await.is_err());
+    config.jwt_secret = Some("x".repeat(48));
+    config.seed_demo = true;
+    let demo = mosaic::AppState::build(config.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(demo.to_string().contains("development"), "{demo}");
+    config.seed_demo = false;
+    mosaic::AppState::build(config)
+        .await
+        .expect("a production configuration starts");
 }

@@ -51,9 +51,16 @@ pub struct TestAppBuilder {
     limits: Limits,
     base_domain: Option<String>,
     cache_dir: Option<PathBuf>,
+    previous_jwt_secrets: Vec<String>,
 }
 
 impl TestAppBuilder {
+    /// A secret being rotated out: tokens it signed are still accepted.
+    pub fn with_previous_jwt_secret(mut self, secret: &str) -> Self {
+        self.previous_jwt_secrets.push(secret.into());
+        self
+    }
+
     /// Also installs the misbehaving `testbed` module.
     pub fn with_testbed(mut self) -> Self {
         self.modules.push(wasm("testbed"));
@@ -96,6 +103,7 @@ impl TestAppBuilder {
         config.limits = self.limits;
         config.base_domain = self.base_domain;
         config.jwt_secret = Some("integration-test-secret".into());
+        config.jwt_previous_secrets = self.previous_jwt_secrets;
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
             self.cache_dir
@@ -159,6 +167,7 @@ impl TestApp {
             },
             base_domain: None,
             cache_dir: None,
+            previous_jwt_secrets: Vec::new(),
         }
     }
 

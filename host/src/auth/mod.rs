@@ -90,18 +90,28 @@ pub enum TokenError {
 /// Signs and verifies access tokens with one HS256 secret.
 pub struct JwtKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The signing secret first, then secrets being rotated out: tokens they signed
+    /// stay valid until they expire.
+    decoding: Vec<DecodingKey>,
     validation: Validation,
 }
 
 impl JwtKeys {
     pub fn new(secret: &[u8]) -> Self {
+        Self::with_previous(secret, &[])
+    }
+
+    /// Signs with `secret`; also accepts tokens signed with any of `previous`.
+    pub fn with_previous(secret: &[u8], previous: &[Vec<u8>]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            decoding: std::iter::once(secret)
+                .chain(previous.iter().map(Vec::as_slice))
+                .map(DecodingKey::from_secret)
+                .collect(),
             validation,
         }
     }
@@ -110,15 +120,24 @@ impl JwtKeys {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
     }
 
-    /// Only HS256 with our secret: `alg: none` and other algorithms are refused.
+    /// Only HS256 with one of our secrets: `alg: none` and other algorithms are
+    /// refused.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        let mut outcome = Err(TokenError::Invalid);
+        for key in &self.decoding {
+            outcome = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                .map(|data| data.claims)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                });
+            // Only a wrong signature is worth trying the next key for.
+            if !matches!(outcome, Err(TokenError::Invalid)) {
+                break;
+            }
+        }
+        outcome
     }
 }
 
@@ -222,5 +241,23 @@ mod tests {
         expired.exp = expired.iat - 3600;
         let token = keys.issue(&expired).expect("signs");
         assert!(matches!(keys.verify(&token), Err(TokenError::Expired)));
+    }
+
+    #[test]
+    fn rotated_keys_still_verify_until_dropped() {
+        let old = JwtKeys::new(b"old-secret");
+        let token = old
+            .issue(&Claims::new("u1".into(), None, Role::Member, 60))
+            .expect("signs");
+        let rotated = JwtKeys::with_previous(b"new-secret", &[b"old-secret".to_vec()]);
+        assert_eq!(rotated.verify(&token).expect("old key accepted").sub, "u1");
+        let fresh = rotated
+            .issue(&Claims::new("u2".into(), None, Role::Member, 60))
+            .expect("signs");
+        assert!(matches!(old.verify(&fresh), Err(TokenError::Invalid)));
+        assert!(matches!(
+            JwtKeys::new(b"new-secret").verify(&token),
+            Err(TokenError::Invalid)
+        ));
     }
 }
