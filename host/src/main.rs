@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The development mailbox: mail the host would send.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Benchmark helpers (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -93,6 +98,15 @@ enum AdminCommand {
         email: String,
         #[arg(long, default_value = "Platform administrator")]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// The newest messages, newest first.
+    List {
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
     },
 }
 
@@ -211,6 +225,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin {
             command: AdminCommand::Create { email, name },
         } => create_platform_admin(config, &email, &name).await,
+        Command::Mail {
+            command: MailCommand::List { limit },
+        } => list_mail(config, limit).await,
         Command::Bench {
             command: BenchCommand::Runtime { module, warm_runs },
         } => bench_runtime(&module, warm_runs).await,
@@ -382,5 +399,17 @@ async fn create_platform_admin(config: Config, email: &str, name: &str) -> anyho
         .await?;
     anyhow::ensure!(created, "a platform user with email {email} already exists");
     println!("created platform administrator {email} ({id})");
+    Ok(())
+}
+
+async fn list_mail(config: Config, limit: i64) -> anyhow::Result<()> {
+    let db = mosaic::store::Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    for mail in db.recent_mail(limit).await? {
+        println!(
+            "#{} to {} — {}\n{}\n",
+            mail.seq, mail.to_email, mail.subject, mail.body
+        );
+    }
     Ok(())
 }

@@ -11,7 +11,8 @@ both_backends!(
     refresh_tokens_rotate_and_reuse_revokes_the_session,
     failed_logins_lock_the_account,
     platform_users_are_kept_apart,
-    profile_and_password_change
+    profile_and_password_change,
+    password_reset_by_mail
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -409,4 +410,105 @@ async fn profile_and_password_change(backend: Backend) {
         .send()
         .await
         .expect_error(404, "not_found");
+}
+
+async fn password_reset_by_mail(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    register(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(201);
+    approve(&app, "acme").await.expect(200);
+    let session = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    let ask = |email: &str| {
+        app.req(Method::POST, "/api/auth/password-reset")
+            .header("x-tenant-id", "acme")
+            .json(&json!({"email": email}))
+    };
+    let confirm = |token: &str, password: &str| {
+        app.req(Method::POST, "/api/auth/password-reset/confirm")
+            .json(&json!({"token": token, "new_password": password}))
+    };
+
+    // Unknown and known emails get the same answer; only the known one gets mail.
+    let unknown = ask("nobody@acme.example").send().await.expect(202);
+    let known = ask("WILE@acme.example").send().await.expect(202);
+    assert_eq!(unknown.body, known.body);
+    let mail = app.state.db.recent_mail(10).await.expect("mailbox");
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to_email, "wile@acme.example");
+    let token = mail[0]
+        .body
+        .split("\"token\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("token in the mail")
+        .to_owned();
+
+    // A refused new password does not use the token up.
+    let weak = confirm(&token, "short")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        weak.body["fields"]["new_password"],
+        "must be at least 10 characters"
+    );
+    confirm(&token, "a completely new secret")
+        .send()
+        .await
+        .expect(204);
+    let reused = confirm(&token, "yet another new secret")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        reused.body["fields"]["token"],
+        "is invalid, used or expired"
+    );
+
+    login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect_error(401, "unauthorized");
+    login(&app, "acme", "wile@acme.example", "a completely new secret")
+        .await
+        .expect(200);
+    refresh(&app, &session["refresh"])
+        .await
+        .expect_error(401, "unauthorized");
+
+    // An expired token is refused.
+    use sha2::Digest;
+    let user = app
+        .state
+        .db
+        .account_by_email(
+            mosaic::store::Realm::Tenant(&app.tenant_id("acme").await),
+            "wile@acme.example",
+        )
+        .await
+        .expect("db")
+        .expect("account");
+    let stale = "00".repeat(32);
+    app.state
+        .db
+        .insert_one_time_token(
+            &hex::encode(sha2::Sha256::digest(stale.as_bytes())),
+            mosaic::store::TokenPurpose::PasswordReset,
+            user.tenant_id.as_deref(),
+            &user.id,
+            1,
+        )
+        .await
+        .expect("db");
+    confirm(&stale, "an expired attempt here")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    confirm("garbage", "an invented token here")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
 }

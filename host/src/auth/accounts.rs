@@ -10,7 +10,10 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::{Claims, JwtKeys, Role, password};
-use crate::store::{Account, AuditEntry, Db, Realm, RefreshUse, now_ms};
+use crate::store::{Account, AuditEntry, Db, Realm, RefreshUse, TokenPurpose, now_ms};
+
+/// How long a password-reset token can be used.
+pub const RESET_TTL: Duration = Duration::from_secs(3600);
 
 /// Token lifetimes and the lockout rule.
 #[derive(Debug, Clone)]
@@ -68,6 +71,8 @@ pub enum AuthError {
     WrongCurrentPassword,
     #[error("the new password {0}")]
     WeakPassword(&'static str),
+    #[error("the token is invalid, used or expired")]
+    InvalidOneTimeToken,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("signing failed: {0}")]
@@ -238,6 +243,107 @@ impl Accounts<'_> {
         let actor = format!("user:{user_id}");
         self.db
             .append_audit(&login_audit(realm, origin, "password.change", &actor))
+            .await?;
+        Ok(())
+    }
+
+    /// Mails a single-use reset token if the email has an active account. Says
+    /// nothing either way, so the answer does not reveal which emails exist.
+    pub async fn request_password_reset(
+        &self,
+        realm: Realm<'_>,
+        email: &str,
+        origin: Origin<'_>,
+    ) -> Result<(), AuthError> {
+        let email = email.trim().to_lowercase();
+        let Some(account) = self
+            .db
+            .account_by_email(realm, &email)
+            .await?
+            .filter(|a| a.active)
+        else {
+            return Ok(());
+        };
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let expires_at = now_ms() + i64::try_from(RESET_TTL.as_millis()).unwrap_or(i64::MAX);
+        let tenant_id = account.tenant_id.as_deref();
+        self.db
+            .insert_one_time_token(
+                &hash_token(&token),
+                TokenPurpose::PasswordReset,
+                tenant_id,
+                &account.id,
+                expires_at,
+            )
+            .await?;
+        let body = format!(
+            "Hello {},\n\nSomeone asked to reset the password of this account. If it was you, send\n\n  \
+             POST /api/auth/password-reset/confirm {{\"token\": \"{token}\", \"new_password\": \"...\"}}\n\n\
+             within the hour. If it was not, ignore this message: nothing changes.\n",
+            account.full_name
+        );
+        self.db
+            .queue_mail(
+                tenant_id,
+                &account.email,
+                "Reset your Mosaic password",
+                &body,
+            )
+            .await?;
+        tracing::info!(to = %account.email, "password reset mail queued");
+        let actor = format!("user:{}", account.id);
+        self.db
+            .append_audit(&login_audit(
+                realm,
+                origin,
+                "password.reset_requested",
+                &actor,
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token. The token is used up only once the new
+    /// password passes the policy; every session of the account ends.
+    pub async fn confirm_password_reset(
+        &self,
+        token: &str,
+        new: &str,
+        origin: Origin<'_>,
+    ) -> Result<(), AuthError> {
+        let hashed = hash_token(token);
+        let holder = self
+            .db
+            .peek_one_time_token(&hashed, TokenPurpose::PasswordReset)
+            .await?
+            .ok_or(AuthError::InvalidOneTimeToken)?;
+        let realm = match &holder.tenant_id {
+            Some(id) => Realm::Tenant(id),
+            None => Realm::Platform,
+        };
+        let account = self
+            .db
+            .account_by_id(realm, &holder.user_id)
+            .await?
+            .ok_or(AuthError::InvalidOneTimeToken)?;
+        password::check_policy(new, &account.email).map_err(AuthError::WeakPassword)?;
+        let hash = hash_blocking(new.to_owned())
+            .await
+            .map_err(AuthError::Signing)?;
+        if self
+            .db
+            .redeem_one_time_token(&hashed, TokenPurpose::PasswordReset)
+            .await?
+            .is_none()
+        {
+            return Err(AuthError::InvalidOneTimeToken);
+        }
+        self.db.set_password(realm, &account.id, &hash).await?;
+        self.db.record_login_success(realm, &account.id).await?;
+        self.db.revoke_user_sessions(&account.id, None).await?;
+        let actor = format!("user:{}", account.id);
+        self.db
+            .append_audit(&login_audit(realm, origin, "password.reset", &actor))
             .await?;
         Ok(())
     }

@@ -23,6 +23,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/profile", get(profile).patch(update_profile))
         .route("/api/auth/change-password", post(change_password))
+        .route("/api/auth/password-reset", post(request_password_reset))
+        .route(
+            "/api/auth/password-reset/confirm",
+            post(confirm_password_reset),
+        )
 }
 
 impl AppState {
@@ -257,6 +262,54 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    email: String,
+}
+
+/// Always 202: whether the email has an account is not the caller's to know.
+async fn request_password_reset(
+    State(state): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ResetRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let origin = OriginOwned::from(&headers);
+    state
+        .accounts()
+        .request_password_reset(
+            Realm::Tenant(&tenant.tenant.id),
+            &body.email,
+            origin.borrow(),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"message": "If this address has an account, a reset message is on its way."})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetConfirm {
+    token: String,
+    new_password: String,
+}
+
+async fn confirm_password_reset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    let origin = OriginOwned::from(&headers);
+    state
+        .accounts()
+        .confirm_password_reset(&body.token, &body.new_password, origin.borrow())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
@@ -274,6 +327,9 @@ impl From<AuthError> for ApiError {
                 ApiError::Validation(json!({"current_password": "is not your current password"}))
             }
             AuthError::WeakPassword(why) => ApiError::Validation(json!({"new_password": why})),
+            AuthError::InvalidOneTimeToken => {
+                ApiError::Validation(json!({"token": "is invalid, used or expired"}))
+            }
             AuthError::Db(e) => ApiError::internal(e),
             AuthError::Signing(e) => ApiError::internal(anyhow::Error::msg(e)),
         }

@@ -2,6 +2,7 @@
 //! the few places where SQLite and PostgreSQL differ ask [`Dialect`].
 
 mod audit;
+mod mail;
 mod modules;
 pub mod outbox;
 pub mod records;
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use audit::AuditEntry;
+pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
 pub use tenants::{Created, module_settings};
 pub use users::{Account, NewAccount, Realm, RefreshUse};

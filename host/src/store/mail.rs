@@ -1,0 +1,157 @@
+//! Outgoing mail and the single-use tokens it carries.
+
+use sqlx::Row;
+
+use super::{Db, DbResult, now_ms};
+
+/// A message in the outbox.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Mail {
+    pub seq: i64,
+    pub tenant_id: Option<String>,
+    pub to_email: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// What a single-use token was issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    PasswordReset,
+    Invite,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::Invite => "invite",
+        }
+    }
+}
+
+/// The account a redeemed token was for.
+#[derive(Debug, Clone)]
+pub struct Redeemed {
+    pub tenant_id: Option<String>,
+    pub user_id: String,
+}
+
+impl Db {
+    pub async fn queue_mail(
+        &self,
+        tenant_id: Option<&str>,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO mail_outbox (tenant_id, to_email, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant_id)
+        .bind(to)
+        .bind(subject)
+        .bind(body)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest messages first.
+    pub async fn recent_mail(&self, limit: i64) -> DbResult<Vec<Mail>> {
+        sqlx::query(
+            "SELECT seq, tenant_id, to_email, subject, body, created_at FROM mail_outbox ORDER BY seq DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Mail {
+                seq: r.try_get(0)?,
+                tenant_id: r.try_get(1)?,
+                to_email: r.try_get(2)?,
+                subject: r.try_get(3)?,
+                body: r.try_get(4)?,
+                created_at: r.try_get(5)?,
+            })
+        })
+        .collect()
+    }
+
+    pub async fn insert_one_time_token(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        tenant_id: Option<&str>,
+        user_id: &str,
+        expires_at: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO one_time_tokens (token_hash, purpose, tenant_id, user_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(expires_at)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The account a token is for, if it is still usable; leaves it unused.
+    pub async fn peek_one_time_token(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+    ) -> DbResult<Option<Redeemed>> {
+        let row = sqlx::query(
+            "SELECT tenant_id, user_id FROM one_time_tokens \
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Redeemed {
+                tenant_id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Uses a token up, atomically; none if it is unknown, used, expired or for
+    /// another purpose.
+    pub async fn redeem_one_time_token(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+    ) -> DbResult<Option<Redeemed>> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING tenant_id, user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Redeemed {
+                tenant_id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+}
