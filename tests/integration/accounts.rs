@@ -12,7 +12,8 @@ both_backends!(
     failed_logins_lock_the_account,
     platform_users_are_kept_apart,
     profile_and_password_change,
-    password_reset_by_mail
+    password_reset_by_mail,
+    tenant_admins_manage_users_and_nobody_escalates
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -439,13 +440,7 @@ async fn password_reset_by_mail(backend: Backend) {
     let mail = app.state.db.recent_mail(10).await.expect("mailbox");
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].to_email, "wile@acme.example");
-    let token = mail[0]
-        .body
-        .split("\"token\": \"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("token in the mail")
-        .to_owned();
+    let token = mailed_token(&app, "wile@acme.example").await;
 
     // A refused new password does not use the token up.
     let weak = confirm(&token, "short")
@@ -511,4 +506,157 @@ async fn password_reset_by_mail(backend: Backend) {
         .send()
         .await
         .expect_error(422, "validation_failed");
+}
+
+/// The single-use token in the newest mail to `to`.
+async fn mailed_token(app: &TestApp, to: &str) -> String {
+    let mail = app.state.db.recent_mail(20).await.expect("mailbox");
+    let message = mail
+        .iter()
+        .find(|m| m.to_email == to)
+        .expect("a mail to the address");
+    message
+        .body
+        .split("\"token\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("token in the mail")
+        .to_owned()
+}
+
+async fn tenant_admins_manage_users_and_nobody_escalates(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    register(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(201);
+    approve(&app, "acme").await.expect(200);
+    let admin_pair = login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(200)
+        .body;
+    let admin = admin_pair["access"].as_str().expect("access").to_owned();
+    let users = |token: &str, method: Method, path: &str| app.as_user(method, path, "acme", token);
+
+    let invited = users(&admin, Method::POST, "/api/users/")
+        .json(&json!({"email": "Road@acme.example", "full_name": "Road Runner", "role": "MANAGER"}))
+        .send()
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(invited["email"], "road@acme.example");
+    assert_eq!(invited["role"], "MANAGER");
+    let id = invited["id"].as_str().expect("id").to_owned();
+    users(&admin, Method::POST, "/api/users/")
+        .json(&json!({"email": "road@acme.example", "full_name": "Again", "role": "MEMBER"}))
+        .send()
+        .await
+        .expect_error(409, "conflict");
+    users(&admin, Method::POST, "/api/users/")
+        .json(&json!({"email": "nope", "full_name": "X", "role": "ROOT"}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+
+    // Before accepting, the invited user cannot log in with anything.
+    login(&app, "acme", "road@acme.example", "!invited")
+        .await
+        .expect_error(401, "unauthorized");
+    let token = mailed_token(&app, "road@acme.example").await;
+    let accept = |password: &str| {
+        app.req(Method::POST, "/api/auth/invite/accept")
+            .json(&json!({"token": token, "password": password}))
+    };
+    accept("short")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    accept("beep beep meep meep").send().await.expect(204);
+    accept("beep beep meep meep")
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    let manager = login(&app, "acme", "road@acme.example", "beep beep meep meep")
+        .await
+        .expect(200)
+        .body;
+    let manager_access = manager["access"].as_str().expect("access").to_owned();
+
+    // Managers (and members) cannot manage users, themselves included.
+    users(&manager_access, Method::GET, "/api/users/")
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    users(&manager_access, Method::PATCH, &format!("/api/users/{id}"))
+        .json(&json!({"role": "TENANT_ADMIN"}))
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    let listed = users(&admin, Method::GET, "/api/users/")
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(listed["items"].as_array().expect("items").len(), 2);
+
+    // Tenant admins cannot make anyone a platform admin, nor demote themselves.
+    users(&admin, Method::PATCH, &format!("/api/users/{id}"))
+        .json(&json!({"role": "SUPER_ADMIN"}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    let founder = users(&admin, Method::GET, "/api/auth/profile")
+        .send()
+        .await
+        .expect(200)
+        .body;
+    let founder_id = founder["id"].as_str().expect("id");
+    users(&admin, Method::PATCH, &format!("/api/users/{founder_id}"))
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .expect_error(409, "conflict");
+    let demoted = users(&admin, Method::PATCH, &format!("/api/users/{id}"))
+        .json(&json!({"role": "MEMBER"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(demoted["role"], "MEMBER");
+
+    // Deactivation ends the user's sessions and tokens at once.
+    users(&admin, Method::PATCH, &format!("/api/users/{id}"))
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .expect(200);
+    users(&manager_access, Method::GET, "/api/employees/")
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    refresh(&app, &manager["refresh"])
+        .await
+        .expect_error(401, "unauthorized");
+    login(&app, "acme", "road@acme.example", "beep beep meep meep")
+        .await
+        .expect_error(403, "forbidden");
+    users(&admin, Method::PATCH, "/api/users/no-such-user")
+        .json(&json!({"active": true}))
+        .send()
+        .await
+        .expect_error(404, "not_found");
+
+    use sqlx::Row;
+    let changes = sqlx::query(
+        "SELECT before, after FROM audit_log WHERE action = 'user.update' ORDER BY seq",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(changes.len(), 2);
+    let before: Value = serde_json::from_str(&changes[0].get::<String, _>(0)).expect("json");
+    let after: Value = serde_json::from_str(&changes[0].get::<String, _>(1)).expect("json");
+    assert_eq!(
+        (before["role"].as_str(), after["role"].as_str()),
+        (Some("MANAGER"), Some("MEMBER"))
+    );
 }

@@ -14,6 +14,11 @@ use crate::store::{Account, AuditEntry, Db, Realm, RefreshUse, TokenPurpose, now
 
 /// How long a password-reset token can be used.
 pub const RESET_TTL: Duration = Duration::from_secs(3600);
+/// How long an invitation can be accepted.
+pub const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The password hash of an invited user who has not chosen a password: it is not a
+/// PHC string, so no password ever verifies against it.
+const NO_PASSWORD_YET: &str = "!invited";
 
 /// Token lifetimes and the lockout rule.
 #[derive(Debug, Clone)]
@@ -73,6 +78,10 @@ pub enum AuthError {
     WeakPassword(&'static str),
     #[error("the token is invalid, used or expired")]
     InvalidOneTimeToken,
+    #[error("{0} {1}")]
+    InvalidField(&'static str, &'static str),
+    #[error("an account with this email already exists")]
+    EmailTaken,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("signing failed: {0}")]
@@ -344,6 +353,128 @@ impl Accounts<'_> {
         let actor = format!("user:{}", account.id);
         self.db
             .append_audit(&login_audit(realm, origin, "password.reset", &actor))
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a tenant user who chooses a password through a mailed, single-use
+    /// invitation.
+    pub async fn invite(
+        &self,
+        tenant: &crate::tenancy::Tenant,
+        email: &str,
+        full_name: &str,
+        role: &str,
+        inviter: &str,
+        origin: Origin<'_>,
+    ) -> Result<Account, AuthError> {
+        let email = email.trim().to_lowercase();
+        if !super::valid_email(&email) {
+            return Err(AuthError::InvalidField(
+                "email",
+                "must be a valid email address",
+            ));
+        }
+        let full_name = full_name.trim();
+        if full_name.is_empty()
+            || full_name.chars().count() > 200
+            || full_name.chars().any(char::is_control)
+        {
+            return Err(AuthError::InvalidField(
+                "full_name",
+                "must be 1 to 200 characters",
+            ));
+        }
+        let realm = Realm::Tenant(&tenant.id);
+        let id = uuid::Uuid::now_v7().to_string();
+        let created = self
+            .db
+            .insert_account(
+                realm,
+                &crate::store::NewAccount {
+                    id: &id,
+                    email: &email,
+                    full_name,
+                    role,
+                    password_hash: NO_PASSWORD_YET,
+                },
+            )
+            .await?;
+        if !created {
+            return Err(AuthError::EmailTaken);
+        }
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let expires_at = now_ms() + i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX);
+        self.db
+            .insert_one_time_token(
+                &hash_token(&token),
+                TokenPurpose::Invite,
+                Some(&tenant.id),
+                &id,
+                expires_at,
+            )
+            .await?;
+        let body = format!(
+            "Hello {full_name},\n\nYou are invited to {} on Mosaic. Choose your password with\n\n  \
+             POST /api/auth/invite/accept {{\"token\": \"{token}\", \"password\": \"...\"}}\n\n\
+             within a week, then log in at {} with this address.\n",
+            tenant.name, tenant.subdomain
+        );
+        self.db
+            .queue_mail(
+                Some(&tenant.id),
+                &email,
+                &format!("Join {} on Mosaic", tenant.name),
+                &body,
+            )
+            .await?;
+        let actor = format!("user:{inviter}");
+        self.db
+            .append_audit(&login_audit(realm, origin, "user.invite", &actor))
+            .await?;
+        self.db
+            .account_by_id(realm, &id)
+            .await?
+            .ok_or(AuthError::NoAccount)
+    }
+
+    /// Sets the password of an invited user; the invitation is used up only once the
+    /// password passes the policy.
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        new: &str,
+        origin: Origin<'_>,
+    ) -> Result<(), AuthError> {
+        let hashed = hash_token(token);
+        let holder = self
+            .db
+            .peek_one_time_token(&hashed, TokenPurpose::Invite)
+            .await?
+            .ok_or(AuthError::InvalidOneTimeToken)?;
+        let tenant_id = holder.tenant_id.ok_or(AuthError::InvalidOneTimeToken)?;
+        let realm = Realm::Tenant(&tenant_id);
+        let account = self
+            .db
+            .account_by_id(realm, &holder.user_id)
+            .await?
+            .ok_or(AuthError::InvalidOneTimeToken)?;
+        password::check_policy(new, &account.email).map_err(AuthError::WeakPassword)?;
+        let hash = hash_blocking(new.to_owned())
+            .await
+            .map_err(AuthError::Signing)?;
+        if self
+            .db
+            .redeem_one_time_token(&hashed, TokenPurpose::Invite)
+            .await?
+            .is_none()
+        {
+            return Err(AuthError::InvalidOneTimeToken);
+        }
+        self.db.set_password(realm, &account.id, &hash).await?;
+        let actor = format!("user:{}", account.id);
+        self.db
+            .append_audit(&login_audit(realm, origin, "user.invite_accepted", &actor))
             .await?;
         Ok(())
     }

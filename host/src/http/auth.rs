@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 impl AppState {
-    fn accounts(&self) -> Accounts<'_> {
+    pub(super) fn accounts(&self) -> Accounts<'_> {
         Accounts {
             db: &self.db,
             keys: &self.keys,
@@ -41,14 +41,14 @@ impl AppState {
 }
 
 /// The caller's address and agent, for the audit log.
-struct OriginOwned {
+pub(super) struct OriginOwned {
     ip: Option<String>,
     user_agent: Option<String>,
     request_id: Option<String>,
 }
 
 impl OriginOwned {
-    fn from(headers: &HeaderMap) -> Self {
+    pub(super) fn from(headers: &HeaderMap) -> Self {
         let text = |name| {
             headers
                 .get(name)
@@ -64,7 +64,7 @@ impl OriginOwned {
         }
     }
 
-    fn borrow(&self) -> Origin<'_> {
+    pub(super) fn borrow(&self) -> Origin<'_> {
         Origin {
             ip: self.ip.as_deref(),
             user_agent: self.user_agent.as_deref(),
@@ -327,6 +327,10 @@ impl From<AuthError> for ApiError {
                 ApiError::Validation(json!({"current_password": "is not your current password"}))
             }
             AuthError::WeakPassword(why) => ApiError::Validation(json!({"new_password": why})),
+            AuthError::InvalidField(field, why) => ApiError::Validation(json!({ field: why })),
+            AuthError::EmailTaken => {
+                ApiError::Conflict("An account with this email already exists".into())
+            }
             AuthError::InvalidOneTimeToken => {
                 ApiError::Validation(json!({"token": "is invalid, used or expired"}))
             }

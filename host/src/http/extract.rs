@@ -124,6 +124,17 @@ impl FromRequestParts<AppState> for TenantCaller {
                 "Token belongs to another tenant".into(),
             ));
         }
+        // A token from a login session belongs to an account that may have been
+        // deactivated since it was issued.
+        if claims.sid.is_some() && claims.tenant.is_some() {
+            let account = state
+                .db
+                .account_by_id(crate::store::Realm::Tenant(&tenant.tenant.id), &claims.sub)
+                .await?;
+            if !account.is_some_and(|a| a.active) {
+                return Err(ApiError::Forbidden("Account is deactivated".into()));
+            }
+        }
         Ok(Self {
             tenant,
             caller: Arc::new(Caller::from(&claims)),

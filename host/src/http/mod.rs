@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod modules;
+mod users;
 
 use std::sync::Arc;
 
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(admin::router())
         .merge(auth::router())
+        .merge(users::router())
         .merge(modules::router())
         .fallback(|method: Method| async move {
             if method == Method::OPTIONS {

@@ -279,6 +279,39 @@ impl Db {
         Ok(())
     }
 
+    /// A tenant's users, by email.
+    pub async fn tenant_accounts(&self, tenant_id: &str) -> DbResult<Vec<Account>> {
+        sqlx::query(
+            "SELECT id, email, full_name, role, password_hash, active, locked_until FROM users \
+             WHERE tenant_id = $1 ORDER BY email",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| account(r, Some(tenant_id.to_owned())))
+        .collect()
+    }
+
+    /// Sets a tenant user's role and active flag.
+    pub async fn update_tenant_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        role: &str,
+        active: bool,
+    ) -> DbResult<()> {
+        sqlx::query("UPDATE users SET role = $1, active = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
+            .bind(role)
+            .bind(i64::from(active))
+            .bind(now_ms())
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The family of a refresh token, if the token is known.
     pub async fn refresh_family_of(&self, token_hash: &str) -> DbResult<Option<String>> {
         sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")

@@ -1,0 +1,192 @@
+//! `/api/users/`: a tenant's admins manage its users. Managers and members cannot
+//! change anyone's role or status, their own included.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::auth::OriginOwned;
+use super::extract::{JsonBody, TenantCaller};
+use crate::AppState;
+use crate::auth::Role;
+use crate::auth::accounts::AuthError;
+use crate::store::{Account, AuditEntry, Realm};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/users", get(list).post(invite))
+        .route("/api/users/", get(list).post(invite))
+        .route("/api/users/{id}", patch(update))
+        .route("/api/auth/invite/accept", post(accept_invite))
+}
+
+fn require_admin(auth: &TenantCaller) -> Result<(), ApiError> {
+    if auth.caller.role < Role::TenantAdmin {
+        return Err(ApiError::Forbidden(
+            "Only tenant admins manage users".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn view(account: &Account) -> Value {
+    json!({
+        "id": account.id,
+        "email": account.email,
+        "full_name": account.full_name,
+        "role": account.role,
+        "active": account.active,
+    })
+}
+
+/// A role a tenant user may hold.
+fn tenant_role(role: &str) -> Result<Role, ApiError> {
+    match role.parse::<Role>() {
+        Ok(role) if role != Role::SuperAdmin => Ok(role),
+        _ => Err(ApiError::Validation(
+            json!({"role": "must be MEMBER, MANAGER or TENANT_ADMIN"}),
+        )),
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Member => "MEMBER",
+        Role::Manager => "MANAGER",
+        Role::TenantAdmin => "TENANT_ADMIN",
+        Role::SuperAdmin => "SUPER_ADMIN",
+    }
+}
+
+async fn list(State(state): State<AppState>, auth: TenantCaller) -> Result<Json<Value>, ApiError> {
+    require_admin(&auth)?;
+    let users = state.db.tenant_accounts(&auth.tenant.tenant.id).await?;
+    Ok(Json(
+        json!({"items": users.iter().map(view).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Invite {
+    email: String,
+    full_name: String,
+    role: String,
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Invite>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_admin(&auth)?;
+    let role = tenant_role(&body.role)?;
+    let origin = OriginOwned::from(&headers);
+    let account = state
+        .accounts()
+        .invite(
+            &auth.tenant.tenant,
+            &body.email,
+            &body.full_name,
+            role_name(role),
+            &auth.caller.user_id,
+            origin.borrow(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(&account))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Update {
+    role: Option<String>,
+    active: Option<bool>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Update>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&auth)?;
+    let tenant_id = &auth.tenant.tenant.id;
+    let realm = Realm::Tenant(tenant_id);
+    let before = state
+        .db
+        .account_by_id(realm, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such user".into()))?;
+    let role = match &body.role {
+        Some(role) => role_name(tenant_role(role)?),
+        None => before.role.as_str(),
+    };
+    let active = body.active.unwrap_or(before.active);
+    // An admin who demotes or deactivates themselves can lock the tenant out.
+    if id == auth.caller.user_id && (role != before.role || !active) {
+        return Err(ApiError::Conflict(
+            "You cannot change your own role or deactivate yourself".into(),
+        ));
+    }
+    state
+        .db
+        .update_tenant_account(tenant_id, &id, role, active)
+        .await?;
+    if !active {
+        state.db.revoke_user_sessions(&id, None).await?;
+    }
+    let origin = OriginOwned::from(&headers);
+    let origin = origin.borrow();
+    let actor = format!("user:{}", auth.caller.user_id);
+    let target = format!("user:{id}");
+    state
+        .db
+        .append_audit(&AuditEntry {
+            tenant_id: Some(tenant_id),
+            actor: &actor,
+            action: "user.update",
+            target: &target,
+            before: Some(json!({"role": before.role, "active": before.active}).to_string()),
+            after: Some(json!({"role": role, "active": active}).to_string()),
+            request_id: origin.request_id,
+            ip: origin.ip,
+            user_agent: origin.user_agent,
+        })
+        .await?;
+    let after = state
+        .db
+        .account_by_id(realm, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such user".into()))?;
+    Ok(Json(view(&after)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Accept {
+    token: String,
+    password: String,
+}
+
+async fn accept_invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Accept>,
+) -> Result<StatusCode, ApiError> {
+    let origin = OriginOwned::from(&headers);
+    state
+        .accounts()
+        .accept_invite(&body.token, &body.password, origin.borrow())
+        .await
+        .map_err(|e| match e {
+            AuthError::WeakPassword(why) => ApiError::Validation(json!({"password": why})),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
