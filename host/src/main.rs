@@ -158,6 +158,15 @@ struct Serve {
     /// Recycle an instance after this many calls (1: a fresh instance per request).
     #[arg(long, env = "MOSAIC_RECYCLE_AFTER_CALLS", default_value_t = Limits::default().recycle_after_calls)]
     recycle_after_calls: u32,
+    /// Failed logins in a row that lock an account.
+    #[arg(long, env = "MOSAIC_MAX_FAILED_LOGINS", default_value_t = 5)]
+    max_failed_logins: u32,
+    /// How long a locked account stays locked, in seconds.
+    #[arg(long, env = "MOSAIC_LOCKOUT_SECS", default_value_t = 900)]
+    lockout_secs: u64,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "MOSAIC_ACCESS_TTL_SECS", default_value_t = 900)]
+    access_ttl_secs: u64,
     /// Mount `GET /api/_native/fixed`, the native baseline of the HTTP benchmarks.
     #[arg(long)]
     bench_routes: bool,
@@ -247,6 +256,12 @@ async fn run_server(mut config: Config, serve: Serve) -> anyhow::Result<()> {
         ..Limits::default()
     };
     config.bench_routes = serve.bench_routes;
+    config.auth = mosaic::auth::accounts::AuthSettings {
+        max_failed_logins: serve.max_failed_logins.max(1),
+        lockout: Duration::from_secs(serve.lockout_secs),
+        access_ttl: Duration::from_secs(serve.access_ttl_secs.max(1)),
+        ..Default::default()
+    };
     let modules_dir = serve.modules_dir.unwrap_or_else(|| {
         std::env::var_os("CARGO_TARGET_DIR")
             .map_or_else(|| PathBuf::from("target"), PathBuf::from)

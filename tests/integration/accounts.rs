@@ -209,7 +209,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
     refresh(&app, &a["refresh"])
         .await
         .expect_error(401, "unauthorized");
-    refresh(&app, &b["refresh"]).await.expect(200);
+    let b2 = refresh(&app, &b["refresh"]).await.expect(200).body;
 
     refresh(&app, &json!("not-a-token"))
         .await
@@ -219,6 +219,34 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
         .send()
         .await
         .expect_error(422, "validation_failed");
+
+    // A suspended tenant's sessions cannot be refreshed.
+    let acme = app.tenant_id("acme").await;
+    let suspended = app
+        .state
+        .db
+        .transition_tenant(
+            &acme,
+            mosaic::tenancy::TenantStatus::Active,
+            mosaic::tenancy::TenantStatus::Suspended,
+            mosaic::store::AuditEntry {
+                tenant_id: Some(&acme),
+                actor: "test",
+                action: "tenant.suspend",
+                target: "tenant:acme",
+                before: None,
+                after: None,
+                request_id: None,
+                ip: None,
+                user_agent: None,
+            },
+        )
+        .await
+        .expect("db");
+    assert!(suspended);
+    refresh(&app, &b2["refresh"])
+        .await
+        .expect_error(403, "tenant_inactive");
 }
 
 async fn failed_logins_lock_the_account(backend: Backend) {
@@ -622,6 +650,19 @@ async fn tenant_admins_manage_users_and_nobody_escalates(backend: Backend) {
         .expect(200)
         .body;
     assert_eq!(demoted["role"], "MEMBER");
+    // The demotion holds at once, even for the access token issued as a manager.
+    users(&manager_access, Method::POST, "/api/employees/")
+        .json(
+            &json!({"name": "X", "email": "x@acme.example", "salary": 1, "hired_on": "2024-01-01"}),
+        )
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    users(&manager_access, Method::PATCH, &format!("/api/users/{id}"))
+        .json(&json!({"role": "TENANT_ADMIN"}))
+        .send()
+        .await
+        .expect_error(403, "forbidden");
 
     // Deactivation ends the user's sessions and tokens at once.
     users(&admin, Method::PATCH, &format!("/api/users/{id}"))

@@ -82,6 +82,8 @@ pub enum AuthError {
     InvalidField(&'static str, &'static str),
     #[error("an account with this email already exists")]
     EmailTaken,
+    #[error("the tenant is not active")]
+    TenantInactive,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("signing failed: {0}")]
@@ -212,6 +214,16 @@ impl Accounts<'_> {
         if !account.active {
             self.db.revoke_refresh_family(&family_id).await?;
             return Err(AuthError::Deactivated);
+        }
+        if let Some(tenant_id) = &tenant_id {
+            let active = self
+                .db
+                .tenant_by_id(tenant_id)
+                .await?
+                .is_some_and(|t| t.status == crate::tenancy::TenantStatus::Active);
+            if !active {
+                return Err(AuthError::TenantInactive);
+            }
         }
         self.issue(&account, &family_id).await
     }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use crate::AppState;
-use crate::auth::{Caller, Claims, TokenError};
+use crate::auth::{Caller, Claims, Role, TokenError};
 use crate::tenancy::{Resolution, TenantHint, TenantStatus, TenantView};
 
 /// A JSON body whose rejections use the API's error shape: malformed JSON is a 400,
@@ -124,20 +124,22 @@ impl FromRequestParts<AppState> for TenantCaller {
                 "Token belongs to another tenant".into(),
             ));
         }
-        // A token from a login session belongs to an account that may have been
-        // deactivated since it was issued.
+        let mut caller = Caller::from(&claims);
+        // A token from a login session speaks for an account that may have been
+        // deactivated, or given another role, since the token was issued: the
+        // account decides, not the token.
         if claims.sid.is_some() && claims.tenant.is_some() {
             let account = state
                 .db
                 .account_by_id(crate::store::Realm::Tenant(&tenant.tenant.id), &claims.sub)
-                .await?;
-            if !account.is_some_and(|a| a.active) {
-                return Err(ApiError::Forbidden("Account is deactivated".into()));
-            }
+                .await?
+                .filter(|a| a.active)
+                .ok_or_else(|| ApiError::Forbidden("Account is deactivated".into()))?;
+            caller.role = account.role.parse().unwrap_or(Role::Member);
         }
         Ok(Self {
             tenant,
-            caller: Arc::new(Caller::from(&claims)),
+            caller: Arc::new(caller),
         })
     }
 }
