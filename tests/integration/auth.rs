@@ -10,13 +10,23 @@ both_backends!(
     rotated_out_secrets_still_verify
 );
 
-/// `header.payload.` with `alg: none`.
-fn unsigned(claims: &Claims) -> String {
+/// `header.payload.signature` with the given `alg` header, signed with HMAC-SHA512
+/// under the host's own secret when `alg` is HS512, left unsigned otherwise.
+fn token_with_alg(alg: &str, claims: &Claims) -> String {
     use base64::Engine;
+    use hmac::Mac;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+    let header = b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
     let payload = b64(serde_json::to_string(claims).expect("claims").as_bytes());
-    format!("{header}.{payload}.")
+    let signature = if alg == "HS512" {
+        let mut mac =
+            hmac::Hmac::<sha2::Sha512>::new_from_slice(b"integration-test-secret").expect("key");
+        mac.update(format!("{header}.{payload}").as_bytes());
+        b64(&mac.finalize().into_bytes())
+    } else {
+        String::new()
+    };
+    format!("{header}.{payload}.{signature}")
 }
 
 async fn bad_tokens_are_refused(backend: Backend) {
@@ -57,13 +67,14 @@ async fn bad_tokens_are_refused(backend: Backend) {
         .expect_error(401, "unauthorized");
     assert_eq!(expired.body["error"], "Token has expired");
 
-    let none = unsigned(&Claims::new(
-        "u".into(),
-        Some(demo.clone()),
-        Role::TenantAdmin,
-        600,
-    ));
-    get(none).await.expect_error(401, "unauthorized");
+    let claims = Claims::new("u".into(), Some(demo.clone()), Role::TenantAdmin, 600);
+    get(token_with_alg("none", &claims))
+        .await
+        .expect_error(401, "unauthorized");
+    // The right secret under another algorithm is still refused: HS256 only.
+    get(token_with_alg("HS512", &claims))
+        .await
+        .expect_error(401, "unauthorized");
 
     get("not.a.jwt".into())
         .await
