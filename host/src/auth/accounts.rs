@@ -116,7 +116,7 @@ impl Accounts<'_> {
             verify_blocking(password.to_owned(), None).await;
             let actor = format!("email:{email}");
             self.db
-                .append_audit(&login_audit(realm, origin, "login.failure", &actor))
+                .append_audit(&account_audit(realm, origin, "login.failure", &actor))
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
@@ -124,7 +124,7 @@ impl Accounts<'_> {
         let now = now_ms();
         if let Some(until) = account.locked_until.filter(|until| *until > now) {
             self.db
-                .append_audit(&login_audit(realm, origin, "login.locked", &actor))
+                .append_audit(&account_audit(realm, origin, "login.locked", &actor))
                 .await?;
             return Err(AuthError::Locked {
                 retry_after_secs: retry_after(until, now),
@@ -144,20 +144,20 @@ impl Accounts<'_> {
                 .await?;
             if let Some(until) = locked.filter(|until| *until > now) {
                 self.db
-                    .append_audit(&login_audit(realm, origin, "login.lockout", &actor))
+                    .append_audit(&account_audit(realm, origin, "login.lockout", &actor))
                     .await?;
                 return Err(AuthError::Locked {
                     retry_after_secs: retry_after(until, now),
                 });
             }
             self.db
-                .append_audit(&login_audit(realm, origin, "login.failure", &actor))
+                .append_audit(&account_audit(realm, origin, "login.failure", &actor))
                 .await?;
             return Err(AuthError::InvalidCredentials);
         }
         if !account.active {
             self.db
-                .append_audit(&login_audit(realm, origin, "login.deactivated", &actor))
+                .append_audit(&account_audit(realm, origin, "login.deactivated", &actor))
                 .await?;
             return Err(AuthError::Deactivated);
         }
@@ -165,7 +165,7 @@ impl Accounts<'_> {
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue(&account, &family).await?;
         self.db
-            .append_audit(&login_audit(realm, origin, "login.success", &actor))
+            .append_audit(&account_audit(realm, origin, "login.success", &actor))
             .await?;
         Ok(pair)
     }
@@ -263,7 +263,7 @@ impl Accounts<'_> {
         self.db.revoke_user_sessions(user_id, keep_session).await?;
         let actor = format!("user:{user_id}");
         self.db
-            .append_audit(&login_audit(realm, origin, "password.change", &actor))
+            .append_audit(&account_audit(realm, origin, "password.change", &actor))
             .await?;
         Ok(())
     }
@@ -314,7 +314,7 @@ impl Accounts<'_> {
         tracing::info!(to = %account.email, "password reset mail queued");
         let actor = format!("user:{}", account.id);
         self.db
-            .append_audit(&login_audit(
+            .append_audit(&account_audit(
                 realm,
                 origin,
                 "password.reset_requested",
@@ -332,10 +332,31 @@ impl Accounts<'_> {
         new: &str,
         origin: Origin<'_>,
     ) -> Result<(), AuthError> {
+        let account = self
+            .set_password_with_token(token, TokenPurpose::PasswordReset, new)
+            .await?;
+        let realm = account.realm();
+        self.db.record_login_success(realm, &account.id).await?;
+        self.db.revoke_user_sessions(&account.id, None).await?;
+        let actor = format!("user:{}", account.id);
+        self.db
+            .append_audit(&account_audit(realm, origin, "password.reset", &actor))
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a mailed single-use token and the new password, then uses the token up
+    /// and sets the password. A refused password leaves the token usable.
+    async fn set_password_with_token(
+        &self,
+        token: &str,
+        purpose: TokenPurpose,
+        new: &str,
+    ) -> Result<Account, AuthError> {
         let hashed = hash_token(token);
         let holder = self
             .db
-            .peek_one_time_token(&hashed, TokenPurpose::PasswordReset)
+            .peek_one_time_token(&hashed, purpose)
             .await?
             .ok_or(AuthError::InvalidOneTimeToken)?;
         let realm = match &holder.tenant_id {
@@ -353,22 +374,15 @@ impl Accounts<'_> {
             .map_err(AuthError::Signing)?;
         if self
             .db
-            .redeem_one_time_token(&hashed, TokenPurpose::PasswordReset)
+            .redeem_one_time_token(&hashed, purpose)
             .await?
             .is_none()
         {
             return Err(AuthError::InvalidOneTimeToken);
         }
         self.db.set_password(realm, &account.id, &hash).await?;
-        self.db.record_login_success(realm, &account.id).await?;
-        self.db.revoke_user_sessions(&account.id, None).await?;
-        let actor = format!("user:{}", account.id);
-        self.db
-            .append_audit(&login_audit(realm, origin, "password.reset", &actor))
-            .await?;
-        Ok(())
+        Ok(account)
     }
-
     /// Creates a tenant user who chooses a password through a mailed, single-use
     /// invitation.
     pub async fn invite(
@@ -442,7 +456,7 @@ impl Accounts<'_> {
             .await?;
         let actor = format!("user:{inviter}");
         self.db
-            .append_audit(&login_audit(realm, origin, "user.invite", &actor))
+            .append_audit(&account_audit(realm, origin, "user.invite", &actor))
             .await?;
         self.db
             .account_by_id(realm, &id)
@@ -458,35 +472,17 @@ impl Accounts<'_> {
         new: &str,
         origin: Origin<'_>,
     ) -> Result<(), AuthError> {
-        let hashed = hash_token(token);
-        let holder = self
-            .db
-            .peek_one_time_token(&hashed, TokenPurpose::Invite)
-            .await?
-            .ok_or(AuthError::InvalidOneTimeToken)?;
-        let tenant_id = holder.tenant_id.ok_or(AuthError::InvalidOneTimeToken)?;
-        let realm = Realm::Tenant(&tenant_id);
         let account = self
-            .db
-            .account_by_id(realm, &holder.user_id)
-            .await?
-            .ok_or(AuthError::InvalidOneTimeToken)?;
-        password::check_policy(new, &account.email).map_err(AuthError::WeakPassword)?;
-        let hash = hash_blocking(new.to_owned())
-            .await
-            .map_err(AuthError::Signing)?;
-        if self
-            .db
-            .redeem_one_time_token(&hashed, TokenPurpose::Invite)
-            .await?
-            .is_none()
-        {
-            return Err(AuthError::InvalidOneTimeToken);
-        }
-        self.db.set_password(realm, &account.id, &hash).await?;
+            .set_password_with_token(token, TokenPurpose::Invite, new)
+            .await?;
         let actor = format!("user:{}", account.id);
         self.db
-            .append_audit(&login_audit(realm, origin, "user.invite_accepted", &actor))
+            .append_audit(&account_audit(
+                account.realm(),
+                origin,
+                "user.invite_accepted",
+                &actor,
+            ))
             .await?;
         Ok(())
     }
@@ -525,7 +521,7 @@ impl Accounts<'_> {
     }
 }
 
-fn login_audit<'a>(
+fn account_audit<'a>(
     realm: Realm<'a>,
     origin: Origin<'a>,
     action: &'static str,

@@ -119,13 +119,7 @@ impl Db {
         .bind(now_ms())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Redeemed {
-                tenant_id: r.try_get(0)?,
-                user_id: r.try_get(1)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(redeemed).transpose()
     }
 
     /// Uses a token up, atomically; none if it is unknown, used, expired or for
@@ -146,12 +140,13 @@ impl Db {
         .bind(purpose.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Redeemed {
-                tenant_id: r.try_get(0)?,
-                user_id: r.try_get(1)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(redeemed).transpose()
     }
+}
+
+fn redeemed(row: &sqlx::any::AnyRow) -> DbResult<Redeemed> {
+    Ok(Redeemed {
+        tenant_id: row.try_get(0)?,
+        user_id: row.try_get(1)?,
+    })
 }

@@ -69,6 +69,16 @@ pub enum RefreshUse {
     Unknown,
 }
 
+impl Account {
+    /// The realm the account lives in.
+    pub fn realm(&self) -> Realm<'_> {
+        match &self.tenant_id {
+            Some(id) => Realm::Tenant(id),
+            None => Realm::Platform,
+        }
+    }
+}
+
 fn account(row: &sqlx::any::AnyRow, tenant_id: Option<String>) -> DbResult<Account> {
     Ok(Account {
         id: row.try_get(0)?,
