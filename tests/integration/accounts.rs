@@ -10,6 +10,7 @@ both_backends!(
     sign_up_refusals,
     refresh_tokens_rotate_and_reuse_revokes_the_session,
     failed_logins_lock_the_account,
+    a_burst_of_guesses_gets_no_more_than_the_limit,
     platform_users_are_kept_apart,
     profile_and_password_change,
     password_reset_by_mail,
@@ -209,6 +210,18 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
     refresh(&app, &a["refresh"])
         .await
         .expect_error(401, "unauthorized");
+    // The session's access token ends with it, not 15 minutes later.
+    let ended = app
+        .as_user(
+            Method::GET,
+            "/api/employees/",
+            "acme",
+            a["access"].as_str().expect("access"),
+        )
+        .send()
+        .await
+        .expect_error(401, "unauthorized");
+    assert_eq!(ended.body["error"], "Session has ended");
     let b2 = refresh(&app, &b["refresh"]).await.expect(200).body;
 
     refresh(&app, &json!("not-a-token"))
@@ -296,6 +309,11 @@ async fn failed_logins_lock_the_account(backend: Backend) {
     assert!(
         rows.iter().all(|r| r.get::<Option<String>, _>(3).is_some()),
         "request ids recorded"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.get::<Option<String>, _>(1).as_deref() == Some("127.0.0.1")),
+        "the peer address is recorded"
     );
 }
 
@@ -700,4 +718,38 @@ async fn tenant_admins_manage_users_and_nobody_escalates(backend: Backend) {
         (before["role"].as_str(), after["role"].as_str()),
         (Some("MANAGER"), Some("MEMBER"))
     );
+}
+
+async fn a_burst_of_guesses_gets_no_more_than_the_limit(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    register(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect(201);
+    approve(&app, "acme").await.expect(200);
+    let guesses: Vec<_> = (0..10)
+        .map(|i| {
+            tokio::spawn(
+                app.req(Method::POST, "/api/auth/login")
+                    .header("x-tenant-id", "acme")
+                    .json(&json!({"email": "wile@acme.example", "password": format!("guess number {i}")}))
+                    .send(),
+            )
+        })
+        .collect();
+    let mut checked = 0;
+    for guess in guesses {
+        let resp = guess.await.expect("joined");
+        match resp.status.as_u16() {
+            401 => checked += 1,
+            423 => {}
+            other => panic!("unexpected {other}: {}", resp.text),
+        }
+    }
+    assert!(
+        checked <= 4,
+        "{checked} guesses were checked; the limit is 5 in a row"
+    );
+    login(&app, "acme", "wile@acme.example", PASSWORD)
+        .await
+        .expect_error(423, "account_locked");
 }

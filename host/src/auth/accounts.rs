@@ -122,27 +122,34 @@ impl Accounts<'_> {
         };
         let actor = format!("user:{}", account.id);
         let now = now_ms();
-        if let Some(until) = account.locked_until.filter(|until| *until > now) {
+        let max = i64::from(self.settings.max_failed_logins);
+        // The attempt is counted before the (slow) check, so a burst of concurrent
+        // guesses cannot all slip past the limit.
+        let reserved = self
+            .db
+            .reserve_login_attempt(realm, &account.id, now)
+            .await?;
+        let Some(failures) = reserved.filter(|failures| *failures <= max) else {
+            let until = match reserved {
+                // Over the limit by concurrency: lock now.
+                Some(_) => self.lock(realm, &account.id, now).await?,
+                None => self
+                    .db
+                    .account_by_id(realm, &account.id)
+                    .await?
+                    .and_then(|a| a.locked_until)
+                    .unwrap_or(now),
+            };
             self.db
                 .append_audit(&account_audit(realm, origin, "login.locked", &actor))
                 .await?;
             return Err(AuthError::Locked {
                 retry_after_secs: retry_after(until, now),
             });
-        }
+        };
         if !verify_blocking(password.to_owned(), Some(account.password_hash.clone())).await {
-            let lock_until =
-                now + i64::try_from(self.settings.lockout.as_millis()).unwrap_or(i64::MAX);
-            let locked = self
-                .db
-                .record_failed_login(
-                    realm,
-                    &account.id,
-                    i64::from(self.settings.max_failed_logins),
-                    lock_until,
-                )
-                .await?;
-            if let Some(until) = locked.filter(|until| *until > now) {
+            if failures >= max {
+                let until = self.lock(realm, &account.id, now).await?;
                 self.db
                     .append_audit(&account_audit(realm, origin, "login.lockout", &actor))
                     .await?;
@@ -180,21 +187,22 @@ impl Accounts<'_> {
                     tenant_id,
                     expires_at,
                 } => (family_id, user_id, tenant_id, expires_at),
-                RefreshUse::Replayed { family_id } => {
+                RefreshUse::Replayed {
+                    family_id,
+                    user_id,
+                    tenant_id,
+                } => {
                     self.db.revoke_refresh_family(&family_id).await?;
-                    self.db
-                        .append_audit(&AuditEntry {
-                            tenant_id: None,
-                            actor: "system",
-                            action: "session.revoked_on_reuse",
-                            target: "session",
-                            before: None,
-                            after: None,
-                            request_id: origin.request_id,
-                            ip: origin.ip,
-                            user_agent: origin.user_agent,
-                        })
-                        .await?;
+                    let actor = format!("user:{user_id}");
+                    let target = format!("session:{family_id}");
+                    let realm = match &tenant_id {
+                        Some(id) => Realm::Tenant(id),
+                        None => Realm::Platform,
+                    };
+                    let mut entry =
+                        account_audit(realm, origin, "session.revoked_on_reuse", &actor);
+                    entry.target = &target;
+                    self.db.append_audit(&entry).await?;
                     return Err(AuthError::RefreshReused);
                 }
                 RefreshUse::Unknown => return Err(AuthError::InvalidRefresh),
@@ -225,15 +233,37 @@ impl Accounts<'_> {
                 return Err(AuthError::TenantInactive);
             }
         }
-        self.issue(&account, &family_id).await
+        let pair = self.issue(&account, &family_id).await?;
+        // A revocation that raced this refresh: it may have marked the family's tokens
+        // before ours was written, so make sure ours goes too.
+        if self.db.session_revoked(&family_id).await? {
+            self.db.revoke_refresh_family(&family_id).await?;
+            return Err(AuthError::InvalidRefresh);
+        }
+        Ok(pair)
     }
 
     /// Ends the session the refresh token belongs to. Unknown tokens end nothing.
-    pub async fn logout(&self, token: &str) -> Result<(), AuthError> {
-        if let Some(family) = self.db.refresh_family_of(&hash_token(token)).await? {
+    pub async fn logout(&self, token: &str, origin: Origin<'_>) -> Result<(), AuthError> {
+        if let Some((family, user_id, tenant_id)) = self.db.session_of(&hash_token(token)).await? {
             self.db.revoke_refresh_family(&family).await?;
+            let actor = format!("user:{user_id}");
+            let realm = match &tenant_id {
+                Some(id) => Realm::Tenant(id),
+                None => Realm::Platform,
+            };
+            self.db
+                .append_audit(&account_audit(realm, origin, "logout", &actor))
+                .await?;
         }
         Ok(())
+    }
+
+    /// Locks an account for the lockout period; returns until when.
+    async fn lock(&self, realm: Realm<'_>, id: &str, now: i64) -> Result<i64, AuthError> {
+        let until = now + i64::try_from(self.settings.lockout.as_millis()).unwrap_or(i64::MAX);
+        self.db.lock_account(realm, id, until).await?;
+        Ok(until)
     }
 
     /// Replaces a user's password after checking the current one, and ends every
@@ -367,6 +397,7 @@ impl Accounts<'_> {
             .db
             .account_by_id(realm, &holder.user_id)
             .await?
+            .filter(|a| a.active)
             .ok_or(AuthError::InvalidOneTimeToken)?;
         password::check_policy(new, &account.email).map_err(AuthError::WeakPassword)?;
         let hash = hash_blocking(new.to_owned())
@@ -455,9 +486,12 @@ impl Accounts<'_> {
             )
             .await?;
         let actor = format!("user:{inviter}");
-        self.db
-            .append_audit(&account_audit(realm, origin, "user.invite", &actor))
-            .await?;
+        let target = format!("user:{id}");
+        let after = serde_json::json!({"email": email, "role": role}).to_string();
+        let mut entry = account_audit(realm, origin, "user.invite", &actor);
+        entry.target = &target;
+        entry.after = Some(after);
+        self.db.append_audit(&entry).await?;
         self.db
             .account_by_id(realm, &id)
             .await?
@@ -549,8 +583,21 @@ fn retry_after(until: i64, now: i64) -> u64 {
         .max(1)
 }
 
-/// Argon2 is deliberately slow: verify off the async executor.
+/// Argon2 calls at once: each takes ~19 MiB and a core for tens of milliseconds, so
+/// a flood of logins queues here instead of exhausting memory.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Argon2 is deliberately slow: verify off the async executor. Passwords longer than
+/// the policy allows cannot match and are not hashed in full.
 async fn verify_blocking(password: String, stored: Option<String>) -> bool {
+    let (password, stored) = if password.len() > 4 * password::MAX_LENGTH {
+        (String::new(), None)
+    } else {
+        (password, stored)
+    };
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => password::verify(&password, &stored),
         None => {
@@ -564,6 +611,7 @@ async fn verify_blocking(password: String, stored: Option<String>) -> bool {
 
 /// Hashes off the async executor.
 pub async fn hash_blocking(password: String) -> Result<String, String> {
+    let _slot = ARGON2_SLOTS.acquire().await.map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || password::hash(&password).map_err(|e| e.to_string()))
         .await
         .map_err(|e| e.to_string())?

@@ -73,13 +73,18 @@ pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
         .to_string())
 }
 
-/// Whether `password` matches the PHC string `stored`.
+/// Whether `password` matches the PHC string `stored`. A stored value that is no
+/// hash (an invited user's) matches nothing, after the same work as a real check.
 pub fn verify(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|parsed| {
-        Argon2::default()
+    match PasswordHash::new(stored) {
+        Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+            .is_ok(),
+        Err(_) => {
+            verify_nothing(password);
+            false
+        }
+    }
 }
 
 /// Spends the time of one verification, so an unknown email answers as slowly as a
@@ -87,7 +92,9 @@ pub fn verify(password: &str, stored: &str) -> bool {
 pub fn verify_nothing(password: &str) {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let decoy = DECOY.get_or_init(|| hash("decoy password for timing").unwrap_or_default());
-    let _ = verify(password, decoy);
+    if let Ok(parsed) = PasswordHash::new(decoy) {
+        let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
+    }
 }
 
 #[cfg(test)]

@@ -49,17 +49,13 @@ pub(super) struct OriginOwned {
 
 impl OriginOwned {
     pub(super) fn from(headers: &HeaderMap) -> Self {
-        let text = |name| {
-            headers
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
         Self {
-            // The first hop of X-Forwarded-For when behind a proxy.
-            ip: text("x-forwarded-for")
-                .map(|v| v.split(',').next().unwrap_or_default().trim().to_owned()),
-            user_agent: text("user-agent"),
+            // The peer of the connection: a header could be forged by the client.
+            ip: super::client_ip(),
+            user_agent: headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned),
             request_id: request_id(),
         }
     }
@@ -177,9 +173,14 @@ async fn refresh(
 
 async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts().logout(&body.refresh).await?;
+    let origin = OriginOwned::from(&headers);
+    state
+        .accounts()
+        .logout(&body.refresh, origin.borrow())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

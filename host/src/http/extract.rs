@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use super::ApiError;
 use crate::AppState;
 use crate::auth::{Caller, Claims, Role, TokenError};
+use crate::store::Realm;
 use crate::tenancy::{Resolution, TenantHint, TenantStatus, TenantView};
 
 /// A JSON body whose rejections use the API's error shape: malformed JSON is a 400,
@@ -101,6 +102,30 @@ fn bearer_claims(parts: &Parts, state: &AppState) -> Result<Claims, ApiError> {
     Ok(claims)
 }
 
+/// A token from a login session speaks for an account that may have been
+/// deactivated, given another role, or logged out since the token was issued: the
+/// account and the session decide, not the token. Returns the account's current
+/// role; none for tokens that carry no session (development tokens).
+async fn session_role(state: &AppState, claims: &Claims) -> Result<Option<Role>, ApiError> {
+    let Some(session) = &claims.sid else {
+        return Ok(None);
+    };
+    let realm = match &claims.tenant {
+        Some(tenant_id) => Realm::Tenant(tenant_id),
+        None => Realm::Platform,
+    };
+    let account = state
+        .db
+        .account_by_id(realm, &claims.sub)
+        .await?
+        .filter(|a| a.active)
+        .ok_or_else(|| ApiError::Forbidden("Account is deactivated".into()))?;
+    if state.db.session_revoked(session).await? {
+        return Err(ApiError::Unauthorized("Session has ended"));
+    }
+    Ok(Some(account.role.parse().unwrap_or(Role::Member)))
+}
+
 /// A caller authenticated for the resolved tenant: the token's tenant must be this
 /// one; platform admins may act on any tenant.
 pub struct TenantCaller {
@@ -125,17 +150,8 @@ impl FromRequestParts<AppState> for TenantCaller {
             ));
         }
         let mut caller = Caller::from(&claims);
-        // A token from a login session speaks for an account that may have been
-        // deactivated, or given another role, since the token was issued: the
-        // account decides, not the token.
-        if claims.sid.is_some() && claims.tenant.is_some() {
-            let account = state
-                .db
-                .account_by_id(crate::store::Realm::Tenant(&tenant.tenant.id), &claims.sub)
-                .await?
-                .filter(|a| a.active)
-                .ok_or_else(|| ApiError::Forbidden("Account is deactivated".into()))?;
-            caller.role = account.role.parse().unwrap_or(Role::Member);
+        if let Some(role) = session_role(state, &claims).await? {
+            caller.role = role;
         }
         Ok(Self {
             tenant,
@@ -158,6 +174,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
         if !claims.is_platform_admin() {
             return Err(ApiError::Forbidden("Platform administrators only".into()));
         }
+        session_role(state, &claims).await?;
         Ok(Self(claims))
     }
 }

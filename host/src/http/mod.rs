@@ -31,6 +31,15 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
     static REQUEST_ID: Arc<str>;
+    static CLIENT_IP: Option<std::net::IpAddr>;
+}
+
+/// The address of the connection's peer, for the audit log.
+pub fn client_ip() -> Option<String> {
+    CLIENT_IP
+        .try_with(|ip| ip.map(|ip| ip.to_string()))
+        .ok()
+        .flatten()
 }
 
 /// The current request's id, for error bodies and the audit log.
@@ -92,7 +101,8 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
-/// Makes the request id available to everything the request runs.
+/// Makes the request id and the client address available to everything the
+/// request runs.
 async fn scope_request_id(req: Request, next: Next) -> Response {
     let id: Arc<str> = req
         .extensions()
@@ -100,5 +110,11 @@ async fn scope_request_id(req: Request, next: Next) -> Response {
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default()
         .into();
-    REQUEST_ID.scope(id, next.run(req)).await
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    REQUEST_ID
+        .scope(id, CLIENT_IP.scope(ip, next.run(req)))
+        .await
 }

@@ -134,31 +134,28 @@ async fn update(
             "You cannot change your own role or deactivate yourself".into(),
         ));
     }
-    state
-        .db
-        .update_tenant_account(tenant_id, &id, role, active)
-        .await?;
-    if !active {
-        state.db.revoke_user_sessions(&id, None).await?;
-    }
     let origin = OriginOwned::from(&headers);
     let origin = origin.borrow();
     let actor = format!("user:{}", auth.caller.user_id);
     let target = format!("user:{id}");
+    let audit = AuditEntry {
+        tenant_id: Some(tenant_id),
+        actor: &actor,
+        action: "user.update",
+        target: &target,
+        before: Some(json!({"role": before.role, "active": before.active}).to_string()),
+        after: Some(json!({"role": role, "active": active}).to_string()),
+        request_id: origin.request_id,
+        ip: origin.ip,
+        user_agent: origin.user_agent,
+    };
     state
         .db
-        .append_audit(&AuditEntry {
-            tenant_id: Some(tenant_id),
-            actor: &actor,
-            action: "user.update",
-            target: &target,
-            before: Some(json!({"role": before.role, "active": before.active}).to_string()),
-            after: Some(json!({"role": role, "active": active}).to_string()),
-            request_id: origin.request_id,
-            ip: origin.ip,
-            user_agent: origin.user_agent,
-        })
+        .update_tenant_account(tenant_id, &id, role, active, audit)
         .await?;
+    if !active {
+        state.db.revoke_user_sessions(&id, None).await?;
+    }
     let after = state
         .db
         .account_by_id(realm, &id)

@@ -62,9 +62,11 @@ pub enum RefreshUse {
         tenant_id: Option<String>,
         expires_at: i64,
     },
-    /// Used or revoked before: a replay. Carries the family to revoke.
+    /// Used or revoked before: a replay. Carries the session to revoke.
     Replayed {
         family_id: String,
+        user_id: String,
+        tenant_id: Option<String>,
     },
     Unknown,
 }
@@ -134,34 +136,43 @@ impl Db {
         insert_account(&mut conn, realm, new).await
     }
 
-    /// Counts a failed login. At `max_failures` the account locks until `lock_until`
-    /// and the count starts again; returns the lock, if any.
-    pub async fn record_failed_login(
+    /// Reserves one login attempt before the password is checked, so concurrent
+    /// guesses cannot all slip past the limit. None when the account is locked; else
+    /// the number of failures in a row, this attempt included.
+    pub async fn reserve_login_attempt(
         &self,
         realm: Realm<'_>,
         id: &str,
-        max_failures: i64,
-        lock_until: i64,
+        now: i64,
     ) -> DbResult<Option<i64>> {
         let sql = format!(
-            "UPDATE {} SET \
-             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
-             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END \
-             WHERE id = $3 RETURNING locked_until",
+            "UPDATE {} SET failed_logins = failed_logins + 1 \
+             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) RETURNING failed_logins",
             realm.table()
         );
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(max_failures)
-            .bind(lock_until)
             .bind(id)
+            .bind(now)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row
-            .map(|r| r.try_get::<Option<i64>, _>(0))
-            .transpose()?
-            .flatten())
+        row.map(|r| r.try_get(0)).transpose()
     }
 
+    /// Locks an account until `until`; the failure count starts again.
+    pub async fn lock_account(&self, realm: Realm<'_>, id: &str, until: i64) -> DbResult<()> {
+        let sql = format!(
+            "UPDATE {} SET locked_until = $1, failed_logins = 0 WHERE id = $2",
+            realm.table()
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(until)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Clears the failure count after a successful login or a password reset.
     pub async fn record_login_success(&self, realm: Realm<'_>, id: &str) -> DbResult<()> {
         let sql = format!(
             "UPDATE {} SET failed_logins = 0, locked_until = NULL WHERE id = $1",
@@ -218,28 +229,49 @@ impl Db {
                 expires_at: row.try_get(3)?,
             });
         }
-        let family = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let family = sqlx::query(
+            "SELECT family_id, user_id, tenant_id FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match family {
             Some(row) => RefreshUse::Replayed {
                 family_id: row.try_get(0)?,
+                user_id: row.try_get(1)?,
+                tenant_id: row.try_get(2)?,
             },
             None => RefreshUse::Unknown,
         })
     }
 
-    /// Revokes every token of a family (a session).
+    /// Revokes a session: recorded first, then its tokens marked.
     pub async fn revoke_refresh_family(&self, family_id: &str) -> DbResult<()> {
+        let now = now_ms();
+        sqlx::query("INSERT INTO revoked_sessions (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(family_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(now)
         .bind(family_id)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Whether a session has been revoked.
+    pub async fn session_revoked(&self, family_id: &str) -> DbResult<bool> {
+        Ok(
+            sqlx::query("SELECT 1 FROM revoked_sessions WHERE family_id = $1")
+                .bind(family_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     pub async fn set_password(
@@ -275,15 +307,35 @@ impl Db {
         Ok(())
     }
 
-    /// Revokes every session of a user but `keep` (a refresh-token family).
+    /// Revokes every session of a user but `keep` (a refresh-token family), and
+    /// every reset or invitation token still waiting for them.
     pub async fn revoke_user_sessions(&self, user_id: &str, keep: Option<&str>) -> DbResult<()> {
+        let now = now_ms();
+        let keep = keep.unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO revoked_sessions (family_id, revoked_at) \
+             SELECT DISTINCT family_id, $1 FROM refresh_tokens WHERE user_id = $2 AND family_id <> $3 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(keep)
+        .execute(&self.pool)
+        .await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 \
              WHERE user_id = $2 AND revoked_at IS NULL AND family_id <> $3",
         )
-        .bind(now_ms())
+        .bind(now)
         .bind(user_id)
-        .bind(keep.unwrap_or_default())
+        .bind(keep)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -303,33 +355,45 @@ impl Db {
         .collect()
     }
 
-    /// Sets a tenant user's role and active flag.
+    /// Sets a tenant user's role and active flag, with its audit row, in one
+    /// transaction.
     pub async fn update_tenant_account(
         &self,
         tenant_id: &str,
         id: &str,
         role: &str,
         active: bool,
+        audit: super::AuditEntry<'_>,
     ) -> DbResult<()> {
-        sqlx::query("UPDATE users SET role = $1, active = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
-            .bind(role)
-            .bind(i64::from(active))
-            .bind(now_ms())
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE users SET role = $1, active = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(role)
+        .bind(i64::from(active))
+        .bind(now)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+        audit.insert(&mut w.tx, now).await?;
+        w.commit().await
     }
 
-    /// The family of a refresh token, if the token is known.
-    pub async fn refresh_family_of(&self, token_hash: &str) -> DbResult<Option<String>> {
-        sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()
+    /// The session (family), user and tenant of a refresh token, if it is known.
+    pub async fn session_of(
+        &self,
+        token_hash: &str,
+    ) -> DbResult<Option<(String, String, Option<String>)>> {
+        sqlx::query(
+            "SELECT family_id, user_id, tenant_id FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .transpose()
     }
 }
 
