@@ -18,6 +18,18 @@ pub enum Role {
     SuperAdmin,
 }
 
+impl Role {
+    /// The name used in tokens, the database and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "MEMBER",
+            Self::Manager => "MANAGER",
+            Self::TenantAdmin => "TENANT_ADMIN",
+            Self::SuperAdmin => "SUPER_ADMIN",
+        }
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = String;
 

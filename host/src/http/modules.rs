@@ -99,10 +99,7 @@ fn dispatch_error(err: DispatchError) -> ApiError {
         DispatchError::MethodNotAllowed => ApiError::MethodNotAllowed,
         DispatchError::RoleTooLow(role) => ApiError::Forbidden(format!(
             "This action needs the {} role or higher",
-            serde_json::to_value(role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
+            role.as_str()
         )),
         DispatchError::Busy => ApiError::Unavailable("The module is busy; retry shortly".into()),
         DispatchError::Timeout => failed(

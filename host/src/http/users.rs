@@ -53,15 +53,6 @@ fn tenant_role(role: &str) -> Result<Role, ApiError> {
     }
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Member => "MEMBER",
-        Role::Manager => "MANAGER",
-        Role::TenantAdmin => "TENANT_ADMIN",
-        Role::SuperAdmin => "SUPER_ADMIN",
-    }
-}
-
 async fn list(State(state): State<AppState>, auth: TenantCaller) -> Result<Json<Value>, ApiError> {
     require_admin(&auth)?;
     let users = state.db.tenant_accounts(&auth.tenant.tenant.id).await?;
@@ -93,7 +84,7 @@ async fn invite(
             &auth.tenant.tenant,
             &body.email,
             &body.full_name,
-            role_name(role),
+            role.as_str(),
             &auth.caller.user_id,
             origin.borrow(),
         )
@@ -124,7 +115,7 @@ async fn update(
         .await?
         .ok_or_else(|| ApiError::NotFound("No such user".into()))?;
     let role = match &body.role {
-        Some(role) => role_name(tenant_role(role)?),
+        Some(role) => tenant_role(role)?.as_str(),
         None => before.role.as_str(),
     };
     let active = body.active.unwrap_or(before.active);

@@ -64,21 +64,12 @@ impl LoadedModule {
             "routes": m.routes.iter().map(|r| json!({
                 "method": r.method,
                 "path": r.path,
-                "min_role": r.min_role.map(role_name),
+                "min_role": r.min_role.map(|role| super::host::from_wit_role(role).as_str()),
             })).collect::<Vec<_>>(),
             "dependencies": m.dependencies,
             "subscriptions": m.subscriptions,
             "capabilities": m.capabilities.iter().map(|c| format!("{c:?}").to_lowercase()).collect::<Vec<_>>(),
         })
-    }
-}
-
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Member => "MEMBER",
-        Role::Manager => "MANAGER",
-        Role::TenantAdmin => "TENANT_ADMIN",
-        Role::SuperAdmin => "SUPER_ADMIN",
     }
 }
 
