@@ -27,8 +27,27 @@ async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> Te
         .await
 }
 
+/// Waits (up to 5 s) until a testbed instance of `tenant` is running a request.
+async fn wait_until_busy(app: &TestApp, tenant: &str) {
+    let tenant_id = app.tenant_id(tenant).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let busy = app
+            .state
+            .runtime
+            .slots()
+            .iter()
+            .any(|s| s.tenant_id == tenant_id && s.module == "testbed" && s.busy_instances > 0);
+        if busy {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no testbed instance of {tenant} became busy");
+}
+
 async fn endless_loop_hits_the_deadline_while_others_are_served(backend: Backend) {
-    let app = testbed(backend, |l| l.call_timeout = Duration::from_millis(1500)).await;
+    let app = testbed(backend, |l| l.call_timeout = Duration::from_millis(2500)).await;
     let demo = app.token("demo", Role::Member).await;
     let acme = app.token("acme", Role::Member).await;
 
@@ -37,7 +56,7 @@ async fn endless_loop_hits_the_deadline_while_others_are_served(backend: Backend
         app.as_user(Method::GET, "/api/testbed/spin", "demo", &demo)
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_until_busy(&app, "demo").await;
     for _ in 0..5 {
         app.as_user(Method::GET, "/api/testbed/fixed", "acme", &acme)
             .send()
@@ -59,7 +78,7 @@ async fn endless_loop_hits_the_deadline_while_others_are_served(backend: Backend
     assert!(spun.body["request_id"].is_string());
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(5),
+        elapsed >= Duration::from_millis(2400) && elapsed < Duration::from_secs(8),
         "{elapsed:?}"
     );
 
@@ -234,7 +253,7 @@ async fn a_full_slot_answers_busy(backend: Backend) {
         app.as_user(Method::GET, "/api/testbed/spin", "demo", &demo)
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_until_busy(&app, "demo").await;
     let busy = app
         .as_user(Method::GET, "/api/testbed/fixed", "demo", &demo)
         .send()

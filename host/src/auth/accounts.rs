@@ -195,10 +195,7 @@ impl Accounts<'_> {
                     self.db.revoke_refresh_family(&family_id).await?;
                     let actor = format!("user:{user_id}");
                     let target = format!("session:{family_id}");
-                    let realm = match &tenant_id {
-                        Some(id) => Realm::Tenant(id),
-                        None => Realm::Platform,
-                    };
+                    let realm = Realm::of(tenant_id.as_deref());
                     let mut entry =
                         account_audit(realm, origin, "session.revoked_on_reuse", &actor);
                     entry.target = &target;
@@ -210,10 +207,7 @@ impl Accounts<'_> {
         if expires_at <= now_ms() {
             return Err(AuthError::InvalidRefresh);
         }
-        let realm = match &tenant_id {
-            Some(id) => Realm::Tenant(id),
-            None => Realm::Platform,
-        };
+        let realm = Realm::of(tenant_id.as_deref());
         let account = self
             .db
             .account_by_id(realm, &user_id)
@@ -248,10 +242,7 @@ impl Accounts<'_> {
         if let Some((family, user_id, tenant_id)) = self.db.session_of(&hash_token(token)).await? {
             self.db.revoke_refresh_family(&family).await?;
             let actor = format!("user:{user_id}");
-            let realm = match &tenant_id {
-                Some(id) => Realm::Tenant(id),
-                None => Realm::Platform,
-            };
+            let realm = Realm::of(tenant_id.as_deref());
             self.db
                 .append_audit(&account_audit(realm, origin, "logout", &actor))
                 .await?;
@@ -389,10 +380,7 @@ impl Accounts<'_> {
             .peek_one_time_token(&hashed, purpose)
             .await?
             .ok_or(AuthError::InvalidOneTimeToken)?;
-        let realm = match &holder.tenant_id {
-            Some(id) => Realm::Tenant(id),
-            None => Realm::Platform,
-        };
+        let realm = Realm::of(holder.tenant_id.as_deref());
         let account = self
             .db
             .account_by_id(realm, &holder.user_id)

@@ -110,10 +110,7 @@ async fn session_role(state: &AppState, claims: &Claims) -> Result<Option<Role>,
     let Some(session) = &claims.sid else {
         return Ok(None);
     };
-    let realm = match &claims.tenant {
-        Some(tenant_id) => Realm::Tenant(tenant_id),
-        None => Realm::Platform,
-    };
+    let realm = Realm::of(claims.tenant.as_deref());
     let account = state
         .db
         .account_by_id(realm, &claims.sub)

@@ -12,7 +12,12 @@ pub enum Realm<'a> {
     Platform,
 }
 
-impl Realm<'_> {
+impl<'a> Realm<'a> {
+    /// A tenant's users, or the platform's when there is no tenant.
+    pub fn of(tenant_id: Option<&'a str>) -> Self {
+        tenant_id.map_or(Realm::Platform, Realm::Tenant)
+    }
+
     fn table(self) -> &'static str {
         match self {
             Realm::Tenant(_) => "users",
@@ -74,10 +79,7 @@ pub enum RefreshUse {
 impl Account {
     /// The realm the account lives in.
     pub fn realm(&self) -> Realm<'_> {
-        match &self.tenant_id {
-            Some(id) => Realm::Tenant(id),
-            None => Realm::Platform,
-        }
+        Realm::of(self.tenant_id.as_deref())
     }
 }
 
