@@ -215,6 +215,39 @@ async fn undeclared_calls_and_roles(backend: Backend) {
         .send()
         .await
         .expect_error(403, "forbidden");
+    // A call back into a module already on the chain is a cycle.
+    let cycle = app
+        .as_user(Method::GET, "/api/testbed/call-self", "demo", &member)
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    assert!(
+        cycle.body["error"]
+            .as_str()
+            .expect("message")
+            .contains("cycle"),
+        "{}",
+        cycle.text
+    );
+    // A declared dependency that is disabled for the tenant is unavailable.
+    app.as_user(Method::GET, "/api/testbed/call-attendance", "demo", &member)
+        .send()
+        .await
+        .expect_error(503, "module_unavailable");
+    // Emitting events needs the capability in the manifest.
+    let emit = app
+        .as_user(Method::POST, "/api/testbed/emit", "demo", &member)
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    assert!(
+        emit.body["error"]
+            .as_str()
+            .expect("message")
+            .contains("capability"),
+        "{}",
+        emit.text
+    );
     app.as_user(Method::GET, "/api/testbed/admin-only", "demo", &member)
         .send()
         .await

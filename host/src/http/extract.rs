@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::ApiError;
 use crate::AppState;
 use crate::auth::{Caller, Claims, Role, TokenError};
-use crate::store::Realm;
+use crate::store::{Realm, SessionProblem};
 use crate::tenancy::{Resolution, TenantHint, TenantStatus, TenantView};
 
 /// A JSON body whose rejections use the API's error shape: malformed JSON is a 400,
@@ -111,16 +111,17 @@ async fn session_role(state: &AppState, claims: &Claims) -> Result<Option<Role>,
         return Ok(None);
     };
     let realm = Realm::of(claims.tenant.as_deref());
-    let account = state
+    match state
         .db
-        .account_by_id(realm, &claims.sub)
+        .live_session_role(realm, &claims.sub, session)
         .await?
-        .filter(|a| a.active)
-        .ok_or_else(|| ApiError::Forbidden("Account is deactivated".into()))?;
-    if state.db.session_revoked(session).await? {
-        return Err(ApiError::Unauthorized("Session has ended"));
+    {
+        Ok(role) => Ok(Some(role.parse().unwrap_or(Role::Member))),
+        Err(SessionProblem::Deactivated) => {
+            Err(ApiError::Forbidden("Account is deactivated".into()))
+        }
+        Err(SessionProblem::Revoked) => Err(ApiError::Unauthorized("Session has ended")),
     }
-    Ok(Some(account.role.parse().unwrap_or(Role::Member)))
 }
 
 /// A caller authenticated for the resolved tenant: the token's tenant must be this

@@ -21,7 +21,7 @@ pub use audit::AuditEntry;
 pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
 pub use tenants::{Created, module_settings};
-pub use users::{Account, NewAccount, Realm, RefreshUse};
+pub use users::{Account, NewAccount, Realm, RefreshUse, SessionProblem};
 
 /// A database error the caller cannot act on: logged, answered as 500.
 pub type DbResult<T> = Result<T, sqlx::Error>;

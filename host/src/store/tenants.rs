@@ -45,14 +45,6 @@ impl Db {
         row.as_ref().map(tenant).transpose()
     }
 
-    pub async fn tenant_id_by_domain(&self, domain: &str) -> DbResult<Option<String>> {
-        let row = sqlx::query("SELECT tenant_id FROM tenant_domains WHERE domain = $1")
-            .bind(domain)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get(0)).transpose()
-    }
-
     pub async fn count_tenants(&self) -> DbResult<i64> {
         sqlx::query("SELECT COUNT(*) FROM tenants")
             .fetch_one(&self.pool)

@@ -57,6 +57,13 @@ pub struct NewAccount<'a> {
     pub password_hash: &'a str,
 }
 
+/// Why a session token no longer speaks for its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionProblem {
+    Deactivated,
+    Revoked,
+}
+
 /// What presenting a refresh token found.
 #[derive(Debug)]
 pub enum RefreshUse {
@@ -263,6 +270,44 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// For a request carrying a session token: the account's role if the account is
+    /// active and the session not revoked, in one read.
+    pub async fn live_session_role(
+        &self,
+        realm: Realm<'_>,
+        user_id: &str,
+        family_id: &str,
+    ) -> DbResult<Result<String, SessionProblem>> {
+        let (role, tenant_filter) = match realm {
+            Realm::Tenant(_) => ("role", " AND tenant_id = $3"),
+            Realm::Platform => ("'SUPER_ADMIN'", ""),
+        };
+        let sql = format!(
+            "SELECT active, {role}, EXISTS (SELECT 1 FROM revoked_sessions WHERE family_id = $2) \
+             FROM {} WHERE id = $1{tenant_filter}",
+            realm.table()
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(family_id);
+        if let Realm::Tenant(tenant_id) = realm {
+            query = query.bind(tenant_id);
+        }
+        let Some(row) = query.fetch_optional(&self.pool).await? else {
+            return Ok(Err(SessionProblem::Deactivated));
+        };
+        Ok(if row.try_get::<i64, _>(0)? != 1 {
+            Err(SessionProblem::Deactivated)
+        } else if row
+            .try_get::<bool, _>(2)
+            .or_else(|_| row.try_get::<i64, _>(2).map(|v| v != 0))?
+        {
+            Err(SessionProblem::Revoked)
+        } else {
+            Ok(row.try_get(1)?)
+        })
     }
 
     /// Whether a session has been revoked.

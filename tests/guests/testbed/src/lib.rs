@@ -9,7 +9,12 @@ struct Testbed;
 
 impl Module for Testbed {
     fn manifest() -> Manifest {
-        Manifest::new("testbed", "Testbed", "0.1.0").description("Misbehaves on purpose")
+        // Depends on itself to show the host refusing a call cycle, and on attendance
+        // to show a call into a disabled module. No `events` capability on purpose.
+        Manifest::new("testbed", "Testbed", "0.1.0")
+            .description("Misbehaves on purpose")
+            .depends_on("testbed")
+            .depends_on("attendance")
     }
 
     fn router() -> Router {
@@ -29,6 +34,18 @@ impl Module for Testbed {
             .get("/call-undeclared", |_| {
                 let reply = modules::call::<()>("employees", "GET", "/", None)?;
                 Response::json(200, &json!({"status": reply.status}))
+            })
+            .get("/call-self", |_| {
+                modules::call::<()>("testbed", "GET", "/fixed", None)?;
+                Ok(Response::no_content())
+            })
+            .get("/call-attendance", |_| {
+                let reply = modules::call::<()>("attendance", "GET", "/", None)?;
+                Response::json(200, &json!({"status": reply.status}))
+            })
+            .post("/emit", |_| {
+                mosaic_sdk::events::emit("testbed.poked", None, &json!({}))?;
+                Ok(Response::no_content())
             })
             .get("/admin-only", |_| Ok(Response::no_content()))
             .min_role(Role::TenantAdmin)
