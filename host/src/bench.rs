@@ -77,17 +77,27 @@ pub async fn runtime(
     let key = runtime.modules()[0].key.clone();
 
     let directory = Directory::load(db.clone(), None).await?;
+    let files = provisioning::TenantFiles::new(scratch);
     let provisioner = provisioning::Provisioner {
         db: &db,
         runtime: &runtime,
         directory: &directory,
+        files: &files,
+    };
+    let actor = provisioning::Actor {
+        id: "bench",
+        origin: Default::default(),
     };
     let tenant = provisioner
-        .create_tenant(provisioning::NewTenant {
-            name: "Bench".into(),
-            subdomain: "bench".into(),
-            modules: vec![key.clone()],
-        })
+        .create_tenant(
+            provisioning::NewTenant {
+                name: "Bench".into(),
+                subdomain: "bench".into(),
+                modules: vec![key.clone()],
+                ..Default::default()
+            },
+            &actor,
+        )
         .await?;
     let view = directory
         .by_id(&tenant.id)

@@ -46,6 +46,13 @@ impl Default for Limits {
     }
 }
 
+/// A token bucket: `per_second` sustained, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// SQLite file, generated secret, artifact cache and tenant files live here.
@@ -73,6 +80,13 @@ pub struct Config {
     pub seed_demo: bool,
     /// Mount the native baseline handler the HTTP benchmarks compare modules with.
     pub bench_routes: bool,
+    /// Requests per tenant (all its users and modules together); none is unlimited.
+    pub tenant_rate_limit: Option<RateLimit>,
+    /// Public demo requests per client address and hour.
+    pub demo_requests_per_hour: u32,
+    /// How often every tenant's generation is compared with the cached one, to catch
+    /// changes whose notification was missed (and all changes on SQLite).
+    pub tenant_sweep_interval: Duration,
 }
 
 impl Config {
@@ -90,6 +104,12 @@ impl Config {
             auth: crate::auth::accounts::AuthSettings::default(),
             seed_demo: false,
             bench_routes: false,
+            tenant_rate_limit: Some(RateLimit {
+                per_second: 100,
+                burst: 200,
+            }),
+            demo_requests_per_hour: 5,
+            tenant_sweep_interval: Duration::from_secs(2),
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod provisioning;
@@ -19,7 +20,8 @@ use tokio::net::TcpListener;
 pub use config::{Config, Limits};
 
 use crate::auth::JwtKeys;
-use crate::provisioning::Provisioner;
+use crate::http::Throttle;
+use crate::provisioning::{Provisioner, TenantFiles};
 use crate::runtime::Runtime;
 use crate::store::Db;
 use crate::tenancy::Directory;
@@ -34,6 +36,8 @@ pub struct Shared {
     pub directory: Directory,
     pub runtime: Runtime,
     pub keys: JwtKeys,
+    pub files: TenantFiles,
+    pub throttle: Throttle,
     pub config: Config,
 }
 
@@ -90,6 +94,8 @@ impl AppState {
                     .map(|s| s.as_bytes().to_vec())
                     .collect::<Vec<_>>(),
             ),
+            files: TenantFiles::new(&config.data_dir),
+            throttle: Throttle::new(&config),
             config,
         }));
         if state.config.seed_demo && state.provisioner().seed_demo().await? {
@@ -103,6 +109,7 @@ impl AppState {
             db: &self.db,
             runtime: &self.runtime,
             directory: &self.directory,
+            files: &self.files,
         }
     }
 }
@@ -112,23 +119,29 @@ pub fn app(state: AppState) -> axum::Router {
     http::router(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, evicting idle slots in the
-/// background.
+/// Serves `state` on `listener` until `shutdown` resolves. In the background it
+/// follows tenant changes made elsewhere, evicts idle slots and forgets idle rate
+/// limit buckets.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let runtime = state.runtime.clone();
+    let follower = tokio::spawn(tenancy::sync::follow_changes(
+        state.clone(),
+        state.config.tenant_sweep_interval,
+    ));
+    let housekeeping = state.clone();
     let period = (state.config.limits.slot_idle_timeout / 4).max(std::time::Duration::from_secs(1));
     let evictor = tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
-            let evicted = runtime.evict_idle();
+            let evicted = housekeeping.runtime.evict_idle();
             if evicted > 0 {
                 tracing::debug!(evicted, "evicted idle slots");
             }
+            housekeeping.throttle.shrink();
         }
     });
     let result = axum::serve(
@@ -139,5 +152,6 @@ pub async fn serve(
     .await
     .context("serving HTTP");
     evictor.abort();
+    follower.abort();
     result
 }

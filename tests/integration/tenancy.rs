@@ -32,11 +32,12 @@ async fn resolves_by_header_subdomain_and_custom_domain(backend: Backend) {
     by_subdomain.expect(200);
 
     let demo_id = app.tenant_id("demo").await;
-    app.state
-        .directory
-        .add_domain(&demo_id, "hr.demo-corp.example")
+    app.req(Method::POST, "/api/admin/tenants/demo/domains")
+        .bearer(&app.admin_token())
+        .json(&serde_json::json!({"domain": "HR.demo-corp.example"}))
+        .send()
         .await
-        .expect("domain added");
+        .expect(201);
     let by_domain = app
         .req(Method::GET, "/api/employees/")
         .header("host", "HR.demo-corp.example:443")

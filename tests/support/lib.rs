@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mosaic::auth::{Claims, Role};
+use mosaic::config::RateLimit;
 use mosaic::{AppState, Config, Limits};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -52,9 +53,16 @@ pub struct TestAppBuilder {
     base_domain: Option<String>,
     cache_dir: Option<PathBuf>,
     previous_jwt_secrets: Vec<String>,
+    tenant_rate_limit: Option<RateLimit>,
 }
 
 impl TestAppBuilder {
+    /// Requests per tenant; none is unlimited.
+    pub fn with_tenant_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.tenant_rate_limit = limit;
+        self
+    }
+
     /// A secret being rotated out: tokens it signed are still accepted.
     pub fn with_previous_jwt_secret(mut self, secret: &str) -> Self {
         self.previous_jwt_secrets.push(secret.into());
@@ -104,6 +112,7 @@ impl TestAppBuilder {
         config.base_domain = self.base_domain;
         config.jwt_secret = Some("integration-test-secret".into());
         config.jwt_previous_secrets = self.previous_jwt_secrets;
+        config.tenant_rate_limit = self.tenant_rate_limit;
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
             self.cache_dir
@@ -111,16 +120,22 @@ impl TestAppBuilder {
         );
         let state = AppState::build(config).await.expect("host starts");
         for (subdomain, modules) in &self.tenants {
-            let tenant = state
+            state
                 .provisioner()
-                .create_tenant(mosaic::provisioning::NewTenant {
-                    name: format!("{subdomain} Ltd"),
-                    subdomain: subdomain.clone(),
-                    modules: modules.clone(),
-                })
+                .create_tenant(
+                    mosaic::provisioning::NewTenant {
+                        name: format!("{subdomain} Ltd"),
+                        subdomain: subdomain.clone(),
+                        modules: modules.clone(),
+                        ..Default::default()
+                    },
+                    &mosaic::provisioning::Actor {
+                        id: "test",
+                        origin: Default::default(),
+                    },
+                )
                 .await
                 .expect("tenant created");
-            drop(tenant);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -168,7 +183,37 @@ impl TestApp {
             base_domain: None,
             cache_dir: None,
             previous_jwt_secrets: Vec::new(),
+            tenant_rate_limit: Config::new(".").tenant_rate_limit,
         }
+    }
+
+    /// Where the host keeps its files (`tenants/<subdomain>/...`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// Sends `GET <path>` byte for byte, as no URL library would (they resolve `..`
+    /// and `%2e%2e` before sending); returns the status and body.
+    pub async fn raw_get(&self, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.expect("read");
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -303,13 +348,13 @@ impl Resp {
 }
 
 /// A PostgreSQL database of its own, dropped when the test ends.
-struct TestDatabase {
+pub struct TestDatabase {
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl TestDatabase {
-    async fn create() -> Self {
+    pub async fn create() -> Self {
         use sqlx::Executor;
         let admin = postgres_admin_url();
         let name = format!("mosaic_test_{}", uuid::Uuid::new_v4().simple());
@@ -373,4 +418,61 @@ macro_rules! both_backends {
             }
         }
     )*};
+}
+
+/// The `mosaic` command line run as a process of its own (`mosaic-replica` is the
+/// same `mosaic::cli` as the `mosaic` binary).
+pub fn mosaic_command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-replica"));
+    command
+        .env("MOSAIC_MODULES_DIR", target_dir().join("wasm32-wasip2/release"))
+        .env("MOSAIC_LOG", "warn")
+        .kill_on_drop(true);
+    command
+}
+
+/// A `mosaic serve` process on 127.0.0.1:0, killed when dropped.
+pub struct Replica {
+    pub addr: SocketAddr,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Replica {
+    /// Starts `mosaic serve` on `database_url` and waits until it listens.
+    pub async fn start(database_url: &str, jwt_secret: &str, extra: &[&str]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut child = mosaic_command()
+            .args(["--data-dir"])
+            .arg(dir.path())
+            .args(["--database-url", database_url, "--jwt-secret", jwt_secret])
+            .args(["serve", "--addr", "127.0.0.1:0", "--no-demo"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("mosaic-replica starts");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(120), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(addr) = line.strip_prefix("Mosaic is listening on http://") {
+                    return addr.trim().parse().expect("address");
+                }
+            }
+            panic!("mosaic serve exited before listening")
+        })
+        .await
+        .expect("mosaic serve listens within two minutes");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            addr,
+            _child: child,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
 }

@@ -18,7 +18,7 @@ pub const RESET_TTL: Duration = Duration::from_secs(3600);
 pub const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The password hash of an invited user who has not chosen a password: it is not a
 /// PHC string, so no password ever verifies against it.
-const NO_PASSWORD_YET: &str = "!invited";
+pub const NO_PASSWORD_YET: &str = "!invited";
 
 /// Token lifetimes and the lockout rule.
 #[derive(Debug, Clone)]
@@ -448,31 +448,7 @@ impl Accounts<'_> {
         if !created {
             return Err(AuthError::EmailTaken);
         }
-        let token = hex::encode(rand::random::<[u8; 32]>());
-        let expires_at = now_ms() + i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX);
-        self.db
-            .insert_one_time_token(
-                &hash_token(&token),
-                TokenPurpose::Invite,
-                Some(&tenant.id),
-                &id,
-                expires_at,
-            )
-            .await?;
-        let body = format!(
-            "Hello {full_name},\n\nYou are invited to {} on Mosaic. Choose your password with\n\n  \
-             POST /api/auth/invite/accept {{\"token\": \"{token}\", \"password\": \"...\"}}\n\n\
-             within a week, then log in at {} with this address.\n",
-            tenant.name, tenant.subdomain
-        );
-        self.db
-            .queue_mail(
-                Some(&tenant.id),
-                &email,
-                &format!("Join {} on Mosaic", tenant.name),
-                &body,
-            )
-            .await?;
+        send_invitation(self.db, tenant, &id, &email, full_name).await?;
         let actor = format!("user:{inviter}");
         let target = format!("user:{id}");
         let after = serde_json::json!({"email": email, "role": role}).to_string();
@@ -541,6 +517,40 @@ impl Accounts<'_> {
             expires_in: ttl,
         })
     }
+}
+
+/// Mails an invited account (created with [`NO_PASSWORD_YET`]) a single-use token to
+/// choose its password with.
+pub async fn send_invitation(
+    db: &Db,
+    tenant: &crate::tenancy::Tenant,
+    account_id: &str,
+    email: &str,
+    full_name: &str,
+) -> Result<(), sqlx::Error> {
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let expires_at = now_ms() + i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX);
+    db.insert_one_time_token(
+        &hash_token(&token),
+        TokenPurpose::Invite,
+        Some(&tenant.id),
+        account_id,
+        expires_at,
+    )
+    .await?;
+    let body = format!(
+        "Hello {full_name},\n\nYou are invited to {} on Mosaic. Choose your password with\n\n  \
+         POST /api/auth/invite/accept {{\"token\": \"{token}\", \"password\": \"...\"}}\n\n\
+         within a week, then log in at {} with this address.\n",
+        tenant.name, tenant.subdomain
+    );
+    db.queue_mail(
+        Some(&tenant.id),
+        email,
+        &format!("Join {} on Mosaic", tenant.name),
+        &body,
+    )
+    .await
 }
 
 fn account_audit<'a>(

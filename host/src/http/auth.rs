@@ -81,21 +81,24 @@ struct Register {
 
 async fn register(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<Register>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let origin = OriginOwned::from(&headers);
     let tenant = state
         .provisioner()
         .register(
             NewTenant {
                 name: body.company_name,
                 subdomain: body.subdomain,
-                modules: Vec::new(),
+                ..NewTenant::default()
             },
             FirstAdmin {
                 full_name: body.full_name,
                 email: body.email,
-                password: body.password,
+                password: Some(body.password),
             },
+            origin.borrow(),
         )
         .await?;
     Ok((

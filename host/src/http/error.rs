@@ -36,6 +36,9 @@ pub enum ApiError {
     /// Too many failed logins; seconds until the next attempt is allowed.
     #[error("Account is locked after too many failed logins")]
     Locked(u64),
+    /// Over a rate limit; seconds until a request will be let through.
+    #[error("Too many requests")]
+    RateLimited(u64),
     #[error("{0}")]
     Unavailable(String),
     /// A module call failed; `code` says how.
@@ -66,6 +69,7 @@ impl ApiError {
             Self::ModuleNotEnabled(_) => (StatusCode::FORBIDDEN, "module_not_enabled"),
             Self::TenantInactive(_) => (StatusCode::FORBIDDEN, "tenant_inactive"),
             Self::Locked(_) => (StatusCode::LOCKED, "account_locked"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::ModuleFailed { code, .. } => (StatusCode::INTERNAL_SERVER_ERROR, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -81,7 +85,7 @@ impl IntoResponse for ApiError {
             Self::ModuleNotEnabled(module) => {
                 json!({"error": "Module not enabled", "module": module, "upgrade": true})
             }
-            Self::Locked(retry_after) => json!({
+            Self::Locked(retry_after) | Self::RateLimited(retry_after) => json!({
                 "error": self.to_string(), "code": code, "retry_after": retry_after, "request_id": request_id
             }),
             Self::Validation(fields) => {
@@ -96,7 +100,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let retry_after = match self {
             Self::Unavailable(_) => Some(1),
-            Self::Locked(secs) => Some(secs),
+            Self::Locked(secs) | Self::RateLimited(secs) => Some(secs),
             _ => None,
         };
         if let Some(secs) = retry_after {

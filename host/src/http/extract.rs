@@ -41,6 +41,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A query string whose rejections use the API's error shape (400).
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
 /// The tenant the request is for, resolved and active.
 #[derive(Clone)]
 pub struct TenantCtx(pub Arc<TenantView>);
@@ -77,6 +91,7 @@ impl FromRequestParts<AppState> for TenantCtx {
             TenantStatus::Archived => return Err(ApiError::TenantInactive("archived")),
         }
         tracing::Span::current().record("tenant", view.tenant.subdomain.as_str());
+        state.throttle.tenant(&view.tenant.id)?;
         let ctx = Self(view);
         parts.extensions.insert(ctx.clone());
         Ok(ctx)

@@ -8,6 +8,8 @@ mod error;
 mod extract;
 mod health;
 mod modules;
+mod public;
+mod throttle;
 mod users;
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use throttle::Throttle;
 
 use crate::AppState;
 
@@ -66,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(auth::router())
         .merge(users::router())
+        .merge(public::router())
         .merge(modules::router())
         .fallback(|method: Method| async move {
             if method == Method::OPTIONS {

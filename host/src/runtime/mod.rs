@@ -43,6 +43,8 @@ struct Inner {
     /// When each (tenant, module) was last disabled: a request that began before
     /// that must not bring its slot back.
     disabled_at: DashMap<(String, String), Instant>,
+    /// Each tenant's most recent failed module call, for its health report.
+    last_errors: DashMap<String, ModuleFailure>,
     db: Db,
     limits: Limits,
     cache: cache::ArtifactCache,
@@ -90,6 +92,15 @@ pub enum DispatchError {
     Internal(String),
 }
 
+/// A module call that failed in the runtime (a trap, a timeout, a limit), not a
+/// 4xx/5xx the module chose to answer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModuleFailure {
+    pub module: String,
+    pub error: String,
+    pub at_ms: i64,
+}
+
 /// A live slot, for operators.
 #[derive(Debug, serde::Serialize)]
 pub struct SlotInfo {
@@ -118,6 +129,7 @@ impl Runtime {
                 registry: Registry::default(),
                 slots: DashMap::new(),
                 disabled_at: DashMap::new(),
+                last_errors: DashMap::new(),
                 db,
                 limits,
                 cache: cache::ArtifactCache::new(cache_dir),
@@ -247,7 +259,18 @@ impl Runtime {
             started,
             deadline,
         };
+        let (tenant, module) = (ctx.tenant.clone(), ctx.module.clone());
         let result = self.run(ctx, request).await;
+        if let Err(err) = &result {
+            self.inner.last_errors.insert(
+                tenant.tenant.id.clone(),
+                ModuleFailure {
+                    module: module.key.clone(),
+                    error: err.to_string(),
+                    at_ms: now_ms(),
+                },
+            );
+        }
         let commit = matches!(&result, Ok(resp) if resp.status < 400);
         uow.finish(commit)
             .await
@@ -430,6 +453,33 @@ impl Runtime {
         let key = (tenant_id.to_owned(), module.to_owned());
         self.inner.disabled_at.insert(key.clone(), Instant::now());
         self.inner.slots.remove(&key).is_some()
+    }
+
+    /// Drops all of a tenant's slots (it changed elsewhere, or was deleted); the next
+    /// request builds them again from the current state.
+    pub fn drop_tenant_slots(&self, tenant_id: &str) -> usize {
+        let modules: Vec<String> = self
+            .inner
+            .slots
+            .iter()
+            .filter(|e| e.key().0 == tenant_id)
+            .map(|e| e.key().1.clone())
+            .collect();
+        modules
+            .iter()
+            .filter(|module| self.drop_slot(tenant_id, module))
+            .count()
+    }
+
+    /// The tenant's most recent failed module call on this replica.
+    pub fn last_failure(&self, tenant_id: &str) -> Option<ModuleFailure> {
+        self.inner.last_errors.get(tenant_id).map(|e| e.clone())
+    }
+
+    /// Forgets everything about a deleted tenant.
+    pub fn forget_tenant(&self, tenant_id: &str) {
+        self.drop_tenant_slots(tenant_id);
+        self.inner.last_errors.remove(tenant_id);
     }
 
     /// Drops every slot idle for longer than the configured timeout.

@@ -1,6 +1,16 @@
-//! The append-only audit log. There is deliberately no update or delete here.
+//! The append-only audit log. There is deliberately no update or delete here: each
+//! row carries the SHA-256 of its content chained to the previous row's hash, so
+//! `mosaic audit verify` finds any row altered or removed behind the code's back.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
 
 use super::{Db, DbResult, now_ms};
+
+/// Key of the PostgreSQL advisory lock that makes appends take turns: each new row
+/// must see the hash of the one before it. (SQLite writers already take turns.)
+const AUDIT_CHAIN_LOCK: i64 = 0x6d6f_7361_6963_0001;
 
 /// One audited action: who did what to which target, with the state before and after.
 #[derive(Debug, Clone)]
@@ -16,13 +26,61 @@ pub struct AuditEntry<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+/// The hash of a row: its content and the previous row's hash, as a canonical JSON
+/// array (field order fixed, so the same row always hashes the same).
+#[allow(clippy::too_many_arguments)]
+fn chain_hash(
+    prev_hash: Option<&str>,
+    tenant_id: Option<&str>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    request_id: Option<&str>,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+    at: i64,
+) -> String {
+    let content = serde_json::json!([
+        prev_hash, tenant_id, actor, action, target, before, after, request_id, ip, user_agent, at
+    ]);
+    hex::encode(Sha256::digest(content.to_string().as_bytes()))
+}
+
 impl AuditEntry<'_> {
-    /// Appends the row inside the caller's transaction, so it exists exactly when the
-    /// change it describes does.
+    /// Appends the row inside the caller's write transaction, so it exists exactly
+    /// when the change it describes does.
     pub(super) async fn insert(&self, conn: &mut sqlx::AnyConnection, at: i64) -> DbResult<()> {
+        if conn.backend_name() == "PostgreSQL" {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_CHAIN_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let prev_hash: Option<String> =
+            sqlx::query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?
+                .flatten();
+        let hash = chain_hash(
+            prev_hash.as_deref(),
+            self.tenant_id,
+            self.actor,
+            self.action,
+            self.target,
+            self.before.as_deref(),
+            self.after.as_deref(),
+            self.request_id,
+            self.ip,
+            self.user_agent,
+            at,
+        );
         sqlx::query(
-            "INSERT INTO audit_log (tenant_id, actor, action, target, before, after, request_id, at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO audit_log (tenant_id, actor, action, target, before, after, request_id, at, ip, user_agent, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(self.tenant_id)
         .bind(self.actor)
@@ -34,16 +92,214 @@ impl AuditEntry<'_> {
         .bind(at)
         .bind(self.ip)
         .bind(self.user_agent)
+        .bind(prev_hash)
+        .bind(hash)
         .execute(conn)
         .await?;
         Ok(())
     }
 }
 
+/// A stored audit row.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub tenant_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub at: i64,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+/// Which rows `Db::audit_page` returns, newest first.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub tenant_id: Option<String>,
+    pub actor: Option<String>,
+    /// An exact action, or a prefix ending in `.` (`tenant.` for every tenant action).
+    pub action: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// Rows older than this sequence number (the previous page's `next`).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// What `Db::verify_audit` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditVerification {
+    /// Rows checked against the chain.
+    pub rows: u64,
+    /// Rows written before the chain existed (the first migrations), left unchecked.
+    pub unsealed: u64,
+    /// Hash of the newest row: keep it elsewhere to detect a removed tail later.
+    pub head: Option<String>,
+    /// The first row that does not hold, if any.
+    pub problem: Option<AuditProblem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditProblem {
+    pub seq: i64,
+    pub reason: &'static str,
+}
+
+const AUDIT_COLUMNS: &str = "seq, tenant_id, actor, action, target, before, after, request_id, ip, user_agent, at, prev_hash, hash";
+
+fn audit_record(row: &sqlx::any::AnyRow) -> DbResult<AuditRecord> {
+    let json = |i: usize| -> DbResult<Option<serde_json::Value>> {
+        let text: Option<String> = row.try_get(i)?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t))))
+    };
+    Ok(AuditRecord {
+        seq: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        actor: row.try_get(2)?,
+        action: row.try_get(3)?,
+        target: row.try_get(4)?,
+        before: json(5)?,
+        after: json(6)?,
+        request_id: row.try_get(7)?,
+        ip: row.try_get(8)?,
+        user_agent: row.try_get(9)?,
+        at: row.try_get(10)?,
+        prev_hash: row.try_get(11)?,
+        hash: row.try_get(12)?,
+    })
+}
+
 impl Db {
     /// Appends an entry on its own (for actions that change nothing else).
     pub async fn append_audit(&self, entry: &AuditEntry<'_>) -> DbResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        entry.insert(&mut conn, now_ms()).await
+        let mut w = self.begin_write().await?;
+        entry.insert(&mut w.tx, now_ms()).await?;
+        w.commit().await
+    }
+
+    /// One page of the log, newest first.
+    pub async fn audit_page(&self, filter: &AuditFilter) -> DbResult<Vec<AuditRecord>> {
+        enum Bind<'a> {
+            Text(&'a str),
+            Owned(String),
+            Int(i64),
+        }
+        let mut conditions: Vec<(&str, Bind<'_>)> = Vec::new();
+        if let Some(tenant) = &filter.tenant_id {
+            conditions.push(("tenant_id =", Bind::Text(tenant)));
+        }
+        if let Some(actor) = &filter.actor {
+            conditions.push(("actor =", Bind::Text(actor)));
+        }
+        match filter.action.as_deref() {
+            // `tenant.` matches `tenant.approve` etc.: the range [`tenant.`, `tenant/`).
+            Some(prefix) if prefix.ends_with('.') => {
+                conditions.push(("action >=", Bind::Text(prefix)));
+                let upper = format!("{}/", &prefix[..prefix.len() - 1]);
+                conditions.push(("action <", Bind::Owned(upper)));
+            }
+            Some(action) => conditions.push(("action =", Bind::Text(action))),
+            None => {}
+        }
+        if let Some(since) = filter.since_ms {
+            conditions.push(("at >=", Bind::Int(since)));
+        }
+        if let Some(until) = filter.until_ms {
+            conditions.push(("at <", Bind::Int(until)));
+        }
+        if let Some(before) = filter.before_seq {
+            conditions.push(("seq <", Bind::Int(before)));
+        }
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1");
+        for (i, (condition, _)) in conditions.iter().enumerate() {
+            sql.push_str(&format!(" AND {condition} ${}", i + 1));
+        }
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", conditions.len() + 1));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (_, value) in conditions {
+            query = match value {
+                Bind::Text(v) => query.bind(v),
+                Bind::Owned(v) => query.bind(v),
+                Bind::Int(v) => query.bind(v),
+            };
+        }
+        query
+            .bind(filter.limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(audit_record)
+            .collect()
+    }
+
+    /// Walks the whole chain, oldest first, recomputing every hash. `progress` is
+    /// called with the number of rows seen so far.
+    pub async fn verify_audit(&self, mut progress: impl FnMut(u64)) -> DbResult<AuditVerification> {
+        use futures::TryStreamExt;
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq");
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&self.pool);
+        let mut report = AuditVerification {
+            rows: 0,
+            unsealed: 0,
+            head: None,
+            problem: None,
+        };
+        let mut sealed = false;
+        let mut prev: Option<String> = None;
+        while let Some(row) = rows.try_next().await? {
+            let r = audit_record(&row)?;
+            progress(report.rows + report.unsealed + 1);
+            let Some(hash) = &r.hash else {
+                if sealed {
+                    report.problem = Some(AuditProblem {
+                        seq: r.seq,
+                        reason: "row has no hash after the chain began",
+                    });
+                    break;
+                }
+                report.unsealed += 1;
+                continue;
+            };
+            sealed = true;
+            report.rows += 1;
+            if r.prev_hash != prev {
+                report.problem = Some(AuditProblem {
+                    seq: r.seq,
+                    reason: "previous row is missing or was replaced",
+                });
+                break;
+            }
+            // `before`/`after` are hashed as stored text, so read them back as text.
+            let text = |i: usize| row.try_get::<Option<String>, _>(i);
+            let expected = chain_hash(
+                r.prev_hash.as_deref(),
+                r.tenant_id.as_deref(),
+                &r.actor,
+                &r.action,
+                &r.target,
+                text(5)?.as_deref(),
+                text(6)?.as_deref(),
+                r.request_id.as_deref(),
+                r.ip.as_deref(),
+                r.user_agent.as_deref(),
+                r.at,
+            );
+            if &expected != hash {
+                report.problem = Some(AuditProblem {
+                    seq: r.seq,
+                    reason: "row content does not match its hash",
+                });
+                break;
+            }
+            prev = Some(hash.clone());
+        }
+        report.head = prev;
+        Ok(report)
     }
 }

@@ -2,6 +2,7 @@
 //! the few places where SQLite and PostgreSQL differ ask [`Dialect`].
 
 mod audit;
+mod demo_requests;
 mod mail;
 mod modules;
 pub mod outbox;
@@ -17,10 +18,13 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditVerification};
+pub use demo_requests::{DemoRequest, NewDemoRequest};
 pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
-pub use tenants::{Created, module_settings};
+pub use tenants::{
+    Created, TENANT_CHANGES, TenantChanges, TenantQuery, TenantRow, TenantStatistics, module_settings,
+};
 pub use users::{Account, NewAccount, Realm, RefreshUse, SessionProblem};
 
 /// A database error the caller cannot act on: logged, answered as 500.

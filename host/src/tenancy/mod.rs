@@ -3,16 +3,19 @@
 //! enabled modules; every change invalidates the entry, so the next request on this
 //! replica reloads it from the database.
 
+pub mod sync;
+
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 
 use crate::store::{Db, DbResult};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TenantStatus {
     Pending,
     Active,
@@ -45,7 +48,7 @@ impl FromStr for TenantStatus {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
@@ -55,6 +58,26 @@ pub struct Tenant {
     pub timezone: String,
     /// Bumped by every change that a cached copy must notice.
     pub generation: i64,
+    pub contact_email: Option<String>,
+    /// `#rrggbb`.
+    pub primary_color: Option<String>,
+    pub secondary_color: Option<String>,
+    /// File name of the logo in the tenant's folder.
+    pub logo: Option<String>,
+    /// Who created it: `user:<id>`, `cli:<login>` or `signup`.
+    pub created_by: Option<String>,
+    /// Why it entered its current state.
+    pub status_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A tenant's public configuration, rendered once per cached view.
+#[derive(Debug)]
+pub struct RenderedConfig {
+    pub json: String,
+    /// A strong validator of `json`.
+    pub etag: String,
 }
 
 /// A tenant as the request path sees it: itself and the modules it has enabled.
@@ -62,6 +85,8 @@ pub struct Tenant {
 pub struct TenantView {
     pub tenant: Tenant,
     enabled: HashSet<String>,
+    /// Filled on first use; a change to the tenant replaces the whole view.
+    pub config: OnceLock<Arc<RenderedConfig>>,
 }
 
 impl TenantView {
@@ -228,7 +253,11 @@ impl Directory {
             .await?
             .into_iter()
             .collect();
-        let view = Arc::new(TenantView { tenant, enabled });
+        let view = Arc::new(TenantView {
+            tenant,
+            enabled,
+            config: OnceLock::new(),
+        });
         let id = &view.tenant.id;
         if self.invalidations.load(Ordering::Acquire) == seen {
             self.views.insert(id.clone(), view.clone());
@@ -248,10 +277,15 @@ impl Directory {
         self.subdomains.retain(|_, id| id != tenant_id);
     }
 
-    pub async fn add_domain(&self, tenant_id: &str, domain: &str) -> DbResult<()> {
-        let domain = domain.to_ascii_lowercase();
-        self.db.add_tenant_domain(tenant_id, &domain).await?;
-        self.domains.insert(domain, tenant_id.to_owned());
+    /// Forgets the cached tenant and reloads its custom domains: what a change made
+    /// anywhere (this replica, another one, the CLI) calls for.
+    pub async fn refresh(&self, tenant_id: &str) -> DbResult<()> {
+        self.invalidate(tenant_id);
+        let domains = self.db.tenant_domains(tenant_id).await?;
+        self.domains.retain(|_, id| id != tenant_id);
+        for domain in domains {
+            self.domains.insert(domain, tenant_id.to_owned());
+        }
         Ok(())
     }
 }

@@ -1,0 +1,196 @@
+//! What anyone may read or send without a token: the module catalog, each tenant's
+//! public configuration and assets, and the demo-request form.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::JsonBody;
+use super::ApiError;
+use crate::AppState;
+use crate::provisioning::AssetRefusal;
+use crate::store::NewDemoRequest;
+use crate::tenancy::TenantView;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/modules", get(catalog))
+        .route("/api/modules/", get(catalog))
+        .route("/api/tenants/by-subdomain/{subdomain}/config", get(config))
+        .route("/api/tenants/by-subdomain/{subdomain}/config/", get(config))
+        .route(
+            "/api/tenants/by-subdomain/{subdomain}/assets/{*path}",
+            get(asset),
+        )
+        .route("/api/demo-requests", post(demo_request))
+        .route("/api/demo-requests/", post(demo_request))
+}
+
+/// Every installed module, in the catalog's order.
+async fn catalog(State(state): State<AppState>) -> Json<Value> {
+    let mut modules = state.runtime.modules();
+    modules.sort_by(|a, b| (a.manifest.sort_order, &a.key).cmp(&(b.manifest.sort_order, &b.key)));
+    let items: Vec<Value> = modules
+        .iter()
+        .map(|m| {
+            json!({
+                "key": m.key,
+                "name": m.manifest.name,
+                "description": m.manifest.description,
+                "icon": m.manifest.icon,
+                "version": m.manifest.version,
+                "core": m.core,
+                "sort_order": m.manifest.sort_order,
+            })
+        })
+        .collect();
+    Json(json!({ "items": items }))
+}
+
+async fn tenant_by_subdomain(
+    state: &AppState,
+    subdomain: &str,
+) -> Result<std::sync::Arc<TenantView>, ApiError> {
+    state
+        .directory
+        .by_subdomain(subdomain)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Unknown tenant".into()))
+}
+
+/// The tenant's `config.json`, rendered once per change, with an ETag so a portal
+/// revalidates for the price of a 304.
+async fn config(
+    State(state): State<AppState>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let view = tenant_by_subdomain(&state, &subdomain).await?;
+    let config = state.provisioner().config(&view);
+    let etag = HeaderValue::from_str(&config.etag).map_err(ApiError::internal)?;
+    let cache = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == config.etag
+        });
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((
+        cache,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        config.json.clone(),
+    )
+        .into_response())
+}
+
+/// A file from the tenant's own folder, and nothing outside it.
+async fn asset(
+    State(state): State<AppState>,
+    Path((subdomain, path)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let view = tenant_by_subdomain(&state, &subdomain).await?;
+    let files = state.files.clone();
+    let subdomain = view.tenant.subdomain.clone();
+    let read = tokio::task::spawn_blocking(move || files.read_asset(&subdomain, &path))
+        .await
+        .map_err(ApiError::internal)?;
+    let asset = match read {
+        Ok(asset) => asset,
+        Err(AssetRefusal::Forbidden) => {
+            return Err(ApiError::Forbidden(
+                "Asset paths stay inside the tenant's folder".into(),
+            ));
+        }
+        Err(AssetRefusal::NotFound) => return Err(ApiError::NotFound("No such asset".into())),
+    };
+    let content_type = HeaderValue::from_str(&asset.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            // Tenant files are shown, never run, on the API's origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; img-src 'self'; style-src 'self'; sandbox"),
+            ),
+        ],
+        asset.bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoRequestForm {
+    company: String,
+    contact_name: String,
+    email: String,
+    #[serde(default)]
+    message: String,
+}
+
+async fn demo_request(
+    State(state): State<AppState>,
+    JsonBody(form): JsonBody<DemoRequestForm>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ip = super::CLIENT_IP.try_with(|ip| *ip).ok().flatten();
+    if let Some(ip) = ip {
+        state.throttle.demo_request(ip)?;
+    }
+    let mut problems = serde_json::Map::new();
+    let company = form.company.trim();
+    let contact_name = form.contact_name.trim();
+    let email = form.email.trim().to_lowercase();
+    let message = form.message.trim();
+    for (field, value) in [("company", company), ("contact_name", contact_name)] {
+        if value.is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control) {
+            problems.insert(field.into(), json!("must be 1 to 200 characters"));
+        }
+    }
+    if !crate::auth::valid_email(&email) {
+        problems.insert("email".into(), json!("must be a valid email address"));
+    }
+    if message.chars().count() > 5000 {
+        problems.insert("message".into(), json!("must be at most 5000 characters"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(Value::Object(problems)));
+    }
+    let ip_text = ip.map(|ip| ip.to_string());
+    let request = state
+        .db
+        .insert_demo_request(&NewDemoRequest {
+            company,
+            contact_name,
+            email: &email,
+            message,
+            ip: ip_text.as_deref(),
+        })
+        .await?;
+    tracing::info!(demo_request = %request.id, "demo requested");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": request.id,
+            "status": request.status,
+            "message": "Thank you. We will be in touch to set up your demo.",
+        })),
+    ))
+}

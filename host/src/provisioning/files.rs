@@ -1,0 +1,320 @@
+//! Each tenant's folder under `<data dir>/tenants/<subdomain>/`: its `config.json`,
+//! its logo, and the static site exported from them. Every write is atomic (a temp
+//! file in the same folder, then a rename), and every read stays inside the folder.
+
+use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::runtime::registry::LoadedModule;
+use crate::tenancy::{RenderedConfig, Tenant};
+
+/// Largest accepted logo.
+pub const MAX_LOGO_BYTES: usize = 2 << 20;
+
+/// Logo formats, told apart by their first bytes, never by a file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    Png,
+    Jpeg,
+    Webp,
+}
+
+impl ImageKind {
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Self::Png)
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else {
+            None
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Webp => "webp",
+        }
+    }
+}
+
+/// Why an asset was not served.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AssetRefusal {
+    /// The path tries to leave the folder or is not a plain relative path.
+    Forbidden,
+    NotFound,
+}
+
+/// An asset read from a tenant's folder.
+#[derive(Debug)]
+pub struct Asset {
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+}
+
+/// A file `deploy_site` wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenFile {
+    pub path: String,
+    pub bytes: usize,
+}
+
+/// The `tenants/` folder of the data dir.
+#[derive(Debug, Clone)]
+pub struct TenantFiles {
+    root: PathBuf,
+}
+
+impl TenantFiles {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            root: data_dir.join("tenants"),
+        }
+    }
+
+    /// The tenant's folder. Subdomains are DNS labels, so this is one plain component.
+    pub fn folder(&self, subdomain: &str) -> PathBuf {
+        self.root.join(subdomain)
+    }
+
+    pub fn config_path(&self, subdomain: &str) -> PathBuf {
+        self.folder(subdomain).join("config.json")
+    }
+
+    pub fn write_config(&self, subdomain: &str, config: &RenderedConfig) -> std::io::Result<()> {
+        write_atomic(&self.config_path(subdomain), config.json.as_bytes())
+    }
+
+    /// Whether `config.json` on disk is exactly `config`: `None` when it is missing.
+    pub fn config_is_current(&self, subdomain: &str, config: &RenderedConfig) -> Option<bool> {
+        std::fs::read(self.config_path(subdomain))
+            .ok()
+            .map(|bytes| bytes == config.json.as_bytes())
+    }
+
+    /// Stores a logo as `logo.<ext>` (removing one of another format) and returns its
+    /// file name.
+    pub fn write_logo(&self, subdomain: &str, kind: ImageKind, bytes: &[u8]) -> std::io::Result<String> {
+        let name = format!("logo.{}", kind.extension());
+        let folder = self.folder(subdomain);
+        write_atomic(&folder.join(&name), bytes)?;
+        for other in [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp] {
+            if other != kind {
+                remove_if_exists(&folder.join(format!("logo.{}", other.extension())))?;
+            }
+        }
+        Ok(name)
+    }
+
+    /// Removes the tenant's folder and everything in it.
+    pub fn remove(&self, subdomain: &str) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(self.folder(subdomain)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads `path` (as given in the URL, already percent-decoded) from the tenant's
+    /// folder. Refuses anything but plain names: no `..`, no absolute or drive
+    /// paths, no backslashes, and no symlink anywhere on the way.
+    pub fn read_asset(&self, subdomain: &str, path: &str) -> Result<Asset, AssetRefusal> {
+        if path.is_empty() || path.contains(['\\', '\0']) || path.starts_with('/') {
+            return Err(AssetRefusal::Forbidden);
+        }
+        let relative = Path::new(path);
+        if !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(name) if !name.is_empty()))
+        {
+            return Err(AssetRefusal::Forbidden);
+        }
+        let mut current = self.folder(subdomain);
+        let folder_meta = std::fs::symlink_metadata(&current).map_err(|_| AssetRefusal::NotFound)?;
+        if !folder_meta.is_dir() {
+            return Err(AssetRefusal::NotFound);
+        }
+        for component in relative.components() {
+            current.push(component);
+            let meta = std::fs::symlink_metadata(&current).map_err(|_| AssetRefusal::NotFound)?;
+            if meta.file_type().is_symlink() {
+                return Err(AssetRefusal::Forbidden);
+            }
+        }
+        if !std::fs::symlink_metadata(&current).is_ok_and(|m| m.is_file()) {
+            return Err(AssetRefusal::NotFound);
+        }
+        let bytes = std::fs::read(&current).map_err(|_| AssetRefusal::NotFound)?;
+        let content_type = mime_guess::from_path(&current)
+            .first_or_octet_stream()
+            .essence_str()
+            .to_owned();
+        Ok(Asset {
+            bytes,
+            content_type,
+        })
+    }
+
+    /// Exports the tenant's static site into `site/`: its config, a theme stylesheet
+    /// from its colours, its logo, and an index page listing every module with the
+    /// locked ones marked.
+    pub fn deploy_site(
+        &self,
+        tenant: &Tenant,
+        config: &RenderedConfig,
+        modules: &[(&LoadedModule, bool)],
+    ) -> std::io::Result<Vec<WrittenFile>> {
+        let folder = self.folder(&tenant.subdomain);
+        let site = folder.join("site");
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            ("config.json".into(), config.json.clone().into_bytes()),
+            ("theme.css".into(), theme_css(tenant).into_bytes()),
+            ("index.html".into(), index_html(tenant, modules).into_bytes()),
+        ];
+        if let Some(logo) = &tenant.logo {
+            files.push((logo.clone(), std::fs::read(folder.join(logo))?));
+        }
+        files
+            .into_iter()
+            .map(|(name, bytes)| {
+                write_atomic(&site.join(&name), &bytes)?;
+                Ok(WrittenFile {
+                    path: format!("site/{name}"),
+                    bytes: bytes.len(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The public configuration: what a tenant's portal needs to draw itself.
+pub fn render_config(tenant: &Tenant, modules: &[(&LoadedModule, bool)]) -> RenderedConfig {
+    let modules: serde_json::Map<String, serde_json::Value> = modules
+        .iter()
+        .map(|(module, enabled)| (module.key.clone(), json!(enabled)))
+        .collect();
+    let body = json!({
+        "name": tenant.name,
+        "subdomain": tenant.subdomain,
+        "status": tenant.status,
+        "modules": modules,
+        "theme": {
+            "primary_color": tenant.primary_color,
+            "secondary_color": tenant.secondary_color,
+        },
+        "logo_url": tenant.logo.as_ref().map(|logo| asset_url(&tenant.subdomain, logo)),
+    });
+    let json = serde_json::to_string_pretty(&body).unwrap_or_default();
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(json.as_bytes()))[..32]);
+    RenderedConfig { json, etag }
+}
+
+pub fn asset_url(subdomain: &str, path: &str) -> String {
+    format!("/api/tenants/by-subdomain/{subdomain}/assets/{path}")
+}
+
+/// Writes `bytes` to a temp file beside `path`, flushes it, then renames it over
+/// `path`: readers see the old file or the new one, never a half-written one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = path.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
+    std::fs::create_dir_all(folder)?;
+    let mut temp = tempfile::NamedTempFile::new_in(folder)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+const DEFAULT_PRIMARY: &str = "#1f6feb";
+const DEFAULT_SECONDARY: &str = "#8b949e";
+
+fn theme_css(tenant: &Tenant) -> String {
+    // Colours were validated as `#rrggbb` on the way in.
+    format!(
+        ":root {{\n  --primary: {};\n  --secondary: {};\n}}\n\
+         body {{ font-family: system-ui, sans-serif; margin: 2rem; }}\n\
+         header {{ border-bottom: 4px solid var(--primary); }}\n\
+         .module {{ border-left: 4px solid var(--primary); padding: .5rem 1rem; margin: .5rem 0; }}\n\
+         .module.locked {{ border-color: var(--secondary); opacity: .5; }}\n",
+        tenant.primary_color.as_deref().unwrap_or(DEFAULT_PRIMARY),
+        tenant.secondary_color.as_deref().unwrap_or(DEFAULT_SECONDARY),
+    )
+}
+
+fn index_html(tenant: &Tenant, modules: &[(&LoadedModule, bool)]) -> String {
+    let logo = tenant
+        .logo
+        .as_ref()
+        .map(|logo| format!("<img src=\"{}\" alt=\"\" height=\"48\">", escape(logo)))
+        .unwrap_or_default();
+    let items: String = modules
+        .iter()
+        .map(|(module, enabled)| {
+            let m = &module.manifest;
+            let (class, note) = if *enabled {
+                ("module", "")
+            } else {
+                ("module locked", " <small title=\"Upgrade your plan to unlock this module\">locked: upgrade to unlock</small>")
+            };
+            format!(
+                "    <li class=\"{class}\" data-module=\"{}\"><strong>{}</strong>{note}<br>{}</li>\n",
+                escape(&m.key),
+                escape(&m.name),
+                escape(&m.description),
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n  <title>{name}</title>\n  \
+         <link rel=\"stylesheet\" href=\"theme.css\">\n</head>\n<body>\n  <header>{logo}<h1>{name}</h1></header>\n  \
+         <ul>\n{items}  </ul>\n</body>\n</html>\n",
+        name = escape(&tenant.name),
+    )
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_are_told_apart_by_content() {
+        assert_eq!(ImageKind::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageKind::Png));
+        assert_eq!(ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(ImageKind::Jpeg));
+        assert_eq!(ImageKind::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageKind::Webp));
+        assert_eq!(ImageKind::sniff(b"GIF89a"), None);
+        assert_eq!(ImageKind::sniff(b"<svg onload=alert(1)>"), None);
+    }
+
+    #[test]
+    fn escaping_covers_markup() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}
