@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
 use crate::auth::accounts::Origin;
 use crate::auth::{Claims, JwtKeys, Role};
 use crate::provisioning::{Actor, Conversion, NewTenant, Transition};
 use crate::store::{AuditFilter, TenantChanges, TenantQuery};
 use crate::tenancy::TenantStatus;
 use crate::{AppState, Config, Limits};
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// The modules that ship with Mosaic, loaded from `--modules-dir` by `serve`.
@@ -723,12 +723,16 @@ async fn tenant_command(state: AppState, command: TenantCommand) -> anyhow::Resu
             println!("deleted tenant {tenant}");
             Ok(())
         }
-        TenantCommand::Enable { tenant, module } => {
-            print_json(&provisioner.toggle_module(&tenant, &module, true, actor).await?)
-        }
-        TenantCommand::Disable { tenant, module } => {
-            print_json(&provisioner.toggle_module(&tenant, &module, false, actor).await?)
-        }
+        TenantCommand::Enable { tenant, module } => print_json(
+            &provisioner
+                .toggle_module(&tenant, &module, true, actor)
+                .await?,
+        ),
+        TenantCommand::Disable { tenant, module } => print_json(
+            &provisioner
+                .toggle_module(&tenant, &module, false, actor)
+                .await?,
+        ),
         TenantCommand::AddDomain { tenant, domain } => {
             print_json(&provisioner.add_domain(&tenant, &domain, actor).await?)
         }
@@ -736,8 +740,8 @@ async fn tenant_command(state: AppState, command: TenantCommand) -> anyhow::Resu
             print_json(&provisioner.remove_domain(&tenant, &domain, actor).await?)
         }
         TenantCommand::Logo { tenant, file } => {
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             print_json(&provisioner.set_logo(&tenant, &bytes, actor).await?)
         }
         TenantCommand::Health { tenant } => print_json(&provisioner.health(&tenant).await?),
@@ -849,9 +853,12 @@ async fn bulk_create(
 
 async fn demo_command(state: AppState, command: DemoCommand) -> anyhow::Result<()> {
     match command {
-        DemoCommand::List { status } => {
-            print_json(&state.db.list_demo_requests(status.as_deref(), 100, 0).await?)
-        }
+        DemoCommand::List { status } => print_json(
+            &state
+                .db
+                .list_demo_requests(status.as_deref(), 100, 0)
+                .await?,
+        ),
         DemoCommand::Convert {
             id,
             subdomain,

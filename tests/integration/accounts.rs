@@ -234,29 +234,12 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
         .expect_error(422, "validation_failed");
 
     // A suspended tenant's sessions cannot be refreshed.
-    let acme = app.tenant_id("acme").await;
-    let suspended = app
-        .state
-        .db
-        .transition_tenant(
-            &acme,
-            mosaic::tenancy::TenantStatus::Active,
-            mosaic::tenancy::TenantStatus::Suspended,
-            mosaic::store::AuditEntry {
-                tenant_id: Some(&acme),
-                actor: "test",
-                action: "tenant.suspend",
-                target: "tenant:acme",
-                before: None,
-                after: None,
-                request_id: None,
-                ip: None,
-                user_agent: None,
-            },
-        )
+    app.req(Method::POST, "/api/admin/tenants/acme/suspend")
+        .bearer(&app.admin_token())
+        .json(&json!({"reason": "refresh test"}))
+        .send()
         .await
-        .expect("db");
-    assert!(suspended);
+        .expect(200);
     refresh(&app, &b2["refresh"])
         .await
         .expect_error(403, "tenant_inactive");
@@ -555,7 +538,7 @@ async fn password_reset_by_mail(backend: Backend) {
 }
 
 /// The single-use token in the newest mail to `to`.
-async fn mailed_token(app: &TestApp, to: &str) -> String {
+pub(crate) async fn mailed_token(app: &TestApp, to: &str) -> String {
     let mail = app.state.db.recent_mail(20).await.expect("mailbox");
     let message = mail
         .iter()

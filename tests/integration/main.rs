@@ -3,10 +3,20 @@
 mod accounts;
 mod admin;
 mod attendance;
+mod audit;
 mod auth;
+mod cli;
+mod demo_requests;
 mod employees;
 mod isolation;
 mod limits;
+mod provisioning;
+mod rate_limits;
+mod replicas;
 mod runtime;
 mod tenancy;
+mod tenants;
 mod toggles;
+
+/// The `mosaic` command line, for tests that run it as a real process.
+const MOSAIC: &str = env!("CARGO_BIN_EXE_mosaic-replica");

@@ -84,7 +84,7 @@ async fn toggle_attendance_live(backend: Backend) {
     // Both toggles were audited, with before and after.
     use sqlx::Row;
     let rows = sqlx::query(
-        "SELECT action, actor, before, after FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
+        "SELECT action, actor, before, after FROM audit_log WHERE tenant_id = $1 AND action LIKE 'module.%' ORDER BY seq",
     )
     .bind(&demo_id)
     .fetch_all(&app.state.db.pool)

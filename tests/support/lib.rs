@@ -199,7 +199,8 @@ impl TestApp {
         let mut stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .expect("connect");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("send");
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.expect("read");
@@ -420,12 +421,16 @@ macro_rules! both_backends {
     )*};
 }
 
-/// The `mosaic` command line run as a process of its own (`mosaic-replica` is the
-/// same `mosaic::cli` as the `mosaic` binary).
-pub fn mosaic_command() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-replica"));
+/// The `mosaic` command line run as a process of its own: `exe` is the test
+/// package's `mosaic-replica`, the same `mosaic::cli` as the `mosaic` binary (only
+/// integration tests know its path).
+pub fn mosaic_command(exe: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(exe);
     command
-        .env("MOSAIC_MODULES_DIR", target_dir().join("wasm32-wasip2/release"))
+        .env(
+            "MOSAIC_MODULES_DIR",
+            target_dir().join("wasm32-wasip2/release"),
+        )
         .env("MOSAIC_LOG", "warn")
         .kill_on_drop(true);
     command
@@ -440,10 +445,10 @@ pub struct Replica {
 
 impl Replica {
     /// Starts `mosaic serve` on `database_url` and waits until it listens.
-    pub async fn start(database_url: &str, jwt_secret: &str, extra: &[&str]) -> Self {
+    pub async fn start(exe: &str, database_url: &str, jwt_secret: &str, extra: &[&str]) -> Self {
         use tokio::io::AsyncBufReadExt;
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = mosaic_command()
+        let mut child = mosaic_command(exe)
             .args(["--data-dir"])
             .arg(dir.path())
             .args(["--database-url", database_url, "--jwt-secret", jwt_secret])

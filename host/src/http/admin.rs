@@ -25,13 +25,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/tenants", get(list_tenants).post(create_tenant))
         .route("/api/admin/tenants/statistics", get(statistics))
         .route("/api/admin/tenants/bulk-create", post(bulk_create))
-        .route("/api/admin/tenants/bulk-update-modules", post(bulk_update_modules))
+        .route(
+            "/api/admin/tenants/bulk-update-modules",
+            post(bulk_update_modules),
+        )
         .route(
             "/api/admin/tenants/{tenant}",
             get(get_tenant).patch(update_tenant).delete(delete_tenant),
         )
         .route("/api/admin/tenants/{tenant}/health", get(health))
-        .route("/api/admin/tenants/{tenant}/logo", axum::routing::put(upload_logo))
+        .route(
+            "/api/admin/tenants/{tenant}/logo",
+            axum::routing::put(upload_logo),
+        )
         .route("/api/admin/tenants/{tenant}/domains", post(add_domain))
         .route(
             "/api/admin/tenants/{tenant}/domains/{domain}",
@@ -45,7 +51,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/slots", get(slots))
         .route("/api/admin/audit", get(audit))
         .route("/api/admin/demo-requests", get(list_demo_requests))
-        .route("/api/admin/demo-requests/{id}/convert", post(convert_demo_request));
+        .route(
+            "/api/admin/demo-requests/{id}/convert",
+            post(convert_demo_request),
+        );
     for transition in [
         Transition::Approve,
         Transition::Suspend,
@@ -56,7 +65,10 @@ pub fn router() -> Router<AppState> {
         router = router.route(
             &format!("/api/admin/tenants/{{tenant}}/{}", transition.name()),
             post(
-                move |state: State<AppState>, admin: AdminActor, tenant: Path<String>, body: Bytes| {
+                move |state: State<AppState>,
+                      admin: AdminActor,
+                      tenant: Path<String>,
+                      body: Bytes| {
                     change_state(state, admin, tenant, body, transition)
                 },
             ),
@@ -281,7 +293,9 @@ async fn change_state(
         Reason::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(json!({"body": e.to_string()})),
+            serde_json::error::Category::Data => {
+                ApiError::Validation(json!({"body": e.to_string()}))
+            }
             _ => ApiError::BadRequest(format!("Malformed JSON body: {e}")),
         })?
     };
@@ -418,7 +432,10 @@ async fn bulk_update_modules(
         ));
     }
     if state.runtime.module(&body.module).is_none() {
-        return Err(ApiError::NotFound(format!("Unknown module {}", body.module)));
+        return Err(ApiError::NotFound(format!(
+            "Unknown module {}",
+            body.module
+        )));
     }
     let results = state
         .provisioner()
@@ -535,7 +552,9 @@ async fn list_demo_requests(
         .db
         .list_demo_requests(query.status.as_deref(), limit, offset)
         .await?;
-    Ok(Json(json!({ "items": items, "page": query.page, "per_page": query.per_page })))
+    Ok(Json(
+        json!({ "items": items, "page": query.page, "per_page": query.per_page }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -584,9 +603,7 @@ impl From<ProvisionError> for ApiError {
             ProvisionError::UnknownTenant => ApiError::NotFound("Unknown tenant".into()),
             ProvisionError::UnknownModule(m) => ApiError::NotFound(format!("Unknown module {m}")),
             ProvisionError::UnknownDomain(d) => ApiError::NotFound(format!("Unknown domain {d}")),
-            ProvisionError::UnknownDemoRequest => {
-                ApiError::NotFound("Unknown demo request".into())
-            }
+            ProvisionError::UnknownDemoRequest => ApiError::NotFound("Unknown demo request".into()),
             ProvisionError::DemoRequestConverted => {
                 ApiError::Conflict("The demo request was converted already".into())
             }
@@ -594,9 +611,9 @@ impl From<ProvisionError> for ApiError {
                 ApiError::Conflict(format!("Module {m} is core and cannot be disabled"))
             }
             ProvisionError::InvalidTransition(m) => ApiError::Conflict(m),
-            ProvisionError::ConfirmationMismatch => ApiError::Validation(
-                json!({"confirm": "must repeat the tenant's subdomain"}),
-            ),
+            ProvisionError::ConfirmationMismatch => {
+                ApiError::Validation(json!({"confirm": "must repeat the tenant's subdomain"}))
+            }
             ProvisionError::Hashing(e) => ApiError::internal(anyhow::Error::msg(e)),
             ProvisionError::Files(e) => ApiError::internal(e),
             ProvisionError::Db(e) => ApiError::internal(e),

@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::JsonBody;
 use super::ApiError;
+use super::extract::JsonBody;
 use crate::AppState;
 use crate::provisioning::AssetRefusal;
 use crate::store::NewDemoRequest;
@@ -90,7 +90,10 @@ async fn config(
     }
     Ok((
         cache,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         config.json.clone(),
     )
         .into_response())
@@ -128,7 +131,9 @@ async fn asset(
             // Tenant files are shown, never run, on the API's origin.
             (
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; img-src 'self'; style-src 'self'; sandbox"),
+                HeaderValue::from_static(
+                    "default-src 'none'; img-src 'self'; style-src 'self'; sandbox",
+                ),
             ),
         ],
         asset.bytes,

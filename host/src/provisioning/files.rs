@@ -101,7 +101,12 @@ impl TenantFiles {
 
     /// Stores a logo as `logo.<ext>` (removing one of another format) and returns its
     /// file name.
-    pub fn write_logo(&self, subdomain: &str, kind: ImageKind, bytes: &[u8]) -> std::io::Result<String> {
+    pub fn write_logo(
+        &self,
+        subdomain: &str,
+        kind: ImageKind,
+        bytes: &[u8],
+    ) -> std::io::Result<String> {
         let name = format!("logo.{}", kind.extension());
         let folder = self.folder(subdomain);
         write_atomic(&folder.join(&name), bytes)?;
@@ -136,7 +141,8 @@ impl TenantFiles {
             return Err(AssetRefusal::Forbidden);
         }
         let mut current = self.folder(subdomain);
-        let folder_meta = std::fs::symlink_metadata(&current).map_err(|_| AssetRefusal::NotFound)?;
+        let folder_meta =
+            std::fs::symlink_metadata(&current).map_err(|_| AssetRefusal::NotFound)?;
         if !folder_meta.is_dir() {
             return Err(AssetRefusal::NotFound);
         }
@@ -175,7 +181,10 @@ impl TenantFiles {
         let mut files: Vec<(String, Vec<u8>)> = vec![
             ("config.json".into(), config.json.clone().into_bytes()),
             ("theme.css".into(), theme_css(tenant).into_bytes()),
-            ("index.html".into(), index_html(tenant, modules).into_bytes()),
+            (
+                "index.html".into(),
+                index_html(tenant, modules).into_bytes(),
+            ),
         ];
         if let Some(logo) = &tenant.logo {
             files.push((logo.clone(), std::fs::read(folder.join(logo))?));
@@ -211,7 +220,10 @@ pub fn render_config(tenant: &Tenant, modules: &[(&LoadedModule, bool)]) -> Rend
         "logo_url": tenant.logo.as_ref().map(|logo| asset_url(&tenant.subdomain, logo)),
     });
     let json = serde_json::to_string_pretty(&body).unwrap_or_default();
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(json.as_bytes()))[..32]);
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(json.as_bytes()))[..32]
+    );
     RenderedConfig { json, etag }
 }
 
@@ -250,7 +262,10 @@ fn theme_css(tenant: &Tenant) -> String {
          .module {{ border-left: 4px solid var(--primary); padding: .5rem 1rem; margin: .5rem 0; }}\n\
          .module.locked {{ border-color: var(--secondary); opacity: .5; }}\n",
         tenant.primary_color.as_deref().unwrap_or(DEFAULT_PRIMARY),
-        tenant.secondary_color.as_deref().unwrap_or(DEFAULT_SECONDARY),
+        tenant
+            .secondary_color
+            .as_deref()
+            .unwrap_or(DEFAULT_SECONDARY),
     )
 }
 
@@ -306,15 +321,27 @@ mod tests {
 
     #[test]
     fn images_are_told_apart_by_content() {
-        assert_eq!(ImageKind::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageKind::Png));
-        assert_eq!(ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(ImageKind::Jpeg));
-        assert_eq!(ImageKind::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageKind::Webp));
+        assert_eq!(
+            ImageKind::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(ImageKind::Png)
+        );
+        assert_eq!(
+            ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(ImageKind::Jpeg)
+        );
+        assert_eq!(
+            ImageKind::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(ImageKind::Webp)
+        );
         assert_eq!(ImageKind::sniff(b"GIF89a"), None);
         assert_eq!(ImageKind::sniff(b"<svg onload=alert(1)>"), None);
     }
 
     #[test]
     fn escaping_covers_markup() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

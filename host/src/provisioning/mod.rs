@@ -21,7 +21,7 @@ pub use files::{AssetRefusal, ImageKind, TenantFiles, WrittenFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    #[error("validation failed")]
+    #[error("validation failed: {}", describe_fields(.0))]
     Invalid(BTreeMap<String, String>),
     #[error("subdomain {0} is taken")]
     SubdomainTaken(String),
@@ -49,6 +49,14 @@ pub enum ProvisionError {
     Files(#[from] std::io::Error),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+fn describe_fields(fields: &BTreeMap<String, String>) -> String {
+    fields
+        .iter()
+        .map(|(field, problem)| format!("{field} {problem}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ProvisionError {
@@ -634,7 +642,13 @@ impl Provisioner<'_> {
         audit.after = Some(json!({"status": transition.to(), "reason": reason}).to_string());
         if !self
             .db
-            .transition_tenant(&tenant.id, transition.from(), transition.to(), reason, audit)
+            .transition_tenant(
+                &tenant.id,
+                transition.from(),
+                transition.to(),
+                reason,
+                audit,
+            )
             .await?
         {
             // Someone else moved it first.

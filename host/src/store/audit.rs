@@ -220,7 +220,10 @@ impl Db {
         for (i, (condition, _)) in conditions.iter().enumerate() {
             sql.push_str(&format!(" AND {condition} ${}", i + 1));
         }
-        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", conditions.len() + 1));
+        sql.push_str(&format!(
+            " ORDER BY seq DESC LIMIT ${}",
+            conditions.len() + 1
+        ));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (_, value) in conditions {
             query = match value {

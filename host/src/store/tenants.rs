@@ -111,12 +111,13 @@ pub struct TenantStatistics {
 /// Bumps the tenant's generation and tells the other replicas, inside `conn`'s
 /// transaction. False when there is no such tenant.
 async fn touch_tenant(conn: &mut sqlx::AnyConnection, tenant_id: &str, now: i64) -> DbResult<bool> {
-    let done =
-        sqlx::query("UPDATE tenants SET generation = generation + 1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(tenant_id)
-            .execute(&mut *conn)
-            .await?;
+    let done = sqlx::query(
+        "UPDATE tenants SET generation = generation + 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(tenant_id)
+    .execute(&mut *conn)
+    .await?;
     notify_change(conn, tenant_id).await?;
     Ok(done.rows_affected() == 1)
 }
@@ -505,11 +506,12 @@ impl Db {
             .collect();
         by_status.extend(pairs("SELECT status, COUNT(*) FROM tenants GROUP BY status").await?);
         let month_ago = now_ms() - 30 * 24 * 3600 * 1000;
-        let created_last_30_days = sqlx::query("SELECT COUNT(*) FROM tenants WHERE created_at >= $1")
-            .bind(month_ago)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
+        let created_last_30_days =
+            sqlx::query("SELECT COUNT(*) FROM tenants WHERE created_at >= $1")
+                .bind(month_ago)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
         Ok(TenantStatistics {
             total: count("SELECT COUNT(*) FROM tenants").await?,
             by_status,

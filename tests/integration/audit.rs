@@ -1,0 +1,144 @@
+//! The audit log: filters, and a hash chain that finds altered or removed rows.
+
+use mosaic_tests::{Backend, TestApp, both_backends, mosaic_command};
+use reqwest::Method;
+use serde_json::json;
+
+both_backends!(audit_filters_and_pages, tampering_is_detected);
+
+async fn audit_filters_and_pages(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &[])
+        .with_tenant("globex", &[])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    for enabled in [true, false, true] {
+        app.req(Method::POST, "/api/admin/tenants/acme/modules/attendance")
+            .bearer(&admin)
+            .header("user-agent", "audit-test")
+            .json(&json!({"enabled": enabled}))
+            .send()
+            .await
+            .expect(200);
+    }
+    let get = |query: &str| {
+        app.req(Method::GET, &format!("/api/admin/audit?{query}"))
+            .bearer(&admin)
+            .send()
+    };
+    let toggles = get("tenant=acme&action=module.").await.expect(200).body;
+    let items = toggles["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["action"], "module.enable");
+    assert_eq!(items[1]["before"], json!({"enabled": true}));
+    assert_eq!(items[1]["after"], json!({"enabled": false}));
+    assert_eq!(items[0]["actor"], "user:platform-admin");
+    assert_eq!(items[0]["user_agent"], "audit-test");
+    assert_eq!(items[0]["ip"], "127.0.0.1");
+    assert!(
+        items[0]["request_id"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert_eq!(
+        items[0]["prev_hash"], items[1]["hash"],
+        "each row chains to the one before"
+    );
+
+    let page1 = get("limit=2").await.expect(200).body;
+    let next = page1["next"].as_i64().expect("a next page");
+    let page2 = get(&format!("limit=2&before={next}"))
+        .await
+        .expect(200)
+        .body;
+    assert!(page2["items"][0]["seq"].as_i64().expect("seq") < next);
+    assert_eq!(
+        get("action=module.disable").await.expect(200).body["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        1
+    );
+    let globex = get("tenant=globex&action=module.").await.expect(200).body;
+    assert_eq!(globex["items"], json!([]));
+    assert_eq!(
+        get("actor=user:nobody").await.expect(200).body["items"],
+        json!([])
+    );
+    let future = get("since=99999999999999").await.expect(200).body;
+    assert_eq!(future["items"], json!([]));
+    get("limit=0").await.expect_error(422, "validation_failed");
+    get("since=yesterday")
+        .await
+        .expect_error(400, "bad_request");
+    get("colour=blue").await.expect_error(400, "bad_request");
+}
+
+async fn tampering_is_detected(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &[])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    for reason in ["first", "second"] {
+        app.req(Method::POST, "/api/admin/tenants/acme/suspend")
+            .bearer(&admin)
+            .json(&json!({"reason": reason}))
+            .send()
+            .await
+            .expect(200);
+        app.req(Method::POST, "/api/admin/tenants/acme/reactivate")
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+    }
+    let db = &app.state.db;
+    let intact = db.verify_audit(|_| {}).await.expect("verify");
+    assert!(intact.problem.is_none(), "{intact:?}");
+    assert_eq!(intact.rows, 5);
+
+    // Someone with database access rewrites a reason...
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT seq FROM audit_log WHERE action = 'tenant.suspend' ORDER BY seq LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("row");
+    sqlx::query("UPDATE audit_log SET after = $1 WHERE seq = $2")
+        .bind(r#"{"status":"suspended","reason":"nothing to see"}"#)
+        .bind(seq)
+        .execute(&db.pool)
+        .await
+        .expect("tamper");
+    let altered = db.verify_audit(|_| {}).await.expect("verify");
+    let problem = altered.problem.expect("alteration found");
+    assert_eq!(problem.seq, seq);
+    assert!(problem.reason.contains("content"), "{problem:?}");
+
+    // ...or removes it: the chain breaks at the row after.
+    sqlx::query("DELETE FROM audit_log WHERE seq = $1")
+        .bind(seq)
+        .execute(&db.pool)
+        .await
+        .expect("delete");
+    let removed = db.verify_audit(|_| {}).await.expect("verify");
+    let problem = removed.problem.expect("removal found");
+    assert!(problem.seq > seq);
+    assert!(problem.reason.contains("missing"), "{problem:?}");
+
+    if backend == Backend::Sqlite {
+        // `mosaic audit verify` fails on the same database.
+        let output = mosaic_command(crate::MOSAIC)
+            .arg("--data-dir")
+            .arg(app.data_dir())
+            .args(["audit", "verify"])
+            .output()
+            .await
+            .expect("mosaic audit verify runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("does not hold"), "{stderr}");
+    }
+}
