@@ -7,6 +7,9 @@
 #   3. GET /api/employees/ listing 20 stored employees, on SQLite and PostgreSQL.
 # Load: wrk on the same 2 cores. Each pair is run interleaved, REPEAT times; the
 # script prints every run and the medians as a Markdown table.
+#   BIN=path/to/mosaic  benchmark that binary instead of building this checkout's
+#                       (e.g. a previous version, to compare on the same machine);
+#   ONLY=boundary       run only section 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +23,10 @@ PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 rustup target add wasm32-wasip2 >/dev/null 2>&1
 cargo build-modules
-cargo build --release -p mosaic
-
-BIN=target/release/mosaic
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -p mosaic
+  BIN=target/release/mosaic
+fi
 TESTBED=target/wasm32-wasip2/release/testbed.wasm
 BASE=http://127.0.0.1:$PORT
 export MOSAIC_JWT_SECRET=bench-secret MOSAIC_LOG=warn
@@ -90,6 +94,15 @@ for _ in $(seq 1 "$REPEAT"); do
 done
 for _ in $(seq 1 "$REPEAT"); do load employees-sqlite /api/employees/; done
 stop_server
+
+if [ "${ONLY:-}" = boundary ]; then
+  echo "| scenario | req/s | p50 | p99 | ratio |"
+  echo "|---|---:|---:|---:|---:|"
+  row native-fixed
+  row module-fixed native-fixed
+  row employees-sqlite
+  exit 0
+fi
 
 echo "== fresh instance per request" >&2
 start_server fresh --recycle-after-calls 1
