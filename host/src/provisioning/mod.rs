@@ -130,7 +130,8 @@ impl Transition {
             Self::Approve => &[Pending],
             Self::Suspend => &[Active],
             Self::Reactivate => &[Suspended],
-            Self::Archive => &[Pending, Active, Suspended],
+            // Not from pending: restore goes to active, which would skip approval.
+            Self::Archive => &[Active, Suspended],
             Self::Restore => &[Archived],
         }
     }

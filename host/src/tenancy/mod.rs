@@ -98,7 +98,21 @@ impl TenantView {
 
 /// Subdomains no tenant may take.
 pub const RESERVED_SUBDOMAINS: &[&str] = &[
-    "www", "api", "admin", "app", "mail", "static", "assets", "cdn", "status", "docs", "help",
+    "www",
+    "api",
+    "admin",
+    "app",
+    "mail",
+    "static",
+    "assets",
+    "cdn",
+    "status",
+    "docs",
+    "help",
+    // Static admin routes under /api/admin/tenants/ would shadow these.
+    "statistics",
+    "bulk-create",
+    "bulk-update-modules",
 ];
 
 /// Whether `s` may be a tenant subdomain: a lower-case DNS label, not reserved, and
