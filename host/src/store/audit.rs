@@ -178,9 +178,26 @@ fn audit_record(row: &sqlx::any::AnyRow) -> DbResult<AuditRecord> {
 impl Db {
     /// Appends an entry on its own (for actions that change nothing else).
     pub async fn append_audit(&self, entry: &AuditEntry<'_>) -> DbResult<()> {
-        let mut w = self.begin_write().await?;
-        entry.insert(&mut w.tx, now_ms()).await?;
-        w.commit().await
+        let mut attempt = 0;
+        loop {
+            let appended = async {
+                let mut w = self.begin_write().await?;
+                entry.insert(&mut w.tx, now_ms()).await?;
+                w.commit().await
+            }
+            .await;
+            match appended {
+                // SQLite: reading the chain head and then writing fails with
+                // SQLITE_BUSY(_SNAPSHOT) when a write outside the writer gate (a login
+                // attempt counter) committed in between. The append is safe to retry.
+                Err(sqlx::Error::Database(e))
+                    if attempt < 5 && matches!(e.code().as_deref(), Some("5" | "517")) =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// One page of the log, newest first.
