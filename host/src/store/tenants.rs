@@ -320,12 +320,12 @@ impl Db {
     ) -> DbResult<bool> {
         let mut w = self.begin_write().await?;
         let now = now_ms();
-        let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
+        let status_params: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
         let sql = format!(
             "UPDATE tenants SET status = $1, status_reason = $2, generation = generation + 1, updated_at = $3 \
              WHERE id = ${} AND status IN ({})",
             from.len() + 4,
-            placeholders.join(", ")
+            status_params.join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(to.as_str())
