@@ -29,7 +29,7 @@ if [ -z "${BIN:-}" ]; then
 fi
 TESTBED=target/wasm32-wasip2/release/testbed.wasm
 BASE=http://127.0.0.1:$PORT
-export MOSAIC_JWT_SECRET=bench-secret MOSAIC_LOG=warn
+export MOSAIC_JWT_SECRET=bench-secret-of-at-least-32-bytes MOSAIC_LOG=warn
 # The per-tenant rate limiter stays on the request path but never refuses: the
 # benchmarks measure serving, not throttling.
 export MOSAIC_TENANT_RPS=1000000000 MOSAIC_TENANT_BURST=1000000000

@@ -39,8 +39,8 @@ struct Common {
     /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
-    /// HS256 signing secret; generated and kept in the data dir when unset (not in
-    /// production).
+    /// HS256 signing secret of at least 32 bytes; generated and kept in the data dir
+    /// when unset (not in production).
     #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true, global = true)]
     jwt_secret: Option<String>,
     /// A file holding the signing secret, instead of `--jwt-secret`.
@@ -51,7 +51,8 @@ struct Common {
         conflicts_with = "jwt_secret"
     )]
     jwt_secret_file: Option<PathBuf>,
-    /// Secrets being rotated out, comma-separated: tokens they signed are still accepted.
+    /// Secrets being rotated out, comma-separated, each of at least 32 bytes: tokens
+    /// they signed are still accepted. An empty item (a stray comma) is refused.
     #[arg(
         long,
         env = "MOSAIC_JWT_PREVIOUS_SECRETS",
@@ -373,9 +374,7 @@ async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {
         !config.production,
         "`token issue` is for development and tests; in production, tokens come from POST /api/auth/login"
     );
-    let secret =
-        crate::auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
-    let keys = JwtKeys::new(&secret);
+    let keys = JwtKeys::from_config(&config)?;
     let claims = if issue.platform_admin {
         Claims::new(issue.user, None, Role::SuperAdmin, issue.ttl_secs)
     } else {

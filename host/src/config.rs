@@ -61,10 +61,11 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Tenants are also found as `<subdomain>.<base_domain>`.
     pub base_domain: Option<String>,
-    /// HS256 secret; none means one generated and kept in `data_dir` (refused in
-    /// production).
+    /// HS256 secret of at least `auth::MIN_SECRET_BYTES`; none means one generated
+    /// and kept in `data_dir` (refused in production).
     pub jwt_secret: Option<String>,
-    /// Secrets being rotated out: tokens they signed are still accepted.
+    /// Secrets being rotated out, each held to the same minimum: tokens they signed
+    /// are still accepted.
     pub jwt_previous_secrets: Vec<String>,
     /// Production: an explicit secret is required, and nothing meant for development
     /// (demo data, benchmark routes) runs.

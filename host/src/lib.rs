@@ -54,24 +54,24 @@ impl AppState {
     /// demo tenants.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         if config.production {
-            let secret = config.jwt_secret.as_deref().unwrap_or_default();
             anyhow::ensure!(
-                secret.len() >= 32,
-                "production needs MOSAIC_JWT_SECRET (or MOSAIC_JWT_SECRET_FILE) of at least 32 bytes"
+                config.jwt_secret.is_some(),
+                "production needs MOSAIC_JWT_SECRET (or MOSAIC_JWT_SECRET_FILE) of at least {} bytes",
+                auth::MIN_SECRET_BYTES
             );
             anyhow::ensure!(
                 !config.seed_demo && !config.bench_routes,
                 "demo data and benchmark routes are for development, not production"
             );
         }
+        // Before anything touches the database: a weak secret never serves.
+        let keys = JwtKeys::from_config(&config)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let db = Db::connect(&config.database_url())
             .await
             .context("connecting to the database")?;
         db.migrate().await.context("migrating the database")?;
-        let secret = auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)
-            .context("loading the JWT secret")?;
         let runtime = Runtime::new(db.clone(), config.limits.clone(), config.cache_dir())?;
         for path in &config.modules {
             let wasm = std::fs::read(path)
@@ -86,14 +86,7 @@ impl AppState {
             db,
             directory,
             runtime,
-            keys: JwtKeys::with_previous(
-                &secret,
-                &config
-                    .jwt_previous_secrets
-                    .iter()
-                    .map(|s| s.as_bytes().to_vec())
-                    .collect::<Vec<_>>(),
-            ),
+            keys,
             files: TenantFiles::new(&config.data_dir),
             throttle: Throttle::new(&config),
             config,

@@ -1,7 +1,7 @@
 //! Bearer tokens: every way a token can be wrong.
 
 use mosaic::auth::{Claims, Role};
-use mosaic_tests::{Backend, TestApp, both_backends};
+use mosaic_tests::{Backend, TEST_JWT_SECRET, TestApp, both_backends, hmac_token};
 use reqwest::Method;
 
 both_backends!(
@@ -9,25 +9,6 @@ both_backends!(
     admin_api_is_for_platform_admins,
     rotated_out_secrets_still_verify
 );
-
-/// `header.payload.signature` with the given `alg` header, signed with HMAC-SHA512
-/// under the host's own secret when `alg` is HS512, left unsigned otherwise.
-fn token_with_alg(alg: &str, claims: &Claims) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let header = b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
-    let payload = b64(serde_json::to_string(claims).expect("claims").as_bytes());
-    let signature = if alg == "HS512" {
-        let mut mac =
-            hmac::Hmac::<sha2::Sha512>::new_from_slice(b"integration-test-secret").expect("key");
-        mac.update(format!("{header}.{payload}").as_bytes());
-        b64(&mac.finalize().into_bytes())
-    } else {
-        String::new()
-    };
-    format!("{header}.{payload}.{signature}")
-}
 
 async fn bad_tokens_are_refused(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -49,14 +30,11 @@ async fn bad_tokens_are_refused(backend: Backend) {
         .await
         .expect_error(401, "unauthorized");
 
-    let forged = mosaic::auth::JwtKeys::new(b"not-the-host-secret")
-        .issue(&Claims::new(
-            "u".into(),
-            Some(demo.clone()),
-            Role::TenantAdmin,
-            600,
-        ))
-        .expect("sign");
+    let forged = hmac_token(
+        "HS256",
+        b"not-the-host-secret-but-just-as-long",
+        &Claims::new("u".into(), Some(demo.clone()), Role::TenantAdmin, 600),
+    );
     get(forged).await.expect_error(401, "unauthorized");
 
     let mut expired = Claims::new("u".into(), Some(demo.clone()), Role::TenantAdmin, 600);
@@ -68,11 +46,11 @@ async fn bad_tokens_are_refused(backend: Backend) {
     assert_eq!(expired.body["error"], "Token has expired");
 
     let claims = Claims::new("u".into(), Some(demo.clone()), Role::TenantAdmin, 600);
-    get(token_with_alg("none", &claims))
+    get(hmac_token("none", b"", &claims))
         .await
         .expect_error(401, "unauthorized");
     // The right secret under another algorithm is still refused: HS256 only.
-    get(token_with_alg("HS512", &claims))
+    get(hmac_token("HS512", TEST_JWT_SECRET.as_bytes(), &claims))
         .await
         .expect_error(401, "unauthorized");
 
@@ -116,24 +94,22 @@ async fn admin_api_is_for_platform_admins(backend: Backend) {
         .expect_error(403, "forbidden");
 }
 
+const LAST_MONTHS_SECRET: &str = "last-months-secret-of-32-bytes-or-more";
+
 async fn rotated_out_secrets_still_verify(backend: Backend) {
     let app = TestApp::builder(backend)
         .with_tenant("demo", &[])
-        .with_previous_jwt_secret("last-months-secret")
+        .with_previous_jwt_secret(LAST_MONTHS_SECRET)
         .start()
         .await;
     let demo = app.tenant_id("demo").await;
     let claims = Claims::new("u".into(), Some(demo), Role::Member, 600);
-    let old = mosaic::auth::JwtKeys::new(b"last-months-secret")
-        .issue(&claims)
-        .expect("sign");
+    let old = hmac_token("HS256", LAST_MONTHS_SECRET.as_bytes(), &claims);
     app.as_user(Method::GET, "/api/employees/", "demo", &old)
         .send()
         .await
         .expect(200);
-    let unknown = mosaic::auth::JwtKeys::new(b"someone-elses-secret")
-        .issue(&claims)
-        .expect("sign");
+    let unknown = hmac_token("HS256", b"someone-elses-secret-just-as-long", &claims);
     app.as_user(Method::GET, "/api/employees/", "demo", &unknown)
         .send()
         .await

@@ -14,6 +14,7 @@ mod provisioning;
 mod rate_limits;
 mod replicas;
 mod runtime;
+mod secrets;
 mod tenancy;
 mod tenants;
 mod toggles;

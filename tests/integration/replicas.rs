@@ -9,7 +9,7 @@ use mosaic_tests::{Replica, TestDatabase};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-const SECRET: &str = "replica-test-secret";
+const SECRET: &str = "replica-test-secret-of-32-bytes-or-more";
 
 struct Pair {
     a: Replica,
@@ -29,7 +29,7 @@ impl Pair {
             a,
             b,
             client: Client::new(),
-            keys: JwtKeys::new(SECRET.as_bytes()),
+            keys: JwtKeys::new(SECRET.as_bytes(), &[]).expect("a strong secret"),
             db,
         }
     }

@@ -14,6 +14,31 @@ use serde_json::Value;
 
 pub use mosaic;
 
+/// The signing secret of every test host unless a test picks another.
+pub const TEST_JWT_SECRET: &str = "integration-test-secret-of-32-bytes-or-more";
+
+/// `header.payload.signature` with `alg` in the header: signed with HMAC under `key`
+/// for HS256 and HS512, whatever the key's length (as an attacker would sign), and
+/// left unsigned for any other `alg`.
+pub fn hmac_token(alg: &str, key: &[u8], claims: &Claims) -> String {
+    use base64::Engine;
+    fn mac<M: hmac::Mac + hmac::digest::KeyInit>(key: &[u8], input: &str) -> Vec<u8> {
+        let mut mac = <M as hmac::Mac>::new_from_slice(key).expect("HMAC takes any key");
+        mac.update(input.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
+    let payload = b64(serde_json::to_string(claims).expect("claims").as_bytes());
+    let input = format!("{header}.{payload}");
+    let signature = match alg {
+        "HS256" => mac::<hmac::Hmac<sha2::Sha256>>(key, &input),
+        "HS512" => mac::<hmac::Hmac<sha2::Sha512>>(key, &input),
+        _ => Vec::new(),
+    };
+    format!("{input}.{}", b64(&signature))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -52,7 +77,9 @@ pub struct TestAppBuilder {
     limits: Limits,
     base_domain: Option<String>,
     cache_dir: Option<PathBuf>,
+    jwt_secret: Option<String>,
     previous_jwt_secrets: Vec<String>,
+    production: bool,
     tenant_rate_limit: Option<RateLimit>,
 }
 
@@ -60,6 +87,18 @@ impl TestAppBuilder {
     /// Requests per tenant; none is unlimited.
     pub fn with_tenant_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.tenant_rate_limit = limit;
+        self
+    }
+
+    /// The signing secret; none lets the host generate one into its data dir.
+    pub fn with_jwt_secret(mut self, secret: Option<&str>) -> Self {
+        self.jwt_secret = secret.map(str::to_owned);
+        self
+    }
+
+    /// Runs the host with `production` set.
+    pub fn in_production(mut self) -> Self {
+        self.production = true;
         self
     }
 
@@ -110,8 +149,9 @@ impl TestAppBuilder {
         config.modules = self.modules;
         config.limits = self.limits;
         config.base_domain = self.base_domain;
-        config.jwt_secret = Some("integration-test-secret".into());
+        config.jwt_secret = self.jwt_secret;
         config.jwt_previous_secrets = self.previous_jwt_secrets;
+        config.production = self.production;
         config.tenant_rate_limit = self.tenant_rate_limit;
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
@@ -182,7 +222,9 @@ impl TestApp {
             },
             base_domain: None,
             cache_dir: None,
+            jwt_secret: Some(TEST_JWT_SECRET.into()),
             previous_jwt_secrets: Vec::new(),
+            production: false,
             tenant_rate_limit: Config::new(".").tenant_rate_limit,
         }
     }
@@ -446,14 +488,22 @@ pub struct Replica {
 impl Replica {
     /// Starts `mosaic serve` on `database_url` and waits until it listens.
     pub async fn start(exe: &str, database_url: &str, jwt_secret: &str, extra: &[&str]) -> Self {
-        use tokio::io::AsyncBufReadExt;
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = mosaic_command(exe)
-            .args(["--data-dir"])
-            .arg(dir.path())
+        let mut command = mosaic_command(exe);
+        command
             .args(["--database-url", database_url, "--jwt-secret", jwt_secret])
             .args(["serve", "--addr", "127.0.0.1:0", "--no-demo"])
-            .args(extra)
+            .args(extra);
+        Self::spawn(command, dir).await
+    }
+
+    /// Runs `command`, a `mosaic ... serve --addr 127.0.0.1:0` made by
+    /// [`mosaic_command`], on the data dir `dir`, and waits until it listens.
+    pub async fn spawn(mut command: tokio::process::Command, dir: tempfile::TempDir) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = command
+            .arg("--data-dir")
+            .arg(dir.path())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("mosaic-replica starts");

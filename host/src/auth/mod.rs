@@ -99,6 +99,54 @@ pub enum TokenError {
     Invalid,
 }
 
+/// The shortest secret accepted for signing or verifying, in bytes: HS256's own
+/// output size. A shorter key (an empty one above all) is one an attacker can guess,
+/// and a key that verifies is a key that signs.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// A secret refused because it is too short to keep tokens unforgeable.
+#[derive(Debug, thiserror::Error)]
+pub enum WeakSecret {
+    #[error("the JWT signing secret {0}")]
+    Signing(Shortfall),
+    #[error("previous JWT secret {position} of {count} {shortfall}")]
+    Previous {
+        position: usize,
+        count: usize,
+        shortfall: Shortfall,
+    },
+}
+
+/// How a refused secret falls short; never the secret itself.
+#[derive(Debug)]
+pub enum Shortfall {
+    Empty,
+    Short(usize),
+}
+
+impl std::fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => write!(
+                f,
+                "is empty (an unset value, or a stray comma in a list); every secret needs at least {MIN_SECRET_BYTES} bytes"
+            ),
+            Self::Short(len) => write!(
+                f,
+                "is {len} bytes; every secret needs at least {MIN_SECRET_BYTES} bytes"
+            ),
+        }
+    }
+}
+
+fn shortfall(secret: &[u8]) -> Option<Shortfall> {
+    match secret.len() {
+        0 => Some(Shortfall::Empty),
+        len if len < MIN_SECRET_BYTES => Some(Shortfall::Short(len)),
+        _ => None,
+    }
+}
+
 /// Signs and verifies access tokens with one HS256 secret.
 pub struct JwtKeys {
     encoding: EncodingKey,
@@ -109,23 +157,57 @@ pub struct JwtKeys {
 }
 
 impl JwtKeys {
-    pub fn new(secret: &[u8]) -> Self {
-        Self::with_previous(secret, &[])
-    }
-
-    /// Signs with `secret`; also accepts tokens signed with any of `previous`.
-    pub fn with_previous(secret: &[u8], previous: &[Vec<u8>]) -> Self {
+    /// Signs with `secret`; also accepts tokens signed with any of `previous`. Every
+    /// one of them must be at least [`MIN_SECRET_BYTES`] long, in development too:
+    /// this is the only way to build keys, so no configuration can verify with a
+    /// guessable one.
+    pub fn new(secret: &[u8], previous: &[&[u8]]) -> Result<Self, WeakSecret> {
+        if let Some(shortfall) = shortfall(secret) {
+            return Err(WeakSecret::Signing(shortfall));
+        }
+        for (index, old) in previous.iter().enumerate() {
+            if let Some(shortfall) = shortfall(old) {
+                return Err(WeakSecret::Previous {
+                    position: index + 1,
+                    count: previous.len(),
+                    shortfall,
+                });
+            }
+        }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self {
+        Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: std::iter::once(secret)
-                .chain(previous.iter().map(Vec::as_slice))
+                .chain(previous.iter().copied())
                 .map(DecodingKey::from_secret)
                 .collect(),
             validation,
-        }
+        })
+    }
+
+    /// The keys `config` names: its signing secret (or, in development only, the one
+    /// kept in the data dir) and the previous secrets, all held to the same rule.
+    pub fn from_config(config: &crate::Config) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let secret = load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)
+            .context("loading the JWT signing secret")?;
+        let previous: Vec<&[u8]> = config
+            .jwt_previous_secrets
+            .iter()
+            .map(String::as_bytes)
+            .collect();
+        Self::new(&secret, &previous).with_context(|| {
+            let signing = match config.jwt_secret {
+                Some(_) => "MOSAIC_JWT_SECRET or MOSAIC_JWT_SECRET_FILE".to_owned(),
+                None => config.data_dir.join("jwt-secret").display().to_string(),
+            };
+            format!(
+                "refusing the JWT secrets (signing secret from {signing}, previous ones from \
+                 MOSAIC_JWT_PREVIOUS_SECRETS)"
+            )
+        })
     }
 
     pub fn issue(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
@@ -169,10 +251,7 @@ pub fn valid_email(s: &str) -> bool {
 
 /// The signing secret: `configured` if given, else the one kept in `data_dir`, made
 /// on first start.
-pub fn load_or_create_secret(
-    configured: Option<&str>,
-    data_dir: &Path,
-) -> std::io::Result<Vec<u8>> {
+fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
     if let Some(secret) = configured {
         return Ok(secret.as_bytes().to_vec());
     }
@@ -239,14 +318,19 @@ mod tests {
         assert!("root".parse::<Role>().is_err());
     }
 
+    const ONE: &[u8] = b"secret-one-of-at-least-thirty-two-bytes";
+    const TWO: &[u8] = b"secret-two-of-at-least-thirty-two-bytes";
+
     #[test]
     fn tokens_round_trip_and_reject_other_secrets() {
-        let keys = JwtKeys::new(b"secret-one");
+        let keys = JwtKeys::new(ONE, &[]).expect("strong secret");
         let claims = Claims::new("u1".into(), Some("t1".into()), Role::Manager, 60);
         let token = keys.issue(&claims).expect("signs");
         assert_eq!(keys.verify(&token).expect("verifies").sub, "u1");
         assert!(matches!(
-            JwtKeys::new(b"secret-two").verify(&token),
+            JwtKeys::new(TWO, &[])
+                .expect("strong secret")
+                .verify(&token),
             Err(TokenError::Invalid)
         ));
         let mut expired = claims;
@@ -257,19 +341,44 @@ mod tests {
 
     #[test]
     fn rotated_keys_still_verify_until_dropped() {
-        let old = JwtKeys::new(b"old-secret");
+        let old = JwtKeys::new(ONE, &[]).expect("strong secret");
         let token = old
             .issue(&Claims::new("u1".into(), None, Role::Member, 60))
             .expect("signs");
-        let rotated = JwtKeys::with_previous(b"new-secret", &[b"old-secret".to_vec()]);
+        let rotated = JwtKeys::new(TWO, &[ONE]).expect("strong secrets");
         assert_eq!(rotated.verify(&token).expect("old key accepted").sub, "u1");
         let fresh = rotated
             .issue(&Claims::new("u2".into(), None, Role::Member, 60))
             .expect("signs");
         assert!(matches!(old.verify(&fresh), Err(TokenError::Invalid)));
         assert!(matches!(
-            JwtKeys::new(b"new-secret").verify(&token),
+            JwtKeys::new(TWO, &[])
+                .expect("strong secret")
+                .verify(&token),
             Err(TokenError::Invalid)
         ));
+    }
+
+    #[test]
+    fn every_secret_must_be_strong() {
+        let short = [b'k'; MIN_SECRET_BYTES - 1];
+        let refusal = |secret: &[u8], previous: &[&[u8]]| {
+            JwtKeys::new(secret, previous)
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        assert!(refusal(b"", &[]).starts_with("the JWT signing secret is empty"));
+        assert!(refusal(&short, &[]).contains("is 31 bytes"));
+        assert_eq!(
+            refusal(ONE, &[TWO, b""]),
+            "previous JWT secret 2 of 2 is empty (an unset value, or a stray comma in a list); \
+             every secret needs at least 32 bytes"
+        );
+        assert!(refusal(ONE, &[b"x", TWO]).starts_with("previous JWT secret 1 of 2 is 1 bytes"));
+        assert!(refusal(ONE, &[&short]).contains("31 bytes"));
+        // The message never carries the secret.
+        assert!(!refusal(ONE, &[b"hunter2"]).contains("hunter2"));
+        assert!(JwtKeys::new(&[b'k'; MIN_SECRET_BYTES], &[&[b'o'; MIN_SECRET_BYTES]]).is_ok());
     }
 }
