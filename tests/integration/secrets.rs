@@ -181,13 +181,13 @@ async fn assert_only_strong_keys_verify(
     }
 
     let platform = Claims::new("attacker".into(), None, Role::SuperAdmin, 600);
-    let member = Claims::new("attacker".into(), Some(tenant_id), Role::TenantAdmin, 600);
+    let tenant_admin = Claims::new("attacker".into(), Some(tenant_id), Role::TenantAdmin, 600);
     for key in weak_keys() {
         for (claims, path) in [
             (&platform, "/api/admin/tenants"),
             (&platform, "/api/employees/"),
-            (&member, "/api/employees/"),
-            (&member, "/api/users/"),
+            (&tenant_admin, "/api/employees/"),
+            (&tenant_admin, "/api/users/"),
         ] {
             let forged = hmac_token("HS256", &key, claims);
             let response = get(path, &forged).await.expect("sent");
