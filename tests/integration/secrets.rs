@@ -298,3 +298,40 @@ async fn weak_keys_never_verify_on_a_production_process(backend: Backend) {
     let tenant = ("demo", created["id"].as_str().expect("id").to_owned());
     assert_only_strong_keys_verify(&client, |p| host.url(p), tenant, &admin(OLD)).await;
 }
+
+/// `mosaic token issue` signs with the same keys, so it holds them to the same rule.
+#[tokio::test]
+async fn token_issue_refuses_a_weak_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let issue = |secret: &str| {
+        mosaic_command(crate::MOSAIC)
+            .env_remove("MOSAIC_JWT_PREVIOUS_SECRETS")
+            .env_remove("MOSAIC_PRODUCTION")
+            .env("MOSAIC_JWT_SECRET", secret)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["token", "issue", "--platform-admin"])
+            .output()
+    };
+    let weak = issue("short").await.expect("mosaic runs");
+    assert!(!weak.status.success());
+    assert!(weak.stdout.is_empty(), "no token printed");
+    let stderr = String::from_utf8_lossy(&weak.stderr);
+    assert!(
+        stderr.contains("the JWT signing secret is 5 bytes"),
+        "{stderr}"
+    );
+
+    let strong = issue(STRONG).await.expect("mosaic runs");
+    assert!(
+        strong.status.success(),
+        "{}",
+        String::from_utf8_lossy(&strong.stderr)
+    );
+    let token = String::from_utf8(strong.stdout).expect("utf-8");
+    let keys = mosaic::auth::JwtKeys::new(STRONG.as_bytes(), &[]).expect("strong secret");
+    let claims = keys
+        .verify(token.trim())
+        .expect("a token signed with the secret");
+    assert!(claims.is_platform_admin());
+}
