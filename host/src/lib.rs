@@ -19,6 +19,9 @@ use tokio::net::TcpListener;
 
 pub use config::{Config, Limits};
 
+/// The keys of the shipped modules: the crates in `modules/`, found at build time.
+pub const BUILTIN_MODULES: &[&str] = include!(concat!(env!("OUT_DIR"), "/builtin_modules.rs"));
+
 use crate::auth::JwtKeys;
 use crate::http::Throttle;
 use crate::provisioning::{Provisioner, TenantFiles};

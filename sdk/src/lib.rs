@@ -29,7 +29,7 @@ extern crate self as mosaic_sdk;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/0.1.0",
         world: "mosaic:platform/module",
         runtime_path: "::mosaic_sdk::__private::wit_bindgen::rt",
         default_bindings_module: "::mosaic_sdk::__private::bindings",

@@ -210,11 +210,14 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// The shipped modules (employees, attendance) on `backend`.
+    /// The shipped modules (every crate in `modules/`) on `backend`.
     pub fn builder(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {
             backend,
-            modules: vec![wasm("employees"), wasm("attendance")],
+            modules: mosaic::BUILTIN_MODULES
+                .iter()
+                .map(|key| wasm(key))
+                .collect(),
             tenants: Vec::new(),
             limits: Limits {
                 total_instances: 64,

@@ -24,8 +24,7 @@ CREATE TABLE demo_requests (
 CREATE INDEX demo_requests_by_status ON demo_requests (status, created_at);
 
 -- Each audit row carries the SHA-256 of its content chained to the previous row's
--- hash. Rows written before this migration keep no hash: `mosaic audit verify`
--- counts them as unsealed and checks the chain from the first hashed row on.
+-- hash; rows written before this migration are sealed by the host at start.
 ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
 ALTER TABLE audit_log ADD COLUMN hash TEXT;
 CREATE INDEX audit_log_by_action ON audit_log (action, seq);

@@ -122,3 +122,47 @@ async fn scope_request_id(req: Request, next: Next) -> Response {
         .scope(id, CLIENT_IP.scope(ip, next.run(req)))
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The first segment of every `.route("/api/<segment>...")` this folder declares.
+    fn host_api_segments(dir: &Path, found: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).expect("http source folder") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                host_api_segments(&path, found);
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).expect("http source file");
+            for route in source.split(".route(\"/api/").skip(1) {
+                let segment: String = route
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                found.insert(segment);
+            }
+        }
+    }
+
+    /// A module key that equals one of the host's own `/api/` segments would be
+    /// partly hidden behind the host's routes, so every such segment is reserved.
+    #[test]
+    fn every_host_api_segment_is_a_reserved_module_key() {
+        let mut segments = BTreeSet::new();
+        host_api_segments(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http"),
+            &mut segments,
+        );
+        // `{module}` is the module door itself; `_native` is not a valid key.
+        segments.retain(|s| !s.is_empty() && s != "_native");
+        assert!(segments.contains("users"), "found no routes: {segments:?}");
+        let reserved: BTreeSet<String> = crate::runtime::registry::RESERVED_KEYS
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        assert_eq!(segments, reserved);
+    }
+}

@@ -10,7 +10,7 @@ use axum::routing::any;
 use super::extract::TenantCaller;
 use super::{ApiError, current_request_id};
 use crate::AppState;
-use crate::runtime::bindings::Header;
+use crate::runtime::types::Header;
 use crate::runtime::{Dispatch, DispatchError};
 
 pub fn router() -> Router<AppState> {
@@ -94,7 +94,6 @@ fn dispatch_error(err: DispatchError) -> ApiError {
         message: message.to_owned(),
     };
     match err {
-        DispatchError::NotEnabled(module) => ApiError::ModuleNotEnabled(module),
         DispatchError::NoRoute => ApiError::NotFound("No such route".into()),
         DispatchError::MethodNotAllowed => ApiError::MethodNotAllowed,
         DispatchError::RoleTooLow(role) => ApiError::Forbidden(format!(
@@ -127,7 +126,7 @@ fn dispatch_error(err: DispatchError) -> ApiError {
 }
 
 /// The module's response as HTTP (the runtime has checked its status is final).
-fn into_http(response: crate::runtime::bindings::Response) -> Response {
+fn into_http(response: crate::runtime::types::Response) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = (status, Body::from(response.body)).into_response();
     let headers = out.headers_mut();

@@ -1006,7 +1006,7 @@ impl Provisioner<'_> {
                         method: "POST".into(),
                         path: "/".into(),
                         query: String::new(),
-                        headers: vec![crate::runtime::bindings::Header {
+                        headers: vec![crate::runtime::types::Header {
                             name: "content-type".into(),
                             value: "application/json".into(),
                         }],

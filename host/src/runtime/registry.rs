@@ -5,14 +5,26 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
-use wasmtime::component::Component;
 
-use super::bindings::{self, Capability, Manifest, ModulePre, Role};
+use super::types::{Capability, Manifest, RouteSpec};
+use super::wit::ModulePre;
+use crate::auth::Role;
 use crate::store::records::UniqueIndex;
 
 /// The platform's core modules: enabled for every tenant, never switched off. This
 /// is the host's decision; a manifest claiming `core` for another key is refused.
 pub const CORE_MODULES: &[&str] = &["employees", "notifications"];
+
+/// The `/api/<segment>` prefixes the host serves itself, so no module may take them
+/// as its key. A test over the HTTP route table keeps this list complete.
+pub const RESERVED_KEYS: &[&str] = &[
+    "admin",
+    "auth",
+    "demo-requests",
+    "modules",
+    "tenants",
+    "users",
+];
 
 /// A module version ready to instantiate.
 pub struct LoadedModule {
@@ -20,7 +32,7 @@ pub struct LoadedModule {
     /// One of [`CORE_MODULES`].
     pub core: bool,
     pub manifest: Manifest,
-    pub pre: ModulePre<super::host::HostState>,
+    pub pre: ModulePre,
     pub sha256: String,
     /// Loaded from the compiled-artifact cache rather than compiled.
     pub cached: bool,
@@ -64,11 +76,11 @@ impl LoadedModule {
             "routes": m.routes.iter().map(|r| json!({
                 "method": r.method,
                 "path": r.path,
-                "min_role": r.min_role.map(|role| super::host::from_wit_role(role).as_str()),
+                "min_role": r.min_role.map(Role::as_str),
             })).collect::<Vec<_>>(),
             "dependencies": m.dependencies,
             "subscriptions": m.subscriptions,
-            "capabilities": m.capabilities.iter().map(|c| format!("{c:?}").to_lowercase()).collect::<Vec<_>>(),
+            "capabilities": m.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
         })
     }
 }
@@ -94,7 +106,7 @@ struct RouteTable {
 }
 
 impl RouteTable {
-    fn build(routes: &[bindings::Route]) -> Result<Self, String> {
+    fn build(routes: &[RouteSpec]) -> Result<Self, String> {
         let mut paths = matchit::Router::new();
         let mut methods: Vec<Vec<(String, Option<Role>, String)>> = Vec::new();
         let mut slot_of: HashMap<&str, usize> = HashMap::new();
@@ -147,28 +159,10 @@ impl RouteTable {
     }
 }
 
-/// Refuses a component built against a contract version this host does not serve,
-/// with a message that names both.
-pub fn check_contract(engine: &wasmtime::Engine, component: &Component) -> Result<(), String> {
-    let ty = component.component_type();
-    for (name, _) in ty.imports(engine) {
-        if let Some(rest) = name.strip_prefix("mosaic:platform/") {
-            let version = rest.split_once('@').map_or("(none)", |(_, v)| v);
-            let served = bindings::CONTRACT.rsplit_once('@').map_or("", |(_, v)| v);
-            if version != served {
-                return Err(format!(
-                    "module imports {name}, but this host serves mosaic:platform@{served} only"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Validates a manifest and builds the module's route table and unique indexes.
 pub fn load(
     manifest: Manifest,
-    pre: ModulePre<super::host::HostState>,
+    pre: ModulePre,
     sha256: String,
     cached: bool,
 ) -> Result<LoadedModule, String> {
@@ -178,7 +172,7 @@ pub fn load(
         && key
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !key_ok || key == "admin" || key == "auth" || key == "modules" {
+    if !key_ok || RESERVED_KEYS.contains(&key.as_str()) {
         return Err(format!("module key {key:?} is not allowed"));
     }
     let core = CORE_MODULES.contains(&key.as_str());

@@ -8,10 +8,10 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use super::bindings::Module;
 use super::host::HostState;
 use super::limits::DeadlineExceeded;
 use super::registry::LoadedModule;
+use super::wit::Bindings;
 use crate::config::Limits;
 use crate::store::now_ms;
 
@@ -29,7 +29,7 @@ pub struct Slot {
 /// A live instance and its store.
 pub struct Instance {
     pub store: Store<HostState>,
-    pub bindings: Module,
+    pub bindings: Bindings,
     calls: u32,
 }
 
@@ -112,20 +112,15 @@ impl Slot {
         limits: &Limits,
     ) -> Result<Instance, CheckoutError> {
         let mut store = new_store(engine, limits, &self.tenant_id, &self.module.key);
-        let bindings = self
-            .module
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| {
-                let message = format!("{e:?}");
-                // wasmtime's pooling allocator: "maximum concurrent ... limit of N reached".
-                if message.contains("maximum concurrent") {
-                    CheckoutError::PoolExhausted
-                } else {
-                    CheckoutError::Instantiate(message)
-                }
-            })?;
+        let bindings = self.module.pre.instantiate(&mut store).await.map_err(|e| {
+            let message = format!("{e:?}");
+            // wasmtime's pooling allocator: "maximum concurrent ... limit of N reached".
+            if message.contains("maximum concurrent") {
+                CheckoutError::PoolExhausted
+            } else {
+                CheckoutError::Instantiate(message)
+            }
+        })?;
         self.instantiations.fetch_add(1, Ordering::Relaxed);
         Ok(Instance {
             store,

@@ -4,6 +4,7 @@
 mod audit;
 mod demo_requests;
 mod mail;
+mod migrations;
 mod modules;
 pub mod outbox;
 pub mod records;
@@ -106,14 +107,6 @@ impl Db {
             dialect,
             writer: (dialect == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1))),
         })
-    }
-
-    /// Applies pending migrations of this dialect.
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        match self.dialect {
-            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await,
-            Dialect::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await,
-        }
     }
 
     /// Begins a write transaction, queued behind other writers on SQLite.

@@ -1,38 +1,17 @@
-//! `mosaic:platform/billing`: plan quotas and usage. Plans and usage metering come
-//! with the billing work; until then a granted call answers `unsupported`.
+//! `billing`: plan quotas and usage. Plans and usage metering come with the billing
+//! work; until then a granted call answers `unsupported`.
 
-use super::HostState;
-use crate::runtime::bindings::mosaic::platform::billing::Host;
-use crate::runtime::bindings::{Capability, HostError};
+use crate::runtime::CallContext;
+use crate::runtime::types::{Capability, HostError};
 
 const NOT_YET: &str = "billing quotas are not served by this host version (mosaic 0.1)";
 
-impl HostState {
-    fn billing_granted(&self) -> wasmtime::Result<Result<(), HostError>> {
-        Ok(if self.ctx()?.module.has_capability(Capability::Billing) {
-            Err(HostError::Unsupported(NOT_YET.into()))
-        } else {
-            Err(HostError::Forbidden(
-                "billing calls need the `billing` capability in the manifest".into(),
-            ))
-        })
-    }
+pub fn check_quota(ctx: &CallContext, _metric: &str, _amount: u64) -> Result<(), HostError> {
+    ctx.require(Capability::Billing, "billing calls")?;
+    Err(HostError::Unsupported(NOT_YET.into()))
 }
 
-impl Host for HostState {
-    async fn check_quota(
-        &mut self,
-        _metric: String,
-        _amount: u64,
-    ) -> wasmtime::Result<Result<(), HostError>> {
-        self.billing_granted()
-    }
-
-    async fn record_usage(
-        &mut self,
-        _metric: String,
-        _amount: u64,
-    ) -> wasmtime::Result<Result<(), HostError>> {
-        self.billing_granted()
-    }
+pub fn record_usage(ctx: &CallContext, _metric: &str, _amount: u64) -> Result<(), HostError> {
+    ctx.require(Capability::Billing, "billing calls")?;
+    Err(HostError::Unsupported(NOT_YET.into()))
 }

@@ -1,47 +1,26 @@
-//! The host side of the WIT imports: one file per interface. Every function reads
-//! the calling (tenant, module) from the store's [`CallContext`]; none takes it from
-//! the guest.
+//! The host side of the WIT imports, one file per interface, in the host's own
+//! types: each contract version's adapter in `runtime/wit/` calls these. Every
+//! function reads the calling (tenant, module) from the [`CallContext`]; none takes
+//! it from the guest.
 
-mod billing;
-mod events;
-mod identity;
+pub mod billing;
+pub mod events;
+pub mod identity;
+pub mod log;
+pub mod modules;
+pub mod notify;
+pub mod store;
+pub mod tenant;
 
-pub use identity::{from_wit_role, to_wit_role};
-mod log;
-mod modules;
-mod notify;
-mod store;
-mod tenant;
-
-use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::Runtime;
-use super::bindings::HostError;
+use super::CallContext;
+use super::guest_output::GuestOutput;
 use super::limits::MemoryLimiter;
-use super::registry::LoadedModule;
-use super::unit_of_work::UnitOfWork;
-use crate::auth::Caller;
-use crate::tenancy::TenantView;
-
-/// What one call into a module runs for.
-#[derive(Clone)]
-pub struct CallContext {
-    pub runtime: Runtime,
-    pub module: Arc<LoadedModule>,
-    pub tenant: Arc<TenantView>,
-    pub caller: Option<Arc<Caller>>,
-    pub request_id: Arc<str>,
-    pub uow: Arc<UnitOfWork>,
-    /// Modules on the call chain, outermost first, this one last.
-    pub chain: Arc<Vec<String>>,
-    /// When the outermost request started, and when it must end.
-    pub started: Instant,
-    pub deadline: Instant,
-}
+use super::types::{Capability, HostError};
 
 /// The data of one instance's store.
 pub struct HostState {
@@ -56,7 +35,7 @@ pub struct HostState {
 
 impl HostState {
     pub fn new(max_memory_bytes: usize, tenant_id: &str, module: &str) -> Self {
-        let out = super::guest_output::GuestOutput::new(tenant_id, module);
+        let out = GuestOutput::new(tenant_id, module);
         let wasi = WasiCtx::builder()
             .stdout(out.clone().stream("stdout"))
             .stderr(out.stream("stderr"))
@@ -72,7 +51,7 @@ impl HostState {
 
     /// The current call; a guest calling an import outside one (from `describe`)
     /// traps.
-    fn ctx(&self) -> wasmtime::Result<&CallContext> {
+    pub fn ctx(&self) -> wasmtime::Result<&CallContext> {
         self.call
             .as_ref()
             .ok_or_else(|| wasmtime::format_err!("host import called outside a request"))
@@ -88,7 +67,19 @@ impl WasiView for HostState {
     }
 }
 
-impl super::bindings::mosaic::platform::types::Host for HostState {}
+impl CallContext {
+    /// The one grant check: `what` needs `capability` declared in the manifest.
+    pub fn require(&self, capability: Capability, what: &str) -> Result<(), HostError> {
+        if self.module.has_capability(capability) {
+            Ok(())
+        } else {
+            Err(HostError::Forbidden(format!(
+                "{what} needs the `{}` capability in the manifest",
+                capability.as_str()
+            )))
+        }
+    }
+}
 
 /// A database failure as the guest sees it: logged here in full, reported by
 /// request id only. The request's unit of work can no longer commit.

@@ -1,20 +1,21 @@
-//! `mosaic:platform/notify`: messages to people. Delivery (in-app, mail outbox) comes
-//! with the notifications module; until then a granted call answers `unsupported`.
+//! `notify`: messages to people. Delivery (in-app, mail outbox) comes with the
+//! notifications module; until then a granted call answers `unsupported`.
 
-use super::HostState;
-use crate::runtime::bindings::mosaic::platform::notify::{Host, Message};
-use crate::runtime::bindings::{Capability, HostError};
+use crate::runtime::CallContext;
+use crate::runtime::types::{Capability, HostError};
 
-impl Host for HostState {
-    async fn send(&mut self, _msg: Message) -> wasmtime::Result<Result<(), HostError>> {
-        Ok(if self.ctx()?.module.has_capability(Capability::Notify) {
-            Err(HostError::Unsupported(
-                "notification delivery is not served by this host version (mosaic 0.1)".into(),
-            ))
-        } else {
-            Err(HostError::Forbidden(
-                "sending notifications needs the `notify` capability in the manifest".into(),
-            ))
-        })
-    }
+/// A message for a user of the tenant or an email address.
+pub struct Message {
+    pub to_user: Option<String>,
+    pub to_email: Option<String>,
+    pub kind: String,
+    pub subject: String,
+    pub body: String,
+}
+
+pub fn send(ctx: &CallContext, _message: Message) -> Result<(), HostError> {
+    ctx.require(Capability::Notify, "sending notifications")?;
+    Err(HostError::Unsupported(
+        "notification delivery is not served by this host version (mosaic 0.1)".into(),
+    ))
 }

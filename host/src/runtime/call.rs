@@ -1,0 +1,202 @@
+//! One call into a module: the context it runs for, and the one path every export
+//! takes — a leased instance of the (tenant, module) slot, the call under the
+//! limits, the instance back in its pool or discarded, and the unit of work
+//! committed or rolled back. `handle` goes this way; so will `on-event` and
+//! scheduled exports, each as one more [`Export`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Runtime;
+use super::dispatch::{DispatchError, ModuleFailure};
+use super::limits::{DeadlineExceeded, MemoryExceeded};
+use super::registry::LoadedModule;
+use super::slot::{CheckoutError, Instance};
+use super::types::{Request, Response};
+use super::unit_of_work::UnitOfWork;
+use crate::auth::Caller;
+use crate::config::Limits;
+use crate::store::now_ms;
+use crate::tenancy::TenantView;
+
+/// What one call into a module runs for.
+#[derive(Clone)]
+pub struct CallContext {
+    pub runtime: Runtime,
+    pub module: Arc<LoadedModule>,
+    pub tenant: Arc<TenantView>,
+    pub caller: Option<Arc<Caller>>,
+    pub request_id: Arc<str>,
+    pub uow: Arc<UnitOfWork>,
+    /// Modules on the call chain, outermost first, this one last.
+    pub chain: Arc<Vec<String>>,
+    /// When the outermost call started, and when it must end.
+    pub started: Instant,
+    pub deadline: Instant,
+}
+
+impl CallContext {
+    /// The context of an outermost call, with a unit of work of its own that ends at
+    /// the call's deadline.
+    pub fn outermost(
+        runtime: &Runtime,
+        tenant: Arc<TenantView>,
+        module: Arc<LoadedModule>,
+        caller: Option<Arc<Caller>>,
+        request_id: Arc<str>,
+    ) -> Self {
+        let started = Instant::now();
+        let deadline = started + runtime.limits().call_timeout;
+        Self {
+            runtime: runtime.clone(),
+            chain: Arc::new(vec![module.key.clone()]),
+            module,
+            tenant,
+            caller,
+            request_id,
+            uow: Arc::new(UnitOfWork::new(runtime.inner.db.clone(), deadline)),
+            started,
+            deadline,
+        }
+    }
+
+    /// The context of a call from this one into `target`.
+    pub fn nested(&self, target: Arc<LoadedModule>) -> Self {
+        let mut chain = Vec::clone(&self.chain);
+        chain.push(target.key.clone());
+        Self {
+            chain: Arc::new(chain),
+            module: target,
+            ..self.clone()
+        }
+    }
+}
+
+/// An export the runtime calls on a leased instance.
+pub trait Export: Send {
+    type Output: Send;
+
+    fn call(
+        self,
+        instance: &mut Instance,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send;
+
+    /// Checks what the module returned against the limits (its instance is already
+    /// back in the pool: the answer is refused, not the instance).
+    fn check(output: Self::Output, limits: &Limits) -> Result<Self::Output, DispatchError>;
+
+    /// Whether the call's writes are kept.
+    fn keeps_writes(output: &Self::Output) -> bool;
+}
+
+/// `handle`: one HTTP request.
+pub struct Handle(pub Request);
+
+impl Export for Handle {
+    type Output = Response;
+
+    async fn call(self, instance: &mut Instance) -> wasmtime::Result<Response> {
+        instance.bindings.handle(&mut instance.store, self.0).await
+    }
+
+    fn check(response: Response, limits: &Limits) -> Result<Response, DispatchError> {
+        if response.body.len() > limits.max_response_bytes {
+            return Err(DispatchError::ResponseTooLarge(response.body.len()));
+        }
+        if !(200..600).contains(&response.status) {
+            return Err(DispatchError::BadStatus(response.status));
+        }
+        Ok(response)
+    }
+
+    fn keeps_writes(response: &Response) -> bool {
+        response.status < 400
+    }
+}
+
+impl Runtime {
+    /// Runs `export` as the outermost call of its unit of work: its writes commit
+    /// only if it succeeded, and a failure is kept for the tenant's health report.
+    pub(super) async fn run_unit<E: Export>(
+        &self,
+        ctx: CallContext,
+        export: E,
+    ) -> Result<E::Output, DispatchError> {
+        let (uow, tenant, module) = (ctx.uow.clone(), ctx.tenant.clone(), ctx.module.clone());
+        let result = self.run(ctx, export).await;
+        if let Err(err) = &result {
+            self.inner.last_errors.insert(
+                tenant.tenant.id.clone(),
+                ModuleFailure {
+                    module: module.key.clone(),
+                    error: err.to_string(),
+                    at_ms: now_ms(),
+                },
+            );
+        }
+        let commit = matches!(&result, Ok(output) if E::keeps_writes(output));
+        uow.finish(commit)
+            .await
+            .map_err(|e| DispatchError::Internal(format!("finishing the unit of work: {e}")))?;
+        result
+    }
+
+    /// Runs `export` on an instance of the context's (tenant, module) slot. The
+    /// context moves into the instance's store for the call, and out again after.
+    pub(super) async fn run<E: Export>(
+        &self,
+        ctx: CallContext,
+        export: E,
+    ) -> Result<E::Output, DispatchError> {
+        let limits = &self.inner.limits;
+        let slot = self.slot(&ctx);
+        let checkout = match slot.checkout(&self.inner.engine, limits).await {
+            // The engine's instance pool is full of other slots' idle instances:
+            // drop those (they are cheap to make again) and try once more.
+            Err(CheckoutError::PoolExhausted) => {
+                self.shed_idle_instances();
+                slot.checkout(&self.inner.engine, limits).await
+            }
+            other => other,
+        };
+        let mut lease = checkout.map_err(|e| match e {
+            CheckoutError::Busy(_) => DispatchError::Busy,
+            other => DispatchError::Internal(other.to_string()),
+        })?;
+        {
+            let state = lease.instance.store.data_mut();
+            state.deadline = ctx.deadline;
+            state.call = Some(ctx);
+        }
+        let result = export.call(&mut lease.instance).await;
+        let ctx = lease.instance.store.data_mut().call.take();
+        match result {
+            Ok(output) => {
+                lease.release(limits);
+                E::check(output, limits)
+            }
+            // The lease is dropped here, and the instance with it.
+            Err(err) => Err(classify(&err, ctx.as_ref())),
+        }
+    }
+}
+
+/// Names what cut a call short; the host log gets the details.
+fn classify(err: &wasmtime::Error, ctx: Option<&CallContext>) -> DispatchError {
+    let tenant = ctx
+        .map(|c| c.tenant.tenant.subdomain.as_str())
+        .unwrap_or_default();
+    let module = ctx.map(|c| c.module.key.as_str()).unwrap_or_default();
+    let request_id = ctx.map(|c| &*c.request_id).unwrap_or_default();
+    let kind = if err.chain().any(|e| e.is::<DeadlineExceeded>()) {
+        DispatchError::Timeout
+    } else if err.chain().any(|e| e.is::<MemoryExceeded>()) {
+        DispatchError::MemoryLimit
+    } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+        DispatchError::Trap(trap.to_string())
+    } else {
+        DispatchError::Trap(err.to_string())
+    };
+    tracing::warn!(%tenant, %module, %request_id, error = ?err, outcome = %kind, "module call failed; instance discarded");
+    kind
+}

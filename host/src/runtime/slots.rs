@@ -1,0 +1,149 @@
+//! The slot map: a (tenant, module) slot is made on first use while the module is
+//! enabled for the tenant, dropped when it is disabled, and evicted when idle.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Runtime;
+use super::call::CallContext;
+use super::dispatch::ModuleFailure;
+use super::slot::Slot;
+use crate::store::now_ms;
+
+/// A live slot, for operators.
+#[derive(Debug, serde::Serialize)]
+pub struct SlotInfo {
+    pub tenant_id: String,
+    pub module: String,
+    pub version: String,
+    pub warm_instances: usize,
+    pub busy_instances: usize,
+    pub calls: u64,
+    pub instantiations: u64,
+    pub last_used_ms: i64,
+}
+
+impl Runtime {
+    /// The registered slot of the context's (tenant, module). A request that is
+    /// stale — it began before the module was disabled, or runs a version since
+    /// replaced — gets a slot of its own that is dropped with it, so it cannot bring
+    /// a dropped slot back or displace the current version's.
+    pub(super) fn slot(&self, ctx: &CallContext) -> Arc<Slot> {
+        let tenant_id = &ctx.tenant.tenant.id;
+        let module = &ctx.module;
+        let key = (tenant_id.clone(), module.key.clone());
+        // The common case, under a shared lock: the slot exists and runs this version.
+        // A registered slot implies the module was not disabled since (a disable
+        // removes it, and only requests that passed the gate after that create one).
+        if let Some(slot) = self
+            .inner
+            .slots
+            .get(&key)
+            .filter(|s| Arc::ptr_eq(&s.module, module))
+        {
+            return slot.clone();
+        }
+        let fresh = || {
+            Arc::new(Slot::new(
+                module.clone(),
+                tenant_id.clone(),
+                &self.inner.limits,
+            ))
+        };
+        let disabled_since_start = self
+            .inner
+            .disabled_at
+            .get(&key)
+            .is_some_and(|at| *at >= ctx.started);
+        let current = self
+            .inner
+            .registry
+            .get(&module.key)
+            .is_some_and(|m| Arc::ptr_eq(&m, module));
+        if disabled_since_start || !current {
+            return fresh();
+        }
+        let mut entry = self.inner.slots.entry(key).or_insert_with(fresh);
+        if !Arc::ptr_eq(&entry.module, module) {
+            *entry = fresh();
+        }
+        entry.clone()
+    }
+
+    /// Drops every slot's warm instances, keeping the slots.
+    pub(super) fn shed_idle_instances(&self) {
+        let shed: usize = self.inner.slots.iter().map(|slot| slot.shed_idle()).sum();
+        tracing::warn!(shed, "instance pool exhausted; dropped idle instances");
+    }
+
+    /// Drops a tenant's slot for a module (it was disabled); in-flight requests keep
+    /// their instances until they finish.
+    pub fn drop_slot(&self, tenant_id: &str, module: &str) -> bool {
+        let key = (tenant_id.to_owned(), module.to_owned());
+        self.inner.disabled_at.insert(key.clone(), Instant::now());
+        self.inner.slots.remove(&key).is_some()
+    }
+
+    /// Drops all of a tenant's slots (it changed elsewhere, or was deleted); the next
+    /// request builds them again from the current state.
+    pub fn drop_tenant_slots(&self, tenant_id: &str) -> usize {
+        let modules: Vec<String> = self
+            .inner
+            .slots
+            .iter()
+            .filter(|e| e.key().0 == tenant_id)
+            .map(|e| e.key().1.clone())
+            .collect();
+        modules
+            .iter()
+            .filter(|module| self.drop_slot(tenant_id, module))
+            .count()
+    }
+
+    /// The tenant's most recent failed module call on this replica.
+    pub fn last_failure(&self, tenant_id: &str) -> Option<ModuleFailure> {
+        self.inner.last_errors.get(tenant_id).map(|e| e.clone())
+    }
+
+    /// Forgets everything about a deleted tenant.
+    pub fn forget_tenant(&self, tenant_id: &str) {
+        self.drop_tenant_slots(tenant_id);
+        self.inner.last_errors.remove(tenant_id);
+    }
+
+    /// Drops every slot idle for longer than the configured timeout.
+    pub fn evict_idle(&self) -> usize {
+        let idle_ms =
+            i64::try_from(self.inner.limits.slot_idle_timeout.as_millis()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        let before = self.inner.slots.len();
+        self.inner
+            .slots
+            .retain(|_, slot| !slot.is_idle(now, idle_ms));
+        before - self.inner.slots.len()
+    }
+
+    pub fn slots(&self) -> Vec<SlotInfo> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut all: Vec<SlotInfo> = self
+            .inner
+            .slots
+            .iter()
+            .map(|entry| {
+                let slot = entry.value();
+                SlotInfo {
+                    tenant_id: slot.tenant_id.clone(),
+                    module: slot.module.key.clone(),
+                    version: slot.module.manifest.version.clone(),
+                    warm_instances: slot.warm_instances(),
+                    busy_instances: slot.busy_instances(),
+                    calls: slot.calls.load(Relaxed),
+                    instantiations: slot.instantiations.load(Relaxed),
+                    last_used_ms: slot.last_used_ms(),
+                }
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.tenant_id, &a.module).cmp(&(&b.tenant_id, &b.module)));
+        all
+    }
+}

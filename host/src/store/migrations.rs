@@ -1,0 +1,153 @@
+//! Schema migrations: sqlx applies them and checks that every applied one still has
+//! the bytes it was applied with. A released migration is never edited; the test
+//! below holds each file to its released checksum.
+
+use sqlx::migrate::{MigrateError, Migrator};
+
+use super::{Db, Dialect};
+
+/// Migrations that were edited after release and then restored to their released
+/// bytes (0005, a comment): a database migrated while the edited file was current
+/// recorded the edited file's SHA-384. The schema is the same, so the repair records
+/// the restored file's checksum in its place.
+const SUPERSEDED_CHECKSUMS: &[(Dialect, i64, &str)] = &[
+    (
+        Dialect::Sqlite,
+        5,
+        "b2e2cfbb3d91b20ab8ed8ce50948b5a35009d6726fcd4a6e754e573a058060e299c8c63dd4442a21da41046537e86f4c",
+    ),
+    (
+        Dialect::Postgres,
+        5,
+        "7da281f6ae133a2fe599651908e230f3cf5cb03339825a9fc90de30808fef9557ec0f6406940363d65d68071d12409ea",
+    ),
+];
+
+impl Db {
+    /// Applies pending migrations of this dialect.
+    pub async fn migrate(&self) -> Result<(), MigrateError> {
+        let migrator: Migrator = match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Dialect::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        self.repair_superseded_checksums(&migrator).await?;
+        migrator.run(&self.pool).await
+    }
+
+    async fn repair_superseded_checksums(&self, migrator: &Migrator) -> Result<(), MigrateError> {
+        let exists = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let tables: i64 = sqlx::query_scalar(exists).fetch_one(&self.pool).await?;
+        if tables == 0 {
+            return Ok(());
+        }
+        for (dialect, version, superseded) in SUPERSEDED_CHECKSUMS {
+            let Some(current) = migrator.iter().find(|m| m.version == *version) else {
+                continue;
+            };
+            if *dialect != self.dialect {
+                continue;
+            }
+            let superseded = hex::decode(superseded).expect("a valid hex constant");
+            let repaired = sqlx::query(
+                "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = $3",
+            )
+            .bind(current.checksum.to_vec())
+            .bind(version)
+            .bind(superseded)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            if repaired > 0 {
+                tracing::info!(
+                    version,
+                    "recorded the restored checksum of a migration edited after release"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha384};
+
+    /// Every migration file with the SHA-384 it was released with. A new migration
+    /// adds its line here; an existing line never changes.
+    const RELEASED: &[(&str, &str)] = &[
+        (
+            "postgres/0001_foundation.sql",
+            "1ecd23dfa1c230dd70e24c520f8e004c2df10d89eee28abf7ba0358533aa495ed4041fb194b205541af4890c559d28ae",
+        ),
+        (
+            "postgres/0002_accounts.sql",
+            "bcdaea00e99762500dfdfeaf925fd01c2be062d1f2634284cad0041ebd682b4aeaacc20fad6acc540fc01ea5cabfaa6f",
+        ),
+        (
+            "postgres/0003_one_time_tokens_and_mail.sql",
+            "0a62015ede56cfdbec472c8ba05ecb8e1acb44349c38fbd7dcd8ec2d65710bdc364d66ac4faf0846be05eb827bf11479",
+        ),
+        (
+            "postgres/0004_revoked_sessions.sql",
+            "12847db6da17d89064f625fe9399a4665c11fac37aacd308c35446d9eb8fa54c7ee25e4845efe37566da82bbd70e7116",
+        ),
+        (
+            "postgres/0005_control_plane.sql",
+            "9df883b43ea266316afd780bd17fc1fc0a04f8179b7621f9bc6d6eb71af6c85eacc2d49e5fe61cf28c84ebdbbcc2f77c",
+        ),
+        (
+            "sqlite/0001_foundation.sql",
+            "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
+        ),
+        (
+            "sqlite/0002_accounts.sql",
+            "e6059a5e3131b98595a2abc98fe5a1854afcc4322616587c04e06158be5e4a5efa0112593f3ab83d7943c06cbe127938",
+        ),
+        (
+            "sqlite/0003_one_time_tokens_and_mail.sql",
+            "9d3635b4b400aa98e7949ef4634100994b5a649b382f5cc21c9a0699ba265709ab08d6ef6e4abc97178170bc42a64b7a",
+        ),
+        (
+            "sqlite/0004_revoked_sessions.sql",
+            "fbd7651ec40ccc25d0035a4012e183b19490e94b7038d2d4627c4ec82e666754782b9b2b13a8001b62c0c0067c72817c",
+        ),
+        (
+            "sqlite/0005_control_plane.sql",
+            "b1a0eccc46e1138173f7d0413b0557e43ce16ce0b103c980548a8f5185dba003553d9e4f1686793e950b7d83d537bd69",
+        ),
+    ];
+
+    #[test]
+    fn released_migrations_are_never_edited() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut found = Vec::new();
+        for dialect in ["postgres", "sqlite"] {
+            for entry in std::fs::read_dir(root.join(dialect)).expect("migrations folder") {
+                let name = entry.expect("directory entry").file_name();
+                found.push(format!("{dialect}/{}", name.to_string_lossy()));
+            }
+        }
+        found.sort();
+        let listed: Vec<&str> = RELEASED.iter().map(|(path, _)| *path).collect();
+        assert_eq!(
+            found, listed,
+            "every migration file must be listed in RELEASED with its checksum"
+        );
+        for (path, released) in RELEASED {
+            let bytes = std::fs::read(root.join(path)).expect("migration file");
+            assert_eq!(
+                hex::encode(Sha384::digest(&bytes)),
+                *released,
+                "{path} was edited after release: add a new migration instead"
+            );
+        }
+    }
+}
