@@ -96,10 +96,24 @@ macro_rules! export_module {
                 type Module = $module;
             }
 
+            // The export shims exist on wasm only. On a native target the crate is a
+            // plain library, for unit tests and workspace-wide `cargo clippy`: native
+            // linkers refuse the component's export names.
+            #[cfg(target_family = "wasm")]
             $crate::__private::bindings::__export_guest!(
                 MosaicGuest with_types_in $crate::__private::bindings
             );
         };
+
+        /// What the component would export, reachable on a native target too.
+        #[cfg(not(target_family = "wasm"))]
+        #[doc(hidden)]
+        pub fn __mosaic_module() -> ($crate::Manifest, $crate::Router) {
+            (
+                <$module as $crate::Module>::manifest(),
+                <$module as $crate::Module>::router(),
+            )
+        }
     };
 }
 

@@ -10,6 +10,7 @@ mod demo_requests;
 mod employees;
 mod isolation;
 mod limits;
+mod migrations;
 mod provisioning;
 mod rate_limits;
 mod replicas;
