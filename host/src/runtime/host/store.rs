@@ -5,7 +5,9 @@ use sqlx::AnyConnection;
 use super::internal;
 use crate::runtime::CallContext;
 use crate::runtime::types::HostError;
-use crate::store::records::{self, Document, Filter, Page, Scope, Selection, StoreError};
+use crate::store::records::{
+    self, Document, Filter, Page, Records, Scope, Selection, StoreError, StoreResult, UniqueIndex,
+};
 
 pub struct InsertOp {
     pub collection: String,
@@ -33,67 +35,59 @@ pub enum Write {
     Delete(DeleteOp),
 }
 
-fn scope(ctx: &CallContext) -> Scope<'_> {
-    Scope {
-        tenant_id: &ctx.tenant.tenant.id,
-        module: &ctx.module.key,
-    }
+/// The calling module's documents: the store of its dialect, scoped to the calling
+/// (tenant, module), with the module's unique indexes.
+struct Documents<'a> {
+    records: Records,
+    scope: Scope<'a>,
+    indexes: &'a [UniqueIndex],
 }
 
-impl InsertOp {
-    async fn apply(
-        self,
-        conn: &mut AnyConnection,
-        ctx: &CallContext,
-    ) -> records::StoreResult<Document> {
-        let records = ctx.uow.db().records();
-        let indexes = &ctx.module.unique_indexes;
+impl<'a> Documents<'a> {
+    fn of(ctx: &'a CallContext) -> Self {
+        Self {
+            records: ctx.uow.db().records(),
+            scope: Scope {
+                tenant_id: &ctx.tenant.tenant.id,
+                module: &ctx.module.key,
+            },
+            indexes: &ctx.module.unique_indexes,
+        }
+    }
+
+    async fn insert(&self, conn: &mut AnyConnection, op: InsertOp) -> StoreResult<Document> {
+        let InsertOp {
+            collection,
+            id,
+            data,
+        } = op;
+        let (records, scope, indexes) = (self.records, self.scope, self.indexes);
         records
-            .insert(
-                conn,
-                scope(ctx),
-                indexes,
-                &self.collection,
-                self.id,
-                self.data,
-            )
+            .insert(conn, scope, indexes, &collection, id, data)
             .await
     }
-}
 
-impl UpdateOp {
-    async fn apply(
-        self,
-        conn: &mut AnyConnection,
-        ctx: &CallContext,
-    ) -> records::StoreResult<Document> {
-        let records = ctx.uow.db().records();
-        let indexes = &ctx.module.unique_indexes;
-        let (collection, id) = (&self.collection, &self.id);
+    async fn update(&self, conn: &mut AnyConnection, op: UpdateOp) -> StoreResult<Document> {
+        let UpdateOp {
+            collection,
+            id,
+            expected_version: version,
+            data,
+        } = op;
+        let (records, scope, indexes) = (self.records, self.scope, self.indexes);
         records
-            .update(
-                conn,
-                scope(ctx),
-                indexes,
-                collection,
-                id,
-                self.expected_version,
-                self.data,
-            )
+            .update(conn, scope, indexes, &collection, &id, version, data)
             .await
     }
-}
 
-impl DeleteOp {
-    async fn apply(
-        self,
-        conn: &mut AnyConnection,
-        ctx: &CallContext,
-    ) -> records::StoreResult<bool> {
-        let records = ctx.uow.db().records();
-        let (collection, id) = (&self.collection, &self.id);
-        records
-            .delete(conn, scope(ctx), collection, id, self.expected_version)
+    async fn delete(&self, conn: &mut AnyConnection, op: DeleteOp) -> StoreResult<bool> {
+        let DeleteOp {
+            collection,
+            id,
+            expected_version: version,
+        } = op;
+        self.records
+            .delete(conn, self.scope, &collection, &id, version)
             .await
     }
 }
@@ -117,40 +111,49 @@ pub async fn get(
     collection: &str,
     id: &str,
 ) -> Result<Option<Document>, HostError> {
-    let records = ctx.uow.db().records();
+    let docs = Documents::of(ctx);
     let result = ctx
         .uow
-        .read(async |conn| records.get(conn, scope(ctx), collection, id).await)
+        .read(async |conn| docs.records.get(conn, docs.scope, collection, id).await)
         .await;
     answer(ctx, result)
 }
 
 pub async fn insert(ctx: &CallContext, op: InsertOp) -> Result<Document, HostError> {
+    let docs = Documents::of(ctx);
     answer(
         ctx,
-        ctx.uow.write(async |conn| op.apply(conn, ctx).await).await,
+        ctx.uow
+            .write(async |conn| docs.insert(conn, op).await)
+            .await,
     )
 }
 
 pub async fn update(ctx: &CallContext, op: UpdateOp) -> Result<Document, HostError> {
+    let docs = Documents::of(ctx);
     answer(
         ctx,
-        ctx.uow.write(async |conn| op.apply(conn, ctx).await).await,
+        ctx.uow
+            .write(async |conn| docs.update(conn, op).await)
+            .await,
     )
 }
 
 pub async fn delete(ctx: &CallContext, op: DeleteOp) -> Result<bool, HostError> {
+    let docs = Documents::of(ctx);
     answer(
         ctx,
-        ctx.uow.write(async |conn| op.apply(conn, ctx).await).await,
+        ctx.uow
+            .write(async |conn| docs.delete(conn, op).await)
+            .await,
     )
 }
 
 pub async fn query(ctx: &CallContext, selection: Selection) -> Result<Page, HostError> {
-    let records = ctx.uow.db().records();
+    let docs = Documents::of(ctx);
     let result = ctx
         .uow
-        .read(async |conn| records.query(conn, scope(ctx), &selection).await)
+        .read(async |conn| docs.records.query(conn, docs.scope, &selection).await)
         .await;
     answer(ctx, result)
 }
@@ -160,10 +163,14 @@ pub async fn count(
     collection: &str,
     filters: &[Filter],
 ) -> Result<u64, HostError> {
-    let records = ctx.uow.db().records();
+    let docs = Documents::of(ctx);
     let result = ctx
         .uow
-        .read(async |conn| records.count(conn, scope(ctx), collection, filters).await)
+        .read(async |conn| {
+            docs.records
+                .count(conn, docs.scope, collection, filters)
+                .await
+        })
         .await;
     answer(ctx, result)
 }
@@ -173,6 +180,7 @@ pub async fn batch(
     ctx: &CallContext,
     writes: Vec<Write>,
 ) -> Result<Vec<Option<Document>>, HostError> {
+    let docs = Documents::of(ctx);
     let result = ctx
         .uow
         .write(async |conn| {
@@ -180,10 +188,10 @@ pub async fn batch(
                 let mut out = Vec::with_capacity(writes.len());
                 for write in writes {
                     out.push(match write {
-                        Write::Insert(op) => Some(op.apply(conn, ctx).await?),
-                        Write::Update(op) => Some(op.apply(conn, ctx).await?),
+                        Write::Insert(op) => Some(docs.insert(conn, op).await?),
+                        Write::Update(op) => Some(docs.update(conn, op).await?),
                         Write::Delete(op) => {
-                            op.apply(conn, ctx).await?;
+                            docs.delete(conn, op).await?;
                             None
                         }
                     });
