@@ -66,3 +66,41 @@ async fn idle_slots_are_evicted() {
     app.state.runtime.evict_idle();
     assert!(app.state.runtime.slots().is_empty());
 }
+
+/// A component built for a contract version the host does not serve is refused at
+/// install, by name, and so is one that mixes versions or is no Mosaic module.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_for_other_contract_versions_are_refused_by_name() {
+    let app = TestApp::builder(Backend::Sqlite).start().await;
+    let cases = [
+        (
+            r#"(component (import "mosaic:platform/log@0.2.0" (instance)))"#,
+            "module is built for mosaic:platform@0.2.0, but this host serves mosaic:platform@0.1.0",
+        ),
+        (
+            r#"(component
+                 (import "mosaic:platform/log@0.1.0" (instance))
+                 (import "mosaic:platform/store@0.2.0" (instance)))"#,
+            "module mixes contract versions: mosaic:platform/log@0.1.0 and mosaic:platform/store@0.2.0",
+        ),
+        (
+            "(component)",
+            "component is not a Mosaic module: it uses no mosaic:platform interface",
+        ),
+    ];
+    for (wat, expected) in cases {
+        let wasm = wat::parse_str(wat).expect("valid component text");
+        let refused = app
+            .state
+            .runtime
+            .install(&wasm)
+            .await
+            .expect_err("an unserved contract must be refused");
+        assert!(format!("{refused:#}").contains(expected), "{refused:#}");
+    }
+    assert_eq!(
+        app.state.runtime.modules().len(),
+        2,
+        "nothing was installed"
+    );
+}
