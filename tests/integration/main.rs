@@ -15,6 +15,7 @@ mod provisioning;
 mod rate_limits;
 mod replicas;
 mod runtime;
+mod sandbox;
 mod secrets;
 mod tenancy;
 mod tenants;

@@ -163,12 +163,18 @@ impl Runtime {
             CheckoutError::Busy(_) => DispatchError::Busy,
             other => DispatchError::Internal(other.to_string()),
         })?;
+        let deadline = ctx.deadline;
         {
             let state = lease.instance.store.data_mut();
-            state.deadline = ctx.deadline;
+            state.deadline = deadline;
             state.call = Some(ctx);
         }
-        let result = export.call(&mut lease.instance).await;
+        // The epoch callback stops a guest that computes past the deadline; this
+        // stops one that waits in a host or WASI call (a sleep, a poll, a slow
+        // query). The dropped call cancels that wait, and its instance is discarded.
+        let result = tokio::time::timeout_at(deadline.into(), export.call(&mut lease.instance))
+            .await
+            .unwrap_or_else(|_| Err(DeadlineExceeded.into()));
         let ctx = lease.instance.store.data_mut().call.take();
         match result {
             Ok(output) => {

@@ -21,6 +21,15 @@ impl Module for Testbed {
         Router::new()
             .get("/fixed", |_| Ok(Response::raw_json(200, FIXED)))
             .get("/spin", spin)
+            .get("/sleep", |req| {
+                sleep(req)?;
+                Ok(Response::no_content())
+            })
+            .post("/write-then-sleep", |req| {
+                NOTES.insert(&json!({"text": "written before a sleep"}))?;
+                sleep(req)?;
+                Ok(Response::no_content())
+            })
             .get("/alloc", alloc)
             .get("/trap", |_| panic!("testbed: deliberate trap"))
             .get("/big", big)
@@ -62,6 +71,13 @@ fn spin(_: &Request) -> Result<Response> {
     loop {
         n = std::hint::black_box(n.wrapping_add(1));
     }
+}
+
+/// Waits in WASI (a clock poll), where the epoch deadline cannot reach it.
+fn sleep(req: &Request) -> Result<()> {
+    let ms = req.query_u32("ms")?.unwrap_or(10_000);
+    std::thread::sleep(std::time::Duration::from_millis(ms.into()));
+    Ok(())
 }
 
 fn alloc(_: &Request) -> Result<Response> {
