@@ -6,7 +6,12 @@ use mosaic::auth::Role;
 use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 
-both_backends!(waits_in_wasi_end_at_the_deadline);
+both_backends!(
+    waits_in_wasi_end_at_the_deadline,
+    events_are_capped,
+    a_refused_response_writes_nothing,
+    nested_call_bodies_are_capped
+);
 
 async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
     TestApp::builder(backend)
@@ -16,6 +21,28 @@ async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> Te
         .with_limits(edit)
         .start()
         .await
+}
+
+/// The intruder and the testbed it calls, enabled for `demo`.
+async fn intruder(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .with_testbed()
+        .with_guest("intruder")
+        .with_tenant("demo", &["testbed", "intruder"])
+        .start()
+        .await
+}
+
+/// Stored rows of a table for the tenant, straight from the database.
+async fn count_rows(app: &TestApp, table: &str, tenant: &str) -> i64 {
+    let tenant_id = app.tenant_id(tenant).await;
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
+    )))
+    .bind(tenant_id)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("count rows")
 }
 
 /// A module that sleeps (a WASI clock poll, out of the epoch deadline's reach) is
@@ -58,4 +85,93 @@ async fn waits_in_wasi_end_at_the_deadline(backend: Backend) {
         .send()
         .await
         .expect(200);
+}
+
+/// Events are capped like documents: data size, subject size and how many one
+/// request may emit; a refused event fails its request and stores nothing.
+async fn events_are_capped(backend: Backend) {
+    let app = intruder(backend).await;
+    let demo = app.token("demo", Role::Member).await;
+    for path in [
+        "/api/intruder/event?bytes=2097152",
+        "/api/intruder/event?subject&bytes=1024",
+        "/api/intruder/events?count=1001",
+    ] {
+        let refused = app.as_user(Method::POST, path, "demo", &demo).send().await;
+        assert!(refused.status.as_u16() >= 400, "{path}: {}", refused.text);
+    }
+    assert_eq!(count_rows(&app, "event_outbox", "demo").await, 0);
+    // Within the caps, events are stored.
+    app.as_user(
+        Method::POST,
+        "/api/intruder/events?count=1000",
+        "demo",
+        &demo,
+    )
+    .send()
+    .await
+    .expect(204);
+    assert_eq!(count_rows(&app, "event_outbox", "demo").await, 1000);
+}
+
+/// A response the host refuses (too many headers, a header over the size cap) is a
+/// 5xx, and a 5xx leaves no write behind.
+async fn a_refused_response_writes_nothing(backend: Backend) {
+    let app = intruder(backend).await;
+    let demo = app.token("demo", Role::Member).await;
+    app.as_user(
+        Method::GET,
+        "/api/intruder/headers?count=40000",
+        "demo",
+        &demo,
+    )
+    .send()
+    .await
+    .expect_error(500, "module_bad_response");
+    app.as_user(
+        Method::GET,
+        "/api/intruder/big-header?bytes=8388608",
+        "demo",
+        &demo,
+    )
+    .send()
+    .await
+    .expect_error(500, "module_response_too_large");
+    assert_eq!(count_rows(&app, "records", "demo").await, 0);
+    // Within the caps, the headers arrive and the write stays.
+    let fine = app
+        .as_user(Method::GET, "/api/intruder/headers?count=50", "demo", &demo)
+        .send()
+        .await
+        .expect(204);
+    assert!(fine.headers.contains_key("x-intruder-49"));
+    assert_eq!(count_rows(&app, "records", "demo").await, 1);
+}
+
+/// `modules.call` bodies are capped like HTTP bodies: the target never runs.
+async fn nested_call_bodies_are_capped(backend: Backend) {
+    let app = intruder(backend).await;
+    let demo = app.token("demo", Role::Member).await;
+    let reply = app
+        .as_user(
+            Method::POST,
+            "/api/intruder/call-big-body?bytes=8388608",
+            "demo",
+            &demo,
+        )
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(reply.body["status"], 413);
+    let reply = app
+        .as_user(
+            Method::POST,
+            "/api/intruder/call-big-body?bytes=1000",
+            "demo",
+            &demo,
+        )
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(reply.body["status"], 200);
 }

@@ -109,8 +109,13 @@ impl TestAppBuilder {
     }
 
     /// Also installs the misbehaving `testbed` module.
-    pub fn with_testbed(mut self) -> Self {
-        self.modules.push(wasm("testbed"));
+    pub fn with_testbed(self) -> Self {
+        self.with_guest("testbed")
+    }
+
+    /// One of the test guests in `tests/guests/`, installed beside the shipped modules.
+    pub fn with_guest(mut self, name: &str) -> Self {
+        self.modules.push(wasm(name));
         self
     }
 

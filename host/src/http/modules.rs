@@ -121,6 +121,10 @@ fn dispatch_error(err: DispatchError) -> ApiError {
             "module_bad_response",
             "The module answered with an invalid status",
         ),
+        DispatchError::TooManyHeaders(_) => failed(
+            "module_bad_response",
+            "The module answered with too many headers",
+        ),
         DispatchError::Internal(message) => ApiError::internal(anyhow::Error::msg(message)),
     }
 }

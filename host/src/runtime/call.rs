@@ -12,7 +12,7 @@ use super::dispatch::{DispatchError, ModuleFailure};
 use super::limits::{DeadlineExceeded, MemoryExceeded};
 use super::registry::LoadedModule;
 use super::slot::{CheckoutError, Instance};
-use super::types::{Request, Response};
+use super::types::{Header, Request, Response};
 use super::unit_of_work::UnitOfWork;
 use crate::auth::Caller;
 use crate::config::Limits;
@@ -89,6 +89,14 @@ pub trait Export: Send {
     fn keeps_writes(output: &Self::Output) -> bool;
 }
 
+/// The most headers a module may send or pass on in one request or response.
+pub const MAX_HEADERS: usize = 100;
+
+/// What headers weigh against a size cap: their names and values.
+pub fn headers_size(headers: &[Header]) -> usize {
+    headers.iter().map(|h| h.name.len() + h.value.len()).sum()
+}
+
 /// `handle`: one HTTP request.
 pub struct Handle(pub Request);
 
@@ -100,8 +108,12 @@ impl Export for Handle {
     }
 
     fn check(response: Response, limits: &Limits) -> Result<Response, DispatchError> {
-        if response.body.len() > limits.max_response_bytes {
-            return Err(DispatchError::ResponseTooLarge(response.body.len()));
+        if response.headers.len() > MAX_HEADERS {
+            return Err(DispatchError::TooManyHeaders(response.headers.len()));
+        }
+        let size = response.body.len() + headers_size(&response.headers);
+        if size > limits.max_response_bytes {
+            return Err(DispatchError::ResponseTooLarge(size));
         }
         if !(200..600).contains(&response.status) {
             return Err(DispatchError::BadStatus(response.status));

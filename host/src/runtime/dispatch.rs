@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::Runtime;
-use super::call::{CallContext, Export, Handle};
+use super::call::{CallContext, Export, Handle, MAX_HEADERS, headers_size};
 use super::registry::{LoadedModule, RouteMiss};
 use super::types::{Header, HostError, Request, Response};
 use crate::auth::{Caller, Role};
@@ -47,6 +47,8 @@ pub enum DispatchError {
     ResponseTooLarge(usize),
     #[error("module answered with status {0}, not a final HTTP status")]
     BadStatus(u16),
+    #[error("module answered with {0} headers, over the limit")]
+    TooManyHeaders(usize),
     #[error("{0}")]
     Internal(String),
 }
@@ -158,6 +160,22 @@ impl Runtime {
         })?;
         // A guest may spell the method in any case.
         request.method.make_ascii_uppercase();
+        // The same caps as a request over HTTP.
+        let limit = self.limits().max_request_bytes;
+        if request.headers.len() > MAX_HEADERS {
+            return Ok(Response::json_error(
+                431,
+                "request_header_fields_too_large",
+                &format!("A request may carry at most {MAX_HEADERS} headers"),
+            ));
+        }
+        if request.body.len() + headers_size(&request.headers) > limit {
+            return Ok(Response::json_error(
+                413,
+                "payload_too_large",
+                &format!("Request body is larger than {limit} bytes"),
+            ));
+        }
         let request = match route(&target, ctx.caller.as_deref(), request) {
             Ok(request) => request,
             Err(refusal) => return Ok(refusal.into_response()),

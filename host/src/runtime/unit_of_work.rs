@@ -4,7 +4,7 @@
 //! The write transaction begins lazily at the first write, so read-only requests
 //! never take it (nor, on SQLite, the single-writer gate).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sqlx::{AnyConnection, AssertSqlSafe, Executor};
@@ -21,6 +21,8 @@ pub struct UnitOfWork {
     /// A database error happened: whatever the module answers, nothing commits (on
     /// PostgreSQL the transaction is aborted anyway, and COMMIT would hide that).
     poisoned: AtomicBool,
+    /// Events emitted so far, by every module on the call chain.
+    events: AtomicUsize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +53,18 @@ impl UnitOfWork {
             state: Mutex::new(State::default()),
             deadline,
             poisoned: AtomicBool::new(false),
+            events: AtomicUsize::new(0),
         }
     }
 
     /// Marks the unit of work failed: it will roll back.
     pub fn poison(&self) {
         self.poisoned.store(true, Ordering::Release);
+    }
+
+    /// Counts one more emitted event; answers how many there are now.
+    pub fn count_event(&self) -> usize {
+        self.events.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// `op`, unless the request's deadline passes first.
