@@ -10,7 +10,8 @@ both_backends!(
     waits_in_wasi_end_at_the_deadline,
     events_are_capped,
     a_refused_response_writes_nothing,
-    nested_call_bodies_are_capped
+    nested_call_bodies_are_capped,
+    a_log_flood_is_cut_to_the_budget
 );
 
 async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
@@ -174,4 +175,33 @@ async fn nested_call_bodies_are_capped(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(reply.body["status"], 200);
+}
+
+/// A log flood costs the host a budget's worth of lines; the rest are dropped and
+/// counted for the tenant's health.
+async fn a_log_flood_is_cut_to_the_budget(backend: Backend) {
+    let app = intruder(backend).await;
+    let demo = app.token("demo", Role::Member).await;
+    let started = Instant::now();
+    app.as_user(
+        Method::POST,
+        "/api/intruder/log-flood?count=100000",
+        "demo",
+        &demo,
+    )
+    .send()
+    .await
+    .expect(204);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let dropped = app
+        .state
+        .runtime
+        .log_lines_dropped(&app.tenant_id("demo").await);
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].0, "intruder");
+    assert!(dropped[0].1 >= 99_000, "{dropped:?}");
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::guest_log::GuestLog;
 use super::registry::{self, LoadedModule};
 use super::types::Manifest;
 use super::wit::ModulePre;
@@ -50,7 +51,9 @@ impl Runtime {
 
     /// Runs `describe` in a throwaway instance, under the usual limits.
     async fn describe(&self, pre: &ModulePre) -> anyhow::Result<Manifest> {
-        let mut store = slot::new_store(&self.inner.engine, &self.inner.limits, "-", "-");
+        // `describe` must not call imports; what it prints is the installer's.
+        let log = GuestLog::new("-", "-", Default::default());
+        let mut store = slot::new_store(&self.inner.engine, &self.inner.limits, log);
         let instance = pre
             .instantiate(&mut store)
             .await

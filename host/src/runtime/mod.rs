@@ -11,7 +11,7 @@ mod cache;
 mod call;
 mod dispatch;
 mod engine;
-mod guest_output;
+mod guest_log;
 pub mod host;
 mod install;
 mod limits;
@@ -31,6 +31,7 @@ use wasmtime::component::Linker;
 
 pub use self::call::CallContext;
 pub use self::dispatch::{Dispatch, DispatchError, ModuleFailure};
+use self::guest_log::{GuestLog, LogBudget};
 use self::host::HostState;
 use self::registry::{LoadedModule, Registry};
 use self::slot::Slot;
@@ -53,6 +54,8 @@ struct Inner {
     /// When each (tenant, module) was last disabled: a request that began before
     /// that must not bring its slot back.
     disabled_at: DashMap<(String, String), Instant>,
+    /// Each (tenant, module)'s guest log budget, shared by its instances.
+    log_budgets: DashMap<(String, String), Arc<LogBudget>>,
     /// Each tenant's most recent failed module call, for its health report.
     last_errors: DashMap<String, ModuleFailure>,
     db: Db,
@@ -74,6 +77,7 @@ impl Runtime {
                 registry: Registry::default(),
                 slots: DashMap::new(),
                 disabled_at: DashMap::new(),
+                log_budgets: DashMap::new(),
                 last_errors: DashMap::new(),
                 db,
                 limits,
@@ -97,6 +101,26 @@ impl Runtime {
     /// Installed, and core or switched on by the tenant.
     pub fn is_enabled(&self, tenant: &TenantView, key: &str) -> bool {
         self.gate(tenant, key).is_some()
+    }
+
+    /// Where the guest lines of `module` run for `tenant` go, within their budget.
+    fn guest_log(&self, tenant: &TenantView, module: &str) -> GuestLog {
+        let key = (tenant.tenant.id.clone(), module.to_owned());
+        let budget = self.inner.log_budgets.entry(key).or_default().clone();
+        GuestLog::new(&tenant.tenant.subdomain, module, budget)
+    }
+
+    /// Guest log lines dropped on this replica, by module, for a tenant's health.
+    pub fn log_lines_dropped(&self, tenant_id: &str) -> Vec<(String, u64)> {
+        let mut dropped: Vec<(String, u64)> = self
+            .inner
+            .log_budgets
+            .iter()
+            .filter(|e| e.key().0 == tenant_id && e.value().dropped() > 0)
+            .map(|e| (e.key().1.clone(), e.value().dropped()))
+            .collect();
+        dropped.sort();
+        dropped
     }
 
     /// The module `key`, if it is installed and core or enabled for the tenant.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
+use super::guest_log::GuestLog;
 use super::host::HostState;
 use super::limits::DeadlineExceeded;
 use super::registry::LoadedModule;
@@ -18,6 +19,7 @@ use crate::store::now_ms;
 pub struct Slot {
     pub module: Arc<LoadedModule>,
     pub tenant_id: String,
+    log: GuestLog,
     idle: std::sync::Mutex<Vec<Instance>>,
     permits: Arc<Semaphore>,
     size: usize,
@@ -52,10 +54,16 @@ pub enum CheckoutError {
 }
 
 impl Slot {
-    pub fn new(module: Arc<LoadedModule>, tenant_id: String, limits: &Limits) -> Self {
+    pub fn new(
+        module: Arc<LoadedModule>,
+        tenant_id: String,
+        log: GuestLog,
+        limits: &Limits,
+    ) -> Self {
         Self {
             module,
             tenant_id,
+            log,
             idle: std::sync::Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.instances_per_slot)),
             size: limits.instances_per_slot,
@@ -111,7 +119,7 @@ impl Slot {
         engine: &Engine,
         limits: &Limits,
     ) -> Result<Instance, CheckoutError> {
-        let mut store = new_store(engine, limits, &self.tenant_id, &self.module.key);
+        let mut store = new_store(engine, limits, self.log.clone());
         let bindings = self.module.pre.instantiate(&mut store).await.map_err(|e| {
             let message = format!("{e:?}");
             // wasmtime's pooling allocator: "maximum concurrent ... limit of N reached".
@@ -153,19 +161,11 @@ impl Slot {
     }
 }
 
-/// A store for one instance of `module` run for `tenant_id`, under the limits: the
-/// memory cap, and a deadline (starting at one call timeout from now, moved before
-/// each call) checked at every epoch tick.
-pub fn new_store(
-    engine: &Engine,
-    limits: &Limits,
-    tenant_id: &str,
-    module: &str,
-) -> Store<HostState> {
-    let mut store = Store::new(
-        engine,
-        HostState::new(limits.max_memory_bytes, tenant_id, module),
-    );
+/// A store for one instance, logging to `log`, under the limits: the memory cap,
+/// and a deadline (starting at one call timeout from now, moved before each call)
+/// checked at every epoch tick.
+pub fn new_store(engine: &Engine, limits: &Limits, log: GuestLog) -> Store<HostState> {
+    let mut store = Store::new(engine, HostState::new(limits.max_memory_bytes, log));
     store.limiter(|state| &mut state.limiter);
     store.data_mut().deadline = Instant::now() + limits.call_timeout;
     // Every tick: past the deadline, trap; otherwise yield, so a busy guest never

@@ -47,6 +47,7 @@ impl Runtime {
             Arc::new(Slot::new(
                 module.clone(),
                 tenant_id.clone(),
+                self.guest_log(&ctx.tenant, &module.key),
                 &self.inner.limits,
             ))
         };
@@ -109,6 +110,9 @@ impl Runtime {
     pub fn forget_tenant(&self, tenant_id: &str) {
         self.drop_tenant_slots(tenant_id);
         self.inner.last_errors.remove(tenant_id);
+        self.inner
+            .log_budgets
+            .retain(|(tenant, _), _| tenant != tenant_id);
     }
 
     /// Drops every slot idle for longer than the configured timeout.

@@ -18,7 +18,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CallContext;
-use super::guest_output::GuestOutput;
+use super::guest_log::GuestLog;
 use super::limits::MemoryLimiter;
 use super::types::{Capability, HostError};
 
@@ -27,6 +27,8 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
+    /// Where this instance's guest lines go.
+    pub log: GuestLog,
     /// When the current call (or instantiation) must end.
     pub deadline: Instant,
     /// Set for the duration of an export call.
@@ -34,16 +36,16 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(max_memory_bytes: usize, tenant_id: &str, module: &str) -> Self {
-        let out = GuestOutput::new(tenant_id, module);
+    pub fn new(max_memory_bytes: usize, log: GuestLog) -> Self {
         let wasi = WasiCtx::builder()
-            .stdout(out.clone().stream("stdout"))
-            .stderr(out.stream("stderr"))
+            .stdout(log.clone().stream("stdout"))
+            .stderr(log.clone().stream("stderr"))
             .build();
         Self {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(max_memory_bytes),
+            log,
             deadline: Instant::now(),
             call: None,
         }

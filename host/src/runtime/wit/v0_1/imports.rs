@@ -260,7 +260,7 @@ impl log::Host for HostState {
             log::Level::Warn => tracing::Level::WARN,
             log::Level::Error => tracing::Level::ERROR,
         };
-        host::log::write(self.ctx()?, level, message);
+        host::log::write(self.ctx()?, &self.log, level, &message);
         Ok(())
     }
 }
