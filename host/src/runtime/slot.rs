@@ -169,13 +169,18 @@ pub fn new_store(engine: &Engine, limits: &Limits, log: GuestLog) -> Store<HostS
     store.limiter(|state| &mut state.limiter);
     store.data_mut().deadline = Instant::now() + limits.call_timeout;
     // Every tick: past the deadline, trap; otherwise yield, so a busy guest never
-    // holds an executor thread for more than one tick.
+    // holds an executor thread for more than one tick. tokio's own yield puts the
+    // guest behind every other ready task and lets the I/O driver run first: a
+    // plain self-wake would be polled again at once, starving other tenants.
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
         if Instant::now() >= ctx.data().deadline {
             Err(DeadlineExceeded.into())
         } else {
-            Ok(UpdateDeadline::Yield(1))
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         }
     });
     store
