@@ -1,6 +1,8 @@
 //! A tenant's custom domains.
 
 use super::{Actor, ProvisionError, Provisioner, TenantDetails, invalid};
+use crate::store::DomainChange;
+use crate::tenancy::TenantView;
 
 impl Provisioner<'_> {
     /// Adds a custom domain; requests for it resolve to the tenant before any
@@ -19,17 +21,8 @@ impl Provisioner<'_> {
                 "must be a host name of two or more DNS labels",
             ));
         }
-        let target = format!("tenant:{}/domain:{domain}", view.tenant.subdomain);
-        let audit = actor.audit(Some(&view.tenant.id), "tenant.domain.add", &target);
-        if !self
-            .db
-            .add_tenant_domain(&view.tenant.id, &domain, audit)
-            .await?
-        {
-            return Err(ProvisionError::DomainTaken(domain));
-        }
-        self.published(&view.tenant.id).await?;
-        self.details(&view.tenant.id).await
+        self.change_domain(&view, domain, DomainChange::Add, actor)
+            .await
     }
 
     pub async fn remove_domain(
@@ -39,18 +32,38 @@ impl Provisioner<'_> {
         actor: &Actor<'_>,
     ) -> Result<TenantDetails, ProvisionError> {
         let view = self.find_tenant(tenant_key).await?;
-        let domain = domain.to_ascii_lowercase();
-        let target = format!("tenant:{}/domain:{domain}", view.tenant.subdomain);
-        let audit = actor.audit(Some(&view.tenant.id), "tenant.domain.remove", &target);
+        self.change_domain(
+            &view,
+            domain.to_ascii_lowercase(),
+            DomainChange::Remove,
+            actor,
+        )
+        .await
+    }
+
+    async fn change_domain(
+        &self,
+        view: &TenantView,
+        domain: String,
+        change: DomainChange,
+        actor: &Actor<'_>,
+    ) -> Result<TenantDetails, ProvisionError> {
+        let tenant = &view.tenant;
+        let (action, refused): (_, fn(String) -> ProvisionError) = match change {
+            DomainChange::Add => ("tenant.domain.add", ProvisionError::DomainTaken),
+            DomainChange::Remove => ("tenant.domain.remove", ProvisionError::UnknownDomain),
+        };
+        let target = format!("tenant:{}/domain:{domain}", tenant.subdomain);
+        let audit = actor.audit(Some(&tenant.id), action, &target);
         if !self
             .db
-            .remove_tenant_domain(&view.tenant.id, &domain, audit)
+            .change_tenant_domain(&tenant.id, &domain, change, audit)
             .await?
         {
-            return Err(ProvisionError::UnknownDomain(domain));
+            return Err(refused(domain));
         }
-        self.published(&view.tenant.id).await?;
-        self.details(&view.tenant.id).await
+        self.published(&tenant.id).await?;
+        self.details(&tenant.id).await
     }
 }
 

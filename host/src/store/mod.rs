@@ -23,8 +23,8 @@ pub use demo_requests::{DemoRequest, NewDemoRequest};
 pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
 pub use tenants::{
-    Created, TENANT_CHANGES, TenantChanges, TenantQuery, TenantRow, TenantStatistics,
-    module_settings,
+    Created, DomainChange, TENANT_CHANGES, Tenant, TenantChanges, TenantQuery, TenantRow,
+    TenantStatistics, TenantStatus, module_settings,
 };
 pub use users::{Account, NewAccount, Realm, RefreshUse, SessionProblem};
 
