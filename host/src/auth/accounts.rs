@@ -10,7 +10,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::{Claims, JwtKeys, Role, password};
-use crate::store::{Account, AuditEntry, Db, Realm, RefreshUse, TokenPurpose, now_ms};
+use crate::store::{Account, AuditEntry, Db, Origin, Realm, RefreshUse, TokenPurpose, now_ms};
 
 /// How long a password-reset token can be used.
 pub const RESET_TTL: Duration = Duration::from_secs(3600);
@@ -40,14 +40,6 @@ impl Default for AuthSettings {
             lockout: Duration::from_secs(15 * 60),
         }
     }
-}
-
-/// Where a request came from, for the audit log.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Origin<'a> {
-    pub ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-    pub request_id: Option<&'a str>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -108,7 +100,7 @@ impl Accounts<'_> {
         realm: Realm<'_>,
         email: &str,
         password: &str,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<TokenPair, AuthError> {
         let email = email.trim().to_lowercase();
         let account = self.db.account_by_email(realm, &email).await?;
@@ -116,7 +108,7 @@ impl Accounts<'_> {
             verify_blocking(password.to_owned(), None).await;
             let actor = format!("email:{email}");
             self.db
-                .append_audit(&account_audit(realm, origin, "login.failure", &actor))
+                .append_audit(&session_entry(realm, origin, "login.failure", &actor))
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
@@ -141,7 +133,7 @@ impl Accounts<'_> {
                     .unwrap_or(now),
             };
             self.db
-                .append_audit(&account_audit(realm, origin, "login.locked", &actor))
+                .append_audit(&session_entry(realm, origin, "login.locked", &actor))
                 .await?;
             return Err(AuthError::Locked {
                 retry_after_secs: retry_after(until, now),
@@ -151,20 +143,20 @@ impl Accounts<'_> {
             if failures >= max {
                 let until = self.lock(realm, &account.id, now).await?;
                 self.db
-                    .append_audit(&account_audit(realm, origin, "login.lockout", &actor))
+                    .append_audit(&session_entry(realm, origin, "login.lockout", &actor))
                     .await?;
                 return Err(AuthError::Locked {
                     retry_after_secs: retry_after(until, now),
                 });
             }
             self.db
-                .append_audit(&account_audit(realm, origin, "login.failure", &actor))
+                .append_audit(&session_entry(realm, origin, "login.failure", &actor))
                 .await?;
             return Err(AuthError::InvalidCredentials);
         }
         if !account.active {
             self.db
-                .append_audit(&account_audit(realm, origin, "login.deactivated", &actor))
+                .append_audit(&session_entry(realm, origin, "login.deactivated", &actor))
                 .await?;
             return Err(AuthError::Deactivated);
         }
@@ -172,13 +164,13 @@ impl Accounts<'_> {
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue(&account, &family).await?;
         self.db
-            .append_audit(&account_audit(realm, origin, "login.success", &actor))
+            .append_audit(&session_entry(realm, origin, "login.success", &actor))
             .await?;
         Ok(pair)
     }
 
     /// Uses a refresh token up and issues the next pair of its session.
-    pub async fn refresh(&self, token: &str, origin: Origin<'_>) -> Result<TokenPair, AuthError> {
+    pub async fn refresh(&self, token: &str, origin: &Origin) -> Result<TokenPair, AuthError> {
         let (family_id, user_id, tenant_id, expires_at) =
             match self.db.use_refresh_token(&hash_token(token)).await? {
                 RefreshUse::Fresh {
@@ -196,9 +188,13 @@ impl Accounts<'_> {
                     let actor = format!("user:{user_id}");
                     let target = format!("session:{family_id}");
                     let realm = Realm::of(tenant_id.as_deref());
-                    let mut entry =
-                        account_audit(realm, origin, "session.revoked_on_reuse", &actor);
-                    entry.target = &target;
+                    let entry = AuditEntry::new(
+                        origin,
+                        &actor,
+                        realm.tenant(),
+                        "session.revoked_on_reuse",
+                        &target,
+                    );
                     self.db.append_audit(&entry).await?;
                     return Err(AuthError::RefreshReused);
                 }
@@ -238,13 +234,13 @@ impl Accounts<'_> {
     }
 
     /// Ends the session the refresh token belongs to. Unknown tokens end nothing.
-    pub async fn logout(&self, token: &str, origin: Origin<'_>) -> Result<(), AuthError> {
+    pub async fn logout(&self, token: &str, origin: &Origin) -> Result<(), AuthError> {
         if let Some((family, user_id, tenant_id)) = self.db.session_of(&hash_token(token)).await? {
             self.db.revoke_refresh_family(&family).await?;
             let actor = format!("user:{user_id}");
             let realm = Realm::of(tenant_id.as_deref());
             self.db
-                .append_audit(&account_audit(realm, origin, "logout", &actor))
+                .append_audit(&session_entry(realm, origin, "logout", &actor))
                 .await?;
         }
         Ok(())
@@ -266,7 +262,7 @@ impl Accounts<'_> {
         current: &str,
         new: &str,
         keep_session: Option<&str>,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<(), AuthError> {
         let account = self
             .db
@@ -284,7 +280,7 @@ impl Accounts<'_> {
         self.db.revoke_user_sessions(user_id, keep_session).await?;
         let actor = format!("user:{user_id}");
         self.db
-            .append_audit(&account_audit(realm, origin, "password.change", &actor))
+            .append_audit(&session_entry(realm, origin, "password.change", &actor))
             .await?;
         Ok(())
     }
@@ -295,7 +291,7 @@ impl Accounts<'_> {
         &self,
         realm: Realm<'_>,
         email: &str,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<(), AuthError> {
         let email = email.trim().to_lowercase();
         let Some(account) = self
@@ -335,7 +331,7 @@ impl Accounts<'_> {
         tracing::info!(to = %account.email, "password reset mail queued");
         let actor = format!("user:{}", account.id);
         self.db
-            .append_audit(&account_audit(
+            .append_audit(&session_entry(
                 realm,
                 origin,
                 "password.reset_requested",
@@ -351,7 +347,7 @@ impl Accounts<'_> {
         &self,
         token: &str,
         new: &str,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<(), AuthError> {
         let account = self
             .set_password_with_token(token, TokenPurpose::PasswordReset, new)
@@ -361,7 +357,7 @@ impl Accounts<'_> {
         self.db.revoke_user_sessions(&account.id, None).await?;
         let actor = format!("user:{}", account.id);
         self.db
-            .append_audit(&account_audit(realm, origin, "password.reset", &actor))
+            .append_audit(&session_entry(realm, origin, "password.reset", &actor))
             .await?;
         Ok(())
     }
@@ -411,7 +407,7 @@ impl Accounts<'_> {
         full_name: &str,
         role: &str,
         inviter: &str,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<Account, AuthError> {
         let email = email.trim().to_lowercase();
         if !super::valid_email(&email) {
@@ -451,10 +447,8 @@ impl Accounts<'_> {
         send_invitation(self.db, tenant, &id, &email, full_name).await?;
         let actor = format!("user:{inviter}");
         let target = format!("user:{id}");
-        let after = serde_json::json!({"email": email, "role": role}).to_string();
-        let mut entry = account_audit(realm, origin, "user.invite", &actor);
-        entry.target = &target;
-        entry.after = Some(after);
+        let entry = AuditEntry::new(origin, &actor, realm.tenant(), "user.invite", &target)
+            .after(&serde_json::json!({"email": email, "role": role}));
         self.db.append_audit(&entry).await?;
         self.db
             .account_by_id(realm, &id)
@@ -468,14 +462,14 @@ impl Accounts<'_> {
         &self,
         token: &str,
         new: &str,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<(), AuthError> {
         let account = self
             .set_password_with_token(token, TokenPurpose::Invite, new)
             .await?;
         let actor = format!("user:{}", account.id);
         self.db
-            .append_audit(&account_audit(
+            .append_audit(&session_entry(
                 account.realm(),
                 origin,
                 "user.invite_accepted",
@@ -553,26 +547,14 @@ pub async fn send_invitation(
     .await
 }
 
-fn account_audit<'a>(
+/// An entry about `actor`'s own session or account.
+fn session_entry<'a>(
     realm: Realm<'a>,
-    origin: Origin<'a>,
-    action: &'static str,
+    origin: &'a Origin,
+    action: &'a str,
     actor: &'a str,
 ) -> AuditEntry<'a> {
-    AuditEntry {
-        tenant_id: match realm {
-            Realm::Tenant(id) => Some(id),
-            Realm::Platform => None,
-        },
-        actor,
-        action,
-        target: "session",
-        before: None,
-        after: None,
-        request_id: origin.request_id,
-        ip: origin.ip,
-        user_agent: origin.user_agent,
-    }
+    AuditEntry::new(origin, actor, realm.tenant(), action, "session")
 }
 
 fn retry_after(until: i64, now: i64) -> u64 {

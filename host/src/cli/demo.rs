@@ -4,8 +4,8 @@ use clap::Subcommand;
 
 use super::{cli_actor_id, print_json};
 use crate::AppState;
-use crate::auth::accounts::Origin;
 use crate::provisioning::{Actor, Conversion};
+use crate::store::Origin;
 
 #[derive(Subcommand)]
 pub enum DemoCommand {

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 
 use super::{cli_actor_id, print_json};
 use crate::AppState;
-use crate::auth::accounts::Origin;
 use crate::provisioning::{Actor, NewTenant, Transition};
+use crate::store::Origin;
 use crate::store::{TenantChanges, TenantQuery};
 use crate::tenancy::TenantStatus;
 

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use super::{Actor, FirstAdmin, NewTenant, ProvisionError, Provisioner};
-use crate::auth::accounts::Origin;
 use crate::auth::{Caller, Role};
 use crate::runtime::Dispatch;
+use crate::store::Origin;
 use crate::tenancy::{Tenant, TenantStatus};
 
 /// How a demo request becomes a tenant.

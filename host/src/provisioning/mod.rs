@@ -14,9 +14,8 @@ mod tenants;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::auth::accounts::Origin;
 use crate::runtime::Runtime;
-use crate::store::{AuditEntry, Db};
+use crate::store::{AuditEntry, Db, Origin};
 use crate::tenancy::{Directory, TenantView};
 
 pub use demo::Conversion;
@@ -71,31 +70,21 @@ fn invalid(field: &str, message: impl Into<String>) -> ProvisionError {
 }
 
 /// Who makes a change, and from where: what the audit log records.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Actor<'a> {
     /// `user:<id>`, `cli:<login>` or `signup`.
     pub id: &'a str,
-    pub origin: Origin<'a>,
+    pub origin: Origin,
 }
 
-impl<'a> Actor<'a> {
-    fn audit(
-        &self,
-        tenant_id: Option<&'a str>,
-        action: &'a str,
-        target: &'a str,
-    ) -> AuditEntry<'a> {
-        AuditEntry {
-            tenant_id,
-            actor: self.id,
-            action,
-            target,
-            before: None,
-            after: None,
-            request_id: self.origin.request_id,
-            ip: self.origin.ip,
-            user_agent: self.origin.user_agent,
-        }
+impl Actor<'_> {
+    fn audit<'e>(
+        &'e self,
+        tenant_id: Option<&'e str>,
+        action: &'e str,
+        target: &'e str,
+    ) -> AuditEntry<'e> {
+        AuditEntry::new(&self.origin, self.id, tenant_id, action, target)
     }
 }
 

@@ -83,9 +83,10 @@ impl Provisioner<'_> {
         } else {
             "module.disable"
         };
-        let mut audit = actor.audit(Some(&tenant_id), action, &target);
-        audit.before = Some(json!({"enabled": view.has_enabled(module)}).to_string());
-        audit.after = Some(json!({"enabled": enabled}).to_string());
+        let audit = actor
+            .audit(Some(&tenant_id), action, &target)
+            .before(&json!({"enabled": view.has_enabled(module)}))
+            .after(&json!({"enabled": enabled}));
         let was_enabled = self
             .db
             .toggle_module(&tenant_id, module, enabled, audit)

@@ -74,8 +74,9 @@ impl Provisioner<'_> {
         .await
         .map_err(std::io::Error::other)??;
         let target = format!("tenant:{}", view.tenant.subdomain);
-        let mut audit = actor.audit(Some(&view.tenant.id), "tenant.deploy_site", &target);
-        audit.after = Some(json!({"files": written}).to_string());
+        let audit = actor
+            .audit(Some(&view.tenant.id), "tenant.deploy_site", &target)
+            .after(&json!({"files": written}));
         self.db.append_audit(&audit).await?;
         Ok(written)
     }

@@ -117,9 +117,10 @@ impl Provisioner<'_> {
             return Err(not_allowed());
         }
         let target = format!("tenant:{}", tenant.subdomain);
-        let mut audit = actor.audit(Some(&tenant.id), transition.action(), &target);
-        audit.before = Some(json!({"status": tenant.status}).to_string());
-        audit.after = Some(json!({"status": transition.to(), "reason": reason}).to_string());
+        let audit = actor
+            .audit(Some(&tenant.id), transition.action(), &target)
+            .before(&json!({"status": tenant.status}))
+            .after(&json!({"status": transition.to(), "reason": reason}));
         if !self
             .db
             .transition_tenant(

@@ -6,8 +6,7 @@ use serde_json::json;
 
 use super::files::{self, ImageKind};
 use super::{Actor, BulkItem, ProvisionError, Provisioner, invalid};
-use crate::auth::accounts::Origin;
-use crate::store::{Created, NewAccount, TenantChanges, TenantRow};
+use crate::store::{Created, NewAccount, Origin, TenantChanges, TenantRow};
 use crate::tenancy::{self, Tenant, TenantStatus};
 
 /// What it takes to create a tenant.
@@ -57,7 +56,7 @@ impl Provisioner<'_> {
         &self,
         new: NewTenant,
         admin: FirstAdmin,
-        origin: Origin<'_>,
+        origin: Origin,
     ) -> Result<Tenant, ProvisionError> {
         let actor = Actor {
             id: "signup",
@@ -168,11 +167,9 @@ impl Provisioner<'_> {
             None => None,
         };
         let target = format!("tenant:{}", tenant.subdomain);
-        let mut audit = actor.audit(Some(&tenant.id), "tenant.create", &target);
-        audit.after = Some(
-            json!({"name": tenant.name, "status": tenant.status, "modules": new.modules})
-                .to_string(),
-        );
+        let audit = actor
+            .audit(Some(&tenant.id), "tenant.create", &target)
+            .after(&json!({"name": tenant.name, "status": tenant.status, "modules": new.modules}));
         let row = TenantRow {
             tenant: &tenant,
             modules: &new.modules,
@@ -273,7 +270,6 @@ impl Provisioner<'_> {
         actor: &Actor<'_>,
     ) -> Result<(), ProvisionError> {
         let target = format!("tenant:{}", tenant.subdomain);
-        let mut audit = actor.audit(Some(&tenant.id), action, &target);
         let before = json!({
             "name": tenant.name,
             "contact_email": tenant.contact_email,
@@ -281,8 +277,10 @@ impl Provisioner<'_> {
             "secondary_color": tenant.secondary_color,
             "logo": tenant.logo,
         });
-        audit.before = Some(before.to_string());
-        audit.after = Some(serde_json::to_string(&changes).unwrap_or_default());
+        let audit = actor
+            .audit(Some(&tenant.id), action, &target)
+            .before(&before)
+            .after(&changes);
         if !self.db.update_tenant(&tenant.id, &changes, audit).await? {
             return Err(ProvisionError::UnknownTenant);
         }
@@ -303,8 +301,9 @@ impl Provisioner<'_> {
             return Err(ProvisionError::ConfirmationMismatch);
         }
         let target = format!("tenant:{}", tenant.subdomain);
-        let mut audit = actor.audit(Some(&tenant.id), "tenant.delete", &target);
-        audit.before = Some(json!({"name": tenant.name, "status": tenant.status}).to_string());
+        let audit = actor
+            .audit(Some(&tenant.id), "tenant.delete", &target)
+            .before(&json!({"name": tenant.name, "status": tenant.status}));
         if !self.db.delete_tenant(&tenant.id, audit).await? {
             return Err(ProvisionError::UnknownTenant);
         }

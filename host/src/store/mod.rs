@@ -18,7 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditVerification};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditVerification, Origin};
 pub use demo_requests::{DemoRequest, NewDemoRequest};
 pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};

@@ -25,9 +25,10 @@ impl<'a> Realm<'a> {
         }
     }
 
-    fn tenant_id(self) -> Option<String> {
+    /// The tenant whose users these are; none for the platform's.
+    pub fn tenant(self) -> Option<&'a str> {
         match self {
-            Realm::Tenant(id) => Some(id.to_owned()),
+            Realm::Tenant(id) => Some(id),
             Realm::Platform => None,
         }
     }
@@ -136,7 +137,8 @@ impl Db {
             query = query.bind(tenant_id);
         }
         let row = query.fetch_optional(&self.pool).await?;
-        row.map(|r| account(&r, realm.tenant_id())).transpose()
+        row.map(|r| account(&r, realm.tenant().map(str::to_owned)))
+            .transpose()
     }
 
     /// Creates an account; false if the email is taken in the realm.
@@ -357,35 +359,8 @@ impl Db {
     /// Revokes every session of a user but `keep` (a refresh-token family), and
     /// every reset or invitation token still waiting for them.
     pub async fn revoke_user_sessions(&self, user_id: &str, keep: Option<&str>) -> DbResult<()> {
-        let now = now_ms();
-        let keep = keep.unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO revoked_sessions (family_id, revoked_at) \
-             SELECT DISTINCT family_id, $1 FROM refresh_tokens WHERE user_id = $2 AND family_id <> $3 \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(keep)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 \
-             WHERE user_id = $2 AND revoked_at IS NULL AND family_id <> $3",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(keep)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        revoke_user_sessions(&mut conn, user_id, keep, now_ms()).await
     }
 
     /// A tenant's users, by email.
@@ -403,7 +378,7 @@ impl Db {
     }
 
     /// Sets a tenant user's role and active flag, with its audit row, in one
-    /// transaction.
+    /// transaction; deactivating also ends every session of the user in it.
     pub async fn update_tenant_account(
         &self,
         tenant_id: &str,
@@ -424,6 +399,9 @@ impl Db {
         .bind(id)
         .execute(&mut *w.tx)
         .await?;
+        if !active {
+            revoke_user_sessions(&mut w.tx, id, None, now).await?;
+        }
         audit.insert(&mut w.tx, now).await?;
         w.commit().await
     }
@@ -481,4 +459,40 @@ pub(super) async fn insert_account(
         }
     };
     Ok(done.rows_affected() == 1)
+}
+
+/// Revokes every session of a user but `keep`, and their waiting one-time tokens,
+/// on `conn` (inside its transaction, if it has one).
+async fn revoke_user_sessions(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> DbResult<()> {
+    let keep = keep.unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO revoked_sessions (family_id, revoked_at) \
+         SELECT DISTINCT family_id, $1 FROM refresh_tokens WHERE user_id = $2 AND family_id <> $3 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 \
+         WHERE user_id = $2 AND revoked_at IS NULL AND family_id <> $3",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

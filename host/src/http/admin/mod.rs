@@ -15,10 +15,10 @@ use axum::http::request::Parts;
 use serde_json::json;
 
 use super::ApiError;
-use super::auth::OriginOwned;
 use super::extract::PlatformAdmin;
 use crate::AppState;
 use crate::provisioning::{Actor, ProvisionError};
+use crate::store::Origin;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,14 +34,14 @@ pub fn router() -> Router<AppState> {
 /// change needs.
 pub struct AdminActor {
     id: String,
-    origin: OriginOwned,
+    origin: Origin,
 }
 
 impl AdminActor {
     fn actor(&self) -> Actor<'_> {
         Actor {
             id: &self.id,
-            origin: self.origin.borrow(),
+            origin: self.origin.clone(),
         }
     }
 }
@@ -51,9 +51,10 @@ impl FromRequestParts<AppState> for AdminActor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let PlatformAdmin(claims) = PlatformAdmin::from_request_parts(parts, state).await?;
+        let Ok(origin) = Origin::from_request_parts(parts, state).await;
         Ok(Self {
             id: format!("user:{}", claims.sub),
-            origin: OriginOwned::from(&parts.headers),
+            origin,
         })
     }
 }
