@@ -172,10 +172,7 @@ async fn update_profile(
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> Result<Json<Value>, ApiError> {
     let full_name = body.full_name.trim();
-    if full_name.is_empty()
-        || full_name.chars().count() > 200
-        || full_name.chars().any(char::is_control)
-    {
+    if !crate::auth::valid_name(full_name) {
         return Err(ApiError::Validation(
             json!({"full_name": "must be 1 to 200 characters, without control characters"}),
         ));

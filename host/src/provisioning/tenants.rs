@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::files::{self, ImageKind};
 use super::{Actor, BulkItem, ProvisionError, Provisioner, invalid};
+use crate::auth::valid_name;
 use crate::store::{Created, NewAccount, Origin, TenantChanges, TenantRow};
 use crate::tenancy::{self, Tenant, TenantStatus};
 
@@ -102,7 +103,7 @@ impl Provisioner<'_> {
             if !crate::auth::valid_email(&email) {
                 problems.insert("email".into(), "must be a valid email address".into());
             }
-            if !valid_text(&admin.full_name) {
+            if !valid_name(&admin.full_name) {
                 problems.insert("full_name".into(), "must be 1 to 200 characters".into());
             }
             if let Some(password) = &admin.password
@@ -111,7 +112,7 @@ impl Provisioner<'_> {
                 problems.insert("password".into(), message.into());
             }
         }
-        if !valid_text(&new.name) {
+        if !valid_name(&new.name) {
             problems.insert("name".into(), "must be 1 to 200 characters".into());
         }
         if let Err(message) = tenancy::valid_subdomain(&new.subdomain) {
@@ -202,7 +203,7 @@ impl Provisioner<'_> {
     ) -> Result<TenantDetails, ProvisionError> {
         let view = self.find_tenant(tenant_key).await?;
         let mut problems = BTreeMap::new();
-        if changes.name.as_deref().is_some_and(|n| !valid_text(n)) {
+        if changes.name.as_deref().is_some_and(|n| !valid_name(n)) {
             problems.insert("name".into(), "must be 1 to 200 characters".into());
         }
         if changes.logo.is_some() {
@@ -327,12 +328,6 @@ impl Provisioner<'_> {
             tenant: view.tenant.clone(),
         })
     }
-}
-
-/// A display name: 1 to 200 characters, no control characters.
-fn valid_text(s: &str) -> bool {
-    let s = s.trim();
-    !s.is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control)
 }
 
 /// `#rrggbb`.

@@ -329,26 +329,28 @@ impl Db {
         id: &str,
         password_hash: &str,
     ) -> DbResult<()> {
-        let sql = format!(
-            "UPDATE {} SET password_hash = $1, updated_at = $2 WHERE id = $3",
-            realm.table()
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(password_hash)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.set_account_text(realm, id, "password_hash", password_hash)
+            .await
     }
 
     pub async fn set_full_name(&self, realm: Realm<'_>, id: &str, full_name: &str) -> DbResult<()> {
+        self.set_account_text(realm, id, "full_name", full_name)
+            .await
+    }
+
+    async fn set_account_text(
+        &self,
+        realm: Realm<'_>,
+        id: &str,
+        column: &'static str,
+        value: &str,
+    ) -> DbResult<()> {
         let sql = format!(
-            "UPDATE {} SET full_name = $1, updated_at = $2 WHERE id = $3",
+            "UPDATE {} SET {column} = $1, updated_at = $2 WHERE id = $3",
             realm.table()
         );
         sqlx::query(AssertSqlSafe(sql))
-            .bind(full_name)
+            .bind(value)
             .bind(now_ms())
             .bind(id)
             .execute(&self.pool)

@@ -1,6 +1,6 @@
 //! Inviting a tenant user, who then chooses a password with the mailed token.
 
-use super::{Accounts, AuthError, INVITE_TTL, NO_PASSWORD_YET, hash_token, session_entry};
+use super::{Accounts, AuthError, INVITE_TTL, NO_PASSWORD_YET, hash_token};
 use crate::store::{Account, AuditEntry, Db, Origin, Realm, TokenPurpose, now_ms};
 
 impl Accounts<'_> {
@@ -23,10 +23,7 @@ impl Accounts<'_> {
             ));
         }
         let full_name = full_name.trim();
-        if full_name.is_empty()
-            || full_name.chars().count() > 200
-            || full_name.chars().any(char::is_control)
-        {
+        if !crate::auth::valid_name(full_name) {
             return Err(AuthError::InvalidField(
                 "full_name",
                 "must be 1 to 200 characters",
@@ -74,13 +71,7 @@ impl Accounts<'_> {
             .set_password_with_token(token, TokenPurpose::Invite, new)
             .await?;
         let actor = format!("user:{}", account.id);
-        self.db
-            .append_audit(&session_entry(
-                account.realm(),
-                origin,
-                "user.invite_accepted",
-                &actor,
-            ))
+        self.audit_session(account.realm(), origin, "user.invite_accepted", &actor)
             .await?;
         Ok(())
     }

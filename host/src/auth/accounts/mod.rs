@@ -94,14 +94,18 @@ fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// An entry about `actor`'s own session or account.
-fn session_entry<'a>(
-    realm: Realm<'a>,
-    origin: &'a Origin,
-    action: &'a str,
-    actor: &'a str,
-) -> AuditEntry<'a> {
-    AuditEntry::new(origin, actor, realm.tenant(), action, "session")
+impl Accounts<'_> {
+    /// Appends an entry about `actor`'s own session or account.
+    async fn audit_session(
+        &self,
+        realm: Realm<'_>,
+        origin: &Origin,
+        action: &str,
+        actor: &str,
+    ) -> Result<(), AuthError> {
+        let entry = AuditEntry::new(origin, actor, realm.tenant(), action, "session");
+        Ok(self.db.append_audit(&entry).await?)
+    }
 }
 
 /// Argon2 calls at once: each takes ~19 MiB and a core for tens of milliseconds, so

@@ -1,8 +1,6 @@
 //! Changing a password, and resetting a forgotten one through a mailed token.
 
-use super::{
-    Accounts, AuthError, RESET_TTL, hash_blocking, hash_token, session_entry, verify_blocking,
-};
+use super::{Accounts, AuthError, RESET_TTL, hash_blocking, hash_token, verify_blocking};
 use crate::auth::password;
 use crate::store::{Account, Origin, Realm, TokenPurpose, now_ms};
 
@@ -33,8 +31,7 @@ impl Accounts<'_> {
         self.db.set_password(realm, user_id, &hash).await?;
         self.db.revoke_user_sessions(user_id, keep_session).await?;
         let actor = format!("user:{user_id}");
-        self.db
-            .append_audit(&session_entry(realm, origin, "password.change", &actor))
+        self.audit_session(realm, origin, "password.change", &actor)
             .await?;
         Ok(())
     }
@@ -84,13 +81,7 @@ impl Accounts<'_> {
             .await?;
         tracing::info!(to = %account.email, "password reset mail queued");
         let actor = format!("user:{}", account.id);
-        self.db
-            .append_audit(&session_entry(
-                realm,
-                origin,
-                "password.reset_requested",
-                &actor,
-            ))
+        self.audit_session(realm, origin, "password.reset_requested", &actor)
             .await?;
         Ok(())
     }
@@ -110,8 +101,7 @@ impl Accounts<'_> {
         self.db.record_login_success(realm, &account.id).await?;
         self.db.revoke_user_sessions(&account.id, None).await?;
         let actor = format!("user:{}", account.id);
-        self.db
-            .append_audit(&session_entry(realm, origin, "password.reset", &actor))
+        self.audit_session(realm, origin, "password.reset", &actor)
             .await?;
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! family. Presenting a used one again means it was stolen or replayed, so the whole
 //! family (the session) is revoked.
 
-use super::{Accounts, AuthError, TokenPair, hash_token, session_entry, verify_blocking};
+use super::{Accounts, AuthError, TokenPair, hash_token, verify_blocking};
 use crate::auth::{Claims, Role};
 use crate::store::{Account, AuditEntry, Origin, Realm, RefreshUse, now_ms};
 
@@ -24,8 +24,7 @@ impl Accounts<'_> {
         let Some(account) = account else {
             verify_blocking(password.to_owned(), None).await;
             let actor = format!("email:{email}");
-            self.db
-                .append_audit(&session_entry(realm, origin, "login.failure", &actor))
+            self.audit_session(realm, origin, "login.failure", &actor)
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
@@ -49,8 +48,7 @@ impl Accounts<'_> {
                     .and_then(|a| a.locked_until)
                     .unwrap_or(now),
             };
-            self.db
-                .append_audit(&session_entry(realm, origin, "login.locked", &actor))
+            self.audit_session(realm, origin, "login.locked", &actor)
                 .await?;
             return Err(AuthError::Locked {
                 retry_after_secs: retry_after(until, now),
@@ -59,29 +57,25 @@ impl Accounts<'_> {
         if !verify_blocking(password.to_owned(), Some(account.password_hash.clone())).await {
             if failures >= max {
                 let until = self.lock(realm, &account.id, now).await?;
-                self.db
-                    .append_audit(&session_entry(realm, origin, "login.lockout", &actor))
+                self.audit_session(realm, origin, "login.lockout", &actor)
                     .await?;
                 return Err(AuthError::Locked {
                     retry_after_secs: retry_after(until, now),
                 });
             }
-            self.db
-                .append_audit(&session_entry(realm, origin, "login.failure", &actor))
+            self.audit_session(realm, origin, "login.failure", &actor)
                 .await?;
             return Err(AuthError::InvalidCredentials);
         }
         if !account.active {
-            self.db
-                .append_audit(&session_entry(realm, origin, "login.deactivated", &actor))
+            self.audit_session(realm, origin, "login.deactivated", &actor)
                 .await?;
             return Err(AuthError::Deactivated);
         }
         self.db.record_login_success(realm, &account.id).await?;
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue(&account, &family).await?;
-        self.db
-            .append_audit(&session_entry(realm, origin, "login.success", &actor))
+        self.audit_session(realm, origin, "login.success", &actor)
             .await?;
         Ok(pair)
     }
@@ -156,9 +150,7 @@ impl Accounts<'_> {
             self.db.revoke_refresh_family(&family).await?;
             let actor = format!("user:{user_id}");
             let realm = Realm::of(tenant_id.as_deref());
-            self.db
-                .append_audit(&session_entry(realm, origin, "logout", &actor))
-                .await?;
+            self.audit_session(realm, origin, "logout", &actor).await?;
         }
         Ok(())
     }
