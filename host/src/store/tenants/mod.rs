@@ -2,7 +2,7 @@
 //!
 //! Every change to a tenant bumps its `generation` and, on PostgreSQL, sends a
 //! notification on [`TENANT_CHANGES`] when the transaction commits, so other
-//! replicas drop their cached copy. [`Db::change_tenant`] is the one way a change
+//! replicas drop their cached copy. `Db::change_tenant` is the one way a change
 //! is written.
 
 mod changes;
