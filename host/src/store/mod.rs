@@ -7,6 +7,7 @@ mod mail;
 mod modules;
 pub mod outbox;
 pub mod records;
+mod sessions;
 mod tenants;
 mod users;
 
@@ -22,11 +23,12 @@ pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditVerification, Origin}
 pub use demo_requests::{DemoRequest, NewDemoRequest};
 pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
+pub use sessions::{RefreshUse, SessionProblem};
 pub use tenants::{
     Created, DomainChange, TENANT_CHANGES, Tenant, TenantChanges, TenantQuery, TenantRow,
     TenantStatistics, TenantStatus, module_settings,
 };
-pub use users::{Account, NewAccount, Realm, RefreshUse, SessionProblem};
+pub use users::{Account, NewAccount, Realm};
 
 /// A database error the caller cannot act on: logged, answered as 500.
 pub type DbResult<T> = Result<T, sqlx::Error>;
