@@ -28,6 +28,7 @@ use crate::provisioning::{Provisioner, TenantFiles};
 use crate::runtime::Runtime;
 use crate::store::Db;
 use crate::tenancy::Directory;
+use crate::tenancy::sync::TenantFollower;
 
 /// Everything a request handler can reach. Cloned per request by axum, so it is one
 /// reference count, not one per field.
@@ -123,10 +124,17 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let follower = tokio::spawn(tenancy::sync::follow_changes(
-        state.clone(),
-        state.config.tenant_sweep_interval,
-    ));
+    let following = state.clone();
+    let follower = tokio::spawn(async move {
+        TenantFollower {
+            db: &following.db,
+            database_url: following.config.database_url(),
+            directory: &following.directory,
+            runtime: &following.runtime,
+        }
+        .run(following.config.tenant_sweep_interval)
+        .await;
+    });
     let housekeeping = state.clone();
     let period = (state.config.limits.slot_idle_timeout / 4).max(std::time::Duration::from_secs(1));
     let evictor = tokio::spawn(async move {

@@ -235,6 +235,13 @@ impl JwtKeys {
     }
 }
 
+/// A display name, of a person or a company: 1 to 200 characters once trimmed, no
+/// control characters.
+pub fn valid_name(s: &str) -> bool {
+    let s = s.trim();
+    !s.is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control)
+}
+
 /// A plausible email address: one `@`, a dotted domain, no spaces.
 pub fn valid_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {

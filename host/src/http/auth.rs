@@ -1,18 +1,18 @@
 //! `/api/auth/...` and `/api/admin/auth/login`: sessions for tenant and platform users.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ApiError;
 use super::extract::{JsonBody, TenantCaller, TenantCtx};
-use super::{ApiError, request_id};
 use crate::AppState;
-use crate::auth::accounts::{Accounts, AuthError, Origin, TokenPair};
+use crate::auth::accounts::{Accounts, AuthError, TokenPair};
 use crate::provisioning::{FirstAdmin, NewTenant};
-use crate::store::Realm;
+use crate::store::{Origin, Realm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,35 +40,6 @@ impl AppState {
     }
 }
 
-/// The caller's address and agent, for the audit log.
-pub(super) struct OriginOwned {
-    ip: Option<String>,
-    user_agent: Option<String>,
-    request_id: Option<String>,
-}
-
-impl OriginOwned {
-    pub(super) fn from(headers: &HeaderMap) -> Self {
-        Self {
-            // The peer of the connection: a header could be forged by the client.
-            ip: super::client_ip(),
-            user_agent: headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-                .map(str::to_owned),
-            request_id: request_id(),
-        }
-    }
-
-    pub(super) fn borrow(&self) -> Origin<'_> {
-        Origin {
-            ip: self.ip.as_deref(),
-            user_agent: self.user_agent.as_deref(),
-            request_id: self.request_id.as_deref(),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Register {
@@ -81,10 +52,9 @@ struct Register {
 
 async fn register(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<Register>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let origin = OriginOwned::from(&headers);
     let tenant = state
         .provisioner()
         .register(
@@ -98,7 +68,7 @@ async fn register(
                 email: body.email,
                 password: Some(body.password),
             },
-            origin.borrow(),
+            origin,
         )
         .await?;
     Ok((
@@ -120,17 +90,16 @@ struct Credentials {
 async fn login(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let origin = OriginOwned::from(&headers);
     let pair = state
         .accounts()
         .login(
             Realm::Tenant(&tenant.tenant.id),
             &body.email,
             &body.password,
-            origin.borrow(),
+            &origin,
         )
         .await?;
     Ok(Json(pair))
@@ -138,18 +107,12 @@ async fn login(
 
 async fn platform_login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let origin = OriginOwned::from(&headers);
     let pair = state
         .accounts()
-        .login(
-            Realm::Platform,
-            &body.email,
-            &body.password,
-            origin.borrow(),
-        )
+        .login(Realm::Platform, &body.email, &body.password, &origin)
         .await?;
     Ok(Json(pair))
 }
@@ -162,28 +125,20 @@ struct RefreshBody {
 
 async fn refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let origin = OriginOwned::from(&headers);
     Ok(Json(
-        state
-            .accounts()
-            .refresh(&body.refresh, origin.borrow())
-            .await?,
+        state.accounts().refresh(&body.refresh, &origin).await?,
     ))
 }
 
 async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
-    let origin = OriginOwned::from(&headers);
-    state
-        .accounts()
-        .logout(&body.refresh, origin.borrow())
-        .await?;
+    state.accounts().logout(&body.refresh, &origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -217,10 +172,7 @@ async fn update_profile(
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> Result<Json<Value>, ApiError> {
     let full_name = body.full_name.trim();
-    if full_name.is_empty()
-        || full_name.chars().count() > 200
-        || full_name.chars().any(char::is_control)
-    {
+    if !crate::auth::valid_name(full_name) {
         return Err(ApiError::Validation(
             json!({"full_name": "must be 1 to 200 characters, without control characters"}),
         ));
@@ -248,10 +200,9 @@ struct ChangePassword {
 async fn change_password(
     State(state): State<AppState>,
     auth: TenantCaller,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
-    let origin = OriginOwned::from(&headers);
     state
         .accounts()
         .change_password(
@@ -260,7 +211,7 @@ async fn change_password(
             &body.current_password,
             &body.new_password,
             auth.caller.session.as_deref(),
-            origin.borrow(),
+            &origin,
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -276,17 +227,12 @@ struct ResetRequest {
 async fn request_password_reset(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<ResetRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let origin = OriginOwned::from(&headers);
     state
         .accounts()
-        .request_password_reset(
-            Realm::Tenant(&tenant.tenant.id),
-            &body.email,
-            origin.borrow(),
-        )
+        .request_password_reset(Realm::Tenant(&tenant.tenant.id), &body.email, &origin)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -303,13 +249,12 @@ struct ResetConfirm {
 
 async fn confirm_password_reset(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<ResetConfirm>,
 ) -> Result<StatusCode, ApiError> {
-    let origin = OriginOwned::from(&headers);
     state
         .accounts()
-        .confirm_password_reset(&body.token, &body.new_password, origin.borrow())
+        .confirm_password_reset(&body.token, &body.new_password, &origin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

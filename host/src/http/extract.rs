@@ -1,5 +1,6 @@
 //! Extractors: what a handler needs is in its signature.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -10,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::ApiError;
 use crate::AppState;
 use crate::auth::{Caller, Claims, Role, TokenError};
-use crate::store::{Realm, SessionProblem};
+use crate::store::{Origin, Realm, SessionProblem};
 use crate::tenancy::{Resolution, TenantHint, TenantStatus, TenantView};
 
 /// A JSON body whose rejections use the API's error shape: malformed JSON is a 400,
@@ -52,6 +53,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
             .await
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+/// Where the request came from, for the audit log.
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            // The peer of the connection: a header could be forged by the client.
+            ip: super::client_ip(),
+            user_agent: parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            request_id: super::request_id(),
+        })
     }
 }
 

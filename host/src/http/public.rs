@@ -165,7 +165,7 @@ async fn demo_request(
     let email = form.email.trim().to_lowercase();
     let message = form.message.trim();
     for (field, value) in [("company", company), ("contact_name", contact_name)] {
-        if value.is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control) {
+        if !crate::auth::valid_name(value) {
             problems.insert(field.into(), json!("must be 1 to 200 characters"));
         }
     }

@@ -2,19 +2,18 @@
 //! change anyone's role or status, their own included.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use super::auth::OriginOwned;
 use super::extract::{JsonBody, TenantCaller};
 use crate::AppState;
 use crate::auth::Role;
 use crate::auth::accounts::AuthError;
-use crate::store::{Account, AuditEntry, Realm};
+use crate::store::{Account, AuditEntry, Origin, Realm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -72,12 +71,11 @@ struct Invite {
 async fn invite(
     State(state): State<AppState>,
     auth: TenantCaller,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<Invite>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_admin(&auth)?;
     let role = tenant_role(&body.role)?;
-    let origin = OriginOwned::from(&headers);
     let account = state
         .accounts()
         .invite(
@@ -86,7 +84,7 @@ async fn invite(
             &body.full_name,
             role.as_str(),
             &auth.caller.user_id,
-            origin.borrow(),
+            &origin,
         )
         .await?;
     Ok((StatusCode::CREATED, Json(view(&account))))
@@ -102,7 +100,7 @@ struct Update {
 async fn update(
     State(state): State<AppState>,
     auth: TenantCaller,
-    headers: HeaderMap,
+    origin: Origin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Update>,
 ) -> Result<Json<Value>, ApiError> {
@@ -125,28 +123,15 @@ async fn update(
             "You cannot change your own role or deactivate yourself".into(),
         ));
     }
-    let origin = OriginOwned::from(&headers);
-    let origin = origin.borrow();
     let actor = format!("user:{}", auth.caller.user_id);
     let target = format!("user:{id}");
-    let audit = AuditEntry {
-        tenant_id: Some(tenant_id),
-        actor: &actor,
-        action: "user.update",
-        target: &target,
-        before: Some(json!({"role": before.role, "active": before.active}).to_string()),
-        after: Some(json!({"role": role, "active": active}).to_string()),
-        request_id: origin.request_id,
-        ip: origin.ip,
-        user_agent: origin.user_agent,
-    };
+    let audit = AuditEntry::new(&origin, &actor, Some(tenant_id), "user.update", &target)
+        .before(&json!({"role": before.role, "active": before.active}))
+        .after(&json!({"role": role, "active": active}));
     state
         .db
         .update_tenant_account(tenant_id, &id, role, active, audit)
         .await?;
-    if !active {
-        state.db.revoke_user_sessions(&id, None).await?;
-    }
     let after = state
         .db
         .account_by_id(realm, &id)
@@ -164,13 +149,12 @@ struct Accept {
 
 async fn accept_invite(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody<Accept>,
 ) -> Result<StatusCode, ApiError> {
-    let origin = OriginOwned::from(&headers);
     state
         .accounts()
-        .accept_invite(&body.token, &body.password, origin.borrow())
+        .accept_invite(&body.token, &body.password, &origin)
         .await
         .map_err(|e| match e {
             AuthError::WeakPassword(why) => ApiError::Validation(json!({"password": why})),

@@ -12,7 +12,17 @@ use super::{Db, DbResult, now_ms};
 /// must see the hash of the one before it. (SQLite writers already take turns.)
 const AUDIT_CHAIN_LOCK: i64 = 0x6d6f_7361_6963_0001;
 
-/// One audited action: who did what to which target, with the state before and after.
+/// Where a request came from, as the audit log records it; empty for the CLI and
+/// background work.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// One audited action: who did what to which target, from where, with the state
+/// before and after. Made with [`AuditEntry::new`].
 #[derive(Debug, Clone)]
 pub struct AuditEntry<'a> {
     pub tenant_id: Option<&'a str>,
@@ -21,9 +31,41 @@ pub struct AuditEntry<'a> {
     pub target: &'a str,
     pub before: Option<String>,
     pub after: Option<String>,
-    pub request_id: Option<&'a str>,
-    pub ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
+    pub origin: &'a Origin,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// `actor` (`user:<id>`, `cli:<login>`, ...) did `action` to `target`, in
+    /// `tenant_id` or on the platform.
+    pub fn new(
+        origin: &'a Origin,
+        actor: &'a str,
+        tenant_id: Option<&'a str>,
+        action: &'a str,
+        target: &'a str,
+    ) -> Self {
+        Self {
+            tenant_id,
+            actor,
+            action,
+            target,
+            before: None,
+            after: None,
+            origin,
+        }
+    }
+
+    /// The target's state before the action, as JSON.
+    pub fn before(mut self, state: &impl Serialize) -> Self {
+        self.before = Some(serde_json::to_string(state).unwrap_or_default());
+        self
+    }
+
+    /// The target's state after the action, as JSON.
+    pub fn after(mut self, state: &impl Serialize) -> Self {
+        self.after = Some(serde_json::to_string(state).unwrap_or_default());
+        self
+    }
 }
 
 /// The hash of a row: its content and the previous row's hash, as a canonical JSON
@@ -73,9 +115,9 @@ impl AuditEntry<'_> {
             self.target,
             self.before.as_deref(),
             self.after.as_deref(),
-            self.request_id,
-            self.ip,
-            self.user_agent,
+            self.origin.request_id.as_deref(),
+            self.origin.ip.as_deref(),
+            self.origin.user_agent.as_deref(),
             at,
         );
         sqlx::query(
@@ -88,10 +130,10 @@ impl AuditEntry<'_> {
         .bind(self.target)
         .bind(self.before.as_deref())
         .bind(self.after.as_deref())
-        .bind(self.request_id)
+        .bind(self.origin.request_id.as_deref())
         .bind(at)
-        .bind(self.ip)
-        .bind(self.user_agent)
+        .bind(self.origin.ip.as_deref())
+        .bind(self.origin.user_agent.as_deref())
         .bind(prev_hash)
         .bind(hash)
         .execute(conn)

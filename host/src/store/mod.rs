@@ -8,6 +8,7 @@ mod migrations;
 mod modules;
 pub mod outbox;
 pub mod records;
+mod sessions;
 mod tenants;
 mod users;
 
@@ -19,15 +20,16 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditVerification};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditVerification, Origin};
 pub use demo_requests::{DemoRequest, NewDemoRequest};
 pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
+pub use sessions::{RefreshUse, SessionProblem};
 pub use tenants::{
-    Created, TENANT_CHANGES, TenantChanges, TenantQuery, TenantRow, TenantStatistics,
-    module_settings,
+    Created, DomainChange, TENANT_CHANGES, Tenant, TenantChanges, TenantQuery, TenantRow,
+    TenantStatistics, TenantStatus, module_settings,
 };
-pub use users::{Account, NewAccount, Realm, RefreshUse, SessionProblem};
+pub use users::{Account, NewAccount, Realm};
 
 /// A database error the caller cannot act on: logged, answered as 500.
 pub type DbResult<T> = Result<T, sqlx::Error>;

@@ -6,71 +6,15 @@
 pub mod sync;
 
 use std::collections::HashSet;
-use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 
+// The tenant row lives in the store; re-exported because the request path knows it
+// as part of tenancy.
 use crate::store::{Db, DbResult};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TenantStatus {
-    Pending,
-    Active,
-    Suspended,
-    Archived,
-}
-
-impl TenantStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Archived => "archived",
-        }
-    }
-}
-
-impl FromStr for TenantStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "pending" => Ok(Self::Pending),
-            "active" => Ok(Self::Active),
-            "suspended" => Ok(Self::Suspended),
-            "archived" => Ok(Self::Archived),
-            other => Err(format!("unknown tenant status {other:?}")),
-        }
-    }
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Tenant {
-    pub id: String,
-    pub name: String,
-    pub subdomain: String,
-    pub status: TenantStatus,
-    pub plan: String,
-    pub timezone: String,
-    /// Bumped by every change that a cached copy must notice.
-    pub generation: i64,
-    pub contact_email: Option<String>,
-    /// `#rrggbb`.
-    pub primary_color: Option<String>,
-    pub secondary_color: Option<String>,
-    /// File name of the logo in the tenant's folder.
-    pub logo: Option<String>,
-    /// Who created it: `user:<id>`, `cli:<login>` or `signup`.
-    pub created_by: Option<String>,
-    /// Why it entered its current state.
-    pub status_reason: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
+pub use crate::store::{Tenant, TenantStatus};
 
 /// A tenant's public configuration, rendered once per cached view.
 #[derive(Debug)]

@@ -1,0 +1,143 @@
+//! Accounts of tenant users and platform users: sessions (`sessions.rs`),
+//! passwords (`passwords.rs`) and invitations (`invitations.rs`).
+
+mod invitations;
+mod passwords;
+mod sessions;
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::{JwtKeys, password};
+use crate::store::{AuditEntry, Db, Origin, Realm};
+
+pub use invitations::send_invitation;
+
+/// How long a password-reset token can be used.
+pub const RESET_TTL: Duration = Duration::from_secs(3600);
+/// How long an invitation can be accepted.
+pub const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The password hash of an invited user who has not chosen a password: it is not a
+/// PHC string, so no password ever verifies against it.
+pub const NO_PASSWORD_YET: &str = "!invited";
+
+/// Token lifetimes and the lockout rule.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Failed logins in a row that lock an account...
+    pub max_failed_logins: u32,
+    /// ...for this long.
+    pub lockout: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_failed_logins: 5,
+            lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+    /// Seconds until `access` expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("account is locked")]
+    Locked { retry_after_secs: u64 },
+    #[error("account is deactivated")]
+    Deactivated,
+    #[error("refresh token is invalid, expired or revoked")]
+    InvalidRefresh,
+    #[error("refresh token was used before; the session is revoked")]
+    RefreshReused,
+    #[error("no account behind this token")]
+    NoAccount,
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    #[error("the new password {0}")]
+    WeakPassword(&'static str),
+    #[error("the token is invalid, used or expired")]
+    InvalidOneTimeToken,
+    #[error("{0} {1}")]
+    InvalidField(&'static str, &'static str),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("the tenant is not active")]
+    TenantInactive,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+pub struct Accounts<'a> {
+    pub db: &'a Db,
+    pub keys: &'a JwtKeys,
+    pub settings: &'a AuthSettings,
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Accounts<'_> {
+    /// Appends an entry about `actor`'s own session or account.
+    async fn audit_session(
+        &self,
+        realm: Realm<'_>,
+        origin: &Origin,
+        action: &str,
+        actor: &str,
+    ) -> Result<(), AuthError> {
+        let entry = AuditEntry::new(origin, actor, realm.tenant(), action, "session");
+        Ok(self.db.append_audit(&entry).await?)
+    }
+}
+
+/// Argon2 calls at once: each takes ~19 MiB and a core for tens of milliseconds, so
+/// a flood of logins queues here instead of exhausting memory.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Argon2 is deliberately slow: verify off the async executor. Passwords longer than
+/// the policy allows cannot match and are not hashed in full.
+async fn verify_blocking(password: String, stored: Option<String>) -> bool {
+    let (password, stored) = if password.len() > 4 * password::MAX_LENGTH {
+        (String::new(), None)
+    } else {
+        (password, stored)
+    };
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => password::verify(&password, &stored),
+        None => {
+            password::verify_nothing(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Hashes off the async executor.
+pub async fn hash_blocking(password: String) -> Result<String, String> {
+    let _slot = ARGON2_SLOTS.acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || password::hash(&password).map_err(|e| e.to_string()))
+        .await
+        .map_err(|e| e.to_string())?
+}

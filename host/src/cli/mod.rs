@@ -1,0 +1,193 @@
+//! The `mosaic` command line: serve the platform, migrate its database, manage
+//! tenants and the audit log, mint development tokens.
+
+mod admin;
+mod audit;
+mod bench;
+mod demo;
+mod mail;
+mod serve;
+mod tenant;
+mod token;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::{AppState, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "mosaic",
+    version,
+    about = "Multi-tenant platform running business modules as Wasm components"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Where the SQLite database, the generated JWT secret and the compiled-module cache live.
+    #[arg(long, env = "MOSAIC_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+    /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// HS256 signing secret of at least 32 bytes; generated and kept in the data dir
+    /// when unset (not in production).
+    #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true, global = true)]
+    jwt_secret: Option<String>,
+    /// A file holding the signing secret, instead of `--jwt-secret`.
+    #[arg(
+        long,
+        env = "MOSAIC_JWT_SECRET_FILE",
+        global = true,
+        conflicts_with = "jwt_secret"
+    )]
+    jwt_secret_file: Option<PathBuf>,
+    /// Secrets being rotated out, comma-separated, each of at least 32 bytes: tokens
+    /// they signed are still accepted. An empty item (a stray comma) is refused.
+    #[arg(
+        long,
+        env = "MOSAIC_JWT_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    jwt_previous_secrets: Vec<String>,
+    /// Production: an explicit secret is required; demo data, benchmark routes and
+    /// `token issue` are refused.
+    #[arg(long, env = "MOSAIC_PRODUCTION", global = true)]
+    production: bool,
+    /// Directory holding the built-in modules' `.wasm` files [default: where
+    /// `cargo build-modules` puts them, under `$CARGO_TARGET_DIR` or `./target`].
+    #[arg(long, env = "MOSAIC_MODULES_DIR", global = true)]
+    modules_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(serve::Serve),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Development tokens.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Platform administrators.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// Tenants: create, list, change state, toggle modules, bulk-create from CSV.
+    Tenant {
+        #[command(subcommand)]
+        command: tenant::TenantCommand,
+    },
+    /// Demo requests sent from the public site.
+    Demo {
+        #[command(subcommand)]
+        command: demo::DemoCommand,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// The development mailbox: mail the host would send.
+    Mail {
+        #[command(subcommand)]
+        command: mail::MailCommand,
+    },
+    /// Benchmark helpers (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+/// Parses the command line and runs it.
+pub async fn run() -> anyhow::Result<()> {
+    // Already set when a test runs the CLI in-process.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("MOSAIC_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")),
+        )
+        .try_init();
+    let cli = Cli::parse();
+    let mut config = Config::new(&cli.common.data_dir);
+    config.database_url = cli.common.database_url.clone();
+    config.jwt_secret = match &cli.common.jwt_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the JWT secret from {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => cli.common.jwt_secret.clone(),
+    };
+    config.jwt_previous_secrets = cli.common.jwt_previous_secrets.clone();
+    config.production = cli.common.production;
+    let modules_dir = cli.common.modules_dir.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+            .join("wasm32-wasip2/release")
+    });
+    match cli.command {
+        Command::Serve(serve) => serve::run(config, &modules_dir, serve).await,
+        Command::Tenant { command } => {
+            add_builtin_modules(&mut config, &modules_dir)?;
+            tenant::run(AppState::build(config).await?, command).await
+        }
+        Command::Demo { command } => {
+            add_builtin_modules(&mut config, &modules_dir)?;
+            demo::run(AppState::build(config).await?, command).await
+        }
+        Command::Audit { command } => audit::run(config, command).await,
+        Command::Migrate => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let db = crate::store::Db::connect(&config.database_url()).await?;
+            db.migrate().await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Token { command } => token::run(config, command).await,
+        Command::Admin { command } => admin::run(config, command).await,
+        Command::Mail { command } => mail::run(config, command).await,
+        Command::Bench { command } => bench::run(command).await,
+    }
+}
+
+/// The shipped modules, which every command that provisions tenants needs installed.
+fn add_builtin_modules(config: &mut Config, modules_dir: &std::path::Path) -> anyhow::Result<()> {
+    for name in crate::BUILTIN_MODULES {
+        let path = modules_dir.join(format!("{name}.wasm"));
+        anyhow::ensure!(
+            path.exists(),
+            "module {} is missing: build the modules first with `cargo build-modules`",
+            path.display()
+        );
+        config.modules.push(path);
+    }
+    Ok(())
+}
+
+/// The audit log's name for whoever runs the CLI.
+pub(super) fn cli_actor_id() -> String {
+    let login = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("cli:{login}")
+}
+
+pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! `mosaic serve`: the HTTP server and the flags that tune it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::add_builtin_modules;
+use crate::{AppState, Config, Limits};
+
+#[derive(Args)]
+pub struct Serve {
+    #[arg(long, env = "MOSAIC_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Tenants are also reachable as `<subdomain>.<base domain>`.
+    #[arg(long, env = "MOSAIC_BASE_DOMAIN")]
+    base_domain: Option<String>,
+    /// An extra module component to install (repeatable).
+    #[arg(long = "module")]
+    extra_modules: Vec<PathBuf>,
+    /// Do not seed the demo tenants into an empty database.
+    #[arg(long)]
+    no_demo: bool,
+    /// Wall-clock deadline of one module call, in milliseconds.
+    #[arg(long, env = "MOSAIC_CALL_TIMEOUT_MS", default_value_t = 2000)]
+    call_timeout_ms: u64,
+    /// Linear memory cap of one module instance, in MiB.
+    #[arg(long, env = "MOSAIC_MAX_MEMORY_MIB", default_value_t = 64)]
+    max_memory_mib: usize,
+    /// Largest request body for a module route, in KiB.
+    #[arg(long, env = "MOSAIC_MAX_REQUEST_KIB", default_value_t = 1024)]
+    max_request_kib: usize,
+    /// Largest response body a module may return, in KiB.
+    #[arg(long, env = "MOSAIC_MAX_RESPONSE_KIB", default_value_t = 4096)]
+    max_response_kib: usize,
+    /// Warm instances per (tenant, module) slot.
+    #[arg(long, env = "MOSAIC_INSTANCES_PER_SLOT", default_value_t = Limits::default().instances_per_slot)]
+    instances_per_slot: usize,
+    /// Recycle an instance after this many calls (1: a fresh instance per request).
+    #[arg(long, env = "MOSAIC_RECYCLE_AFTER_CALLS", default_value_t = Limits::default().recycle_after_calls)]
+    recycle_after_calls: u32,
+    /// Failed logins in a row that lock an account.
+    #[arg(long, env = "MOSAIC_MAX_FAILED_LOGINS", default_value_t = 5)]
+    max_failed_logins: u32,
+    /// How long a locked account stays locked, in seconds.
+    #[arg(long, env = "MOSAIC_LOCKOUT_SECS", default_value_t = 900)]
+    lockout_secs: u64,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "MOSAIC_ACCESS_TTL_SECS", default_value_t = 900)]
+    access_ttl_secs: u64,
+    /// Mount `GET /api/_native/fixed`, the native baseline of the HTTP benchmarks.
+    #[arg(long)]
+    bench_routes: bool,
+    /// Requests per second each tenant may make (0: unlimited).
+    #[arg(long, env = "MOSAIC_TENANT_RPS", default_value_t = 100)]
+    tenant_rps: u32,
+    /// Requests a tenant may make at once above its rate.
+    #[arg(long, env = "MOSAIC_TENANT_BURST", default_value_t = 200)]
+    tenant_burst: u32,
+    /// How often to compare every tenant with the database, in milliseconds, to catch
+    /// changes made elsewhere that no notification announced.
+    #[arg(long, env = "MOSAIC_TENANT_SWEEP_MS", default_value_t = 2000)]
+    tenant_sweep_ms: u64,
+}
+
+pub(super) async fn run(
+    mut config: Config,
+    modules_dir: &std::path::Path,
+    serve: Serve,
+) -> anyhow::Result<()> {
+    config.base_domain = serve.base_domain;
+    config.seed_demo = !serve.no_demo && !config.production;
+    config.limits = Limits {
+        call_timeout: Duration::from_millis(serve.call_timeout_ms),
+        max_memory_bytes: serve.max_memory_mib << 20,
+        max_request_bytes: serve.max_request_kib << 10,
+        max_response_bytes: serve.max_response_kib << 10,
+        instances_per_slot: serve.instances_per_slot.max(1),
+        recycle_after_calls: serve.recycle_after_calls.max(1),
+        ..Limits::default()
+    };
+    config.bench_routes = serve.bench_routes;
+    config.auth = crate::auth::accounts::AuthSettings {
+        max_failed_logins: serve.max_failed_logins.max(1),
+        lockout: Duration::from_secs(serve.lockout_secs),
+        access_ttl: Duration::from_secs(serve.access_ttl_secs.max(1)),
+        ..Default::default()
+    };
+    config.tenant_rate_limit = (serve.tenant_rps > 0).then_some(crate::config::RateLimit {
+        per_second: serve.tenant_rps,
+        burst: serve.tenant_burst.max(1),
+    });
+    config.tenant_sweep_interval = Duration::from_millis(serve.tenant_sweep_ms.max(10));
+    add_builtin_modules(&mut config, modules_dir)?;
+    config.modules.extend(serve.extra_modules);
+    let state = AppState::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(serve.addr)
+        .await
+        .with_context(|| format!("binding {}", serve.addr))?;
+    let addr = listener.local_addr()?;
+    println!("\nMosaic is listening on http://{addr}");
+    println!(
+        "  modules: {}",
+        state
+            .runtime
+            .modules()
+            .iter()
+            .map(|m| m.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  get a token:  TOKEN=$(cargo run -q -p mosaic -- token issue --tenant demo --role TENANT_ADMIN)"
+    );
+    println!(
+        "  first call:   curl -H \"X-Tenant-ID: demo\" -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/employees/\n"
+    );
+    crate::serve(state, listener, shutdown_signal()).await
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler at start-up");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

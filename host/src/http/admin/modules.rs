@@ -1,0 +1,81 @@
+//! Modules per tenant (one or many at once) and this replica's live slots.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AdminActor, check_bulk};
+use crate::AppState;
+use crate::http::ApiError;
+use crate::http::extract::JsonBody;
+use crate::provisioning::Toggled;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/admin/tenants/bulk-update-modules",
+            post(bulk_update_modules),
+        )
+        .route(
+            "/api/admin/tenants/{tenant}/modules/{module}",
+            post(toggle_module),
+        )
+        .route("/api/admin/slots", get(slots))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkToggle {
+    tenants: Vec<String>,
+    module: String,
+    enabled: bool,
+}
+
+async fn bulk_update_modules(
+    State(state): State<AppState>,
+    admin: AdminActor,
+    JsonBody(body): JsonBody<BulkToggle>,
+) -> Result<Json<Value>, ApiError> {
+    check_bulk(body.tenants.len())?;
+    if state.runtime.module(&body.module).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "Unknown module {}",
+            body.module
+        )));
+    }
+    let results = state
+        .provisioner()
+        .bulk_toggle(&body.tenants, &body.module, body.enabled, &admin.actor())
+        .await;
+    let updated = results.iter().filter(|r| r.ok).count();
+    Ok(Json(json!({
+        "updated": updated,
+        "failed": results.len() - updated,
+        "results": results,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Toggle {
+    enabled: bool,
+}
+
+async fn toggle_module(
+    State(state): State<AppState>,
+    admin: AdminActor,
+    Path((tenant, module)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Toggle>,
+) -> Result<Json<Toggled>, ApiError> {
+    let toggled = state
+        .provisioner()
+        .toggle_module(&tenant, &module, body.enabled, &admin.actor())
+        .await?;
+    Ok(Json(toggled))
+}
+
+async fn slots(State(state): State<AppState>, _admin: AdminActor) -> Json<Value> {
+    Json(json!({ "slots": state.runtime.slots() }))
+}

@@ -1,0 +1,121 @@
+//! Which modules a tenant has switched on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::{Actor, BulkItem, ProvisionError, Provisioner};
+use crate::runtime::registry::LoadedModule;
+use crate::tenancy::TenantView;
+
+/// The result of a toggle.
+#[derive(Debug, serde::Serialize)]
+pub struct Toggled {
+    pub tenant: String,
+    pub module: String,
+    pub enabled: bool,
+    pub was_enabled: bool,
+    pub slot_dropped: bool,
+}
+
+impl Provisioner<'_> {
+    pub(super) fn check_modules(&self, modules: &[String]) -> Result<(), String> {
+        let unknown: Vec<&str> = modules
+            .iter()
+            .filter(|k| self.runtime.module(k).is_none())
+            .map(String::as_str)
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unknown modules: {}", unknown.join(", ")))
+        }
+    }
+
+    /// Every installed module and whether the tenant has it on.
+    pub(super) fn module_map(&self, view: &TenantView) -> BTreeMap<String, bool> {
+        self.modules_of(view)
+            .into_iter()
+            .map(|(m, on)| (m.key.clone(), on))
+            .collect()
+    }
+
+    /// Every installed module in catalog order, and whether the tenant has it on.
+    pub(super) fn modules_of(&self, view: &TenantView) -> Vec<(Arc<LoadedModule>, bool)> {
+        let mut modules: Vec<(Arc<LoadedModule>, bool)> = self
+            .runtime
+            .modules()
+            .into_iter()
+            .map(|m| {
+                let on = self.runtime.is_enabled(view, &m.key);
+                (m, on)
+            })
+            .collect();
+        modules.sort_by(|(a, _), (b, _)| {
+            (a.manifest.sort_order, &a.key).cmp(&(b.manifest.sort_order, &b.key))
+        });
+        modules
+    }
+
+    /// Switches `module` for a tenant. When this returns, the next request on this
+    /// replica sees the change; disabling drops the tenant's slot (requests in flight
+    /// finish on their instances). Data is kept either way.
+    pub async fn toggle_module(
+        &self,
+        tenant_key: &str,
+        module: &str,
+        enabled: bool,
+        actor: &Actor<'_>,
+    ) -> Result<Toggled, ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        let loaded = self
+            .runtime
+            .module(module)
+            .ok_or_else(|| ProvisionError::UnknownModule(module.to_owned()))?;
+        if loaded.core && !enabled {
+            return Err(ProvisionError::CoreModule(module.to_owned()));
+        }
+        let tenant_id = view.tenant.id.clone();
+        let target = format!("tenant:{}/module:{module}", view.tenant.subdomain);
+        let action = if enabled {
+            "module.enable"
+        } else {
+            "module.disable"
+        };
+        let audit = actor
+            .audit(Some(&tenant_id), action, &target)
+            .before(&json!({"enabled": view.has_enabled(module)}))
+            .after(&json!({"enabled": enabled}));
+        let was_enabled = self
+            .db
+            .toggle_module(&tenant_id, module, enabled, audit)
+            .await?;
+        let slot_dropped = !enabled && self.runtime.drop_slot(&tenant_id, module);
+        self.published(&tenant_id).await?;
+        tracing::info!(tenant = %view.tenant.subdomain, %module, enabled, was_enabled, "module toggled");
+        Ok(Toggled {
+            tenant: view.tenant.subdomain.clone(),
+            module: module.to_owned(),
+            enabled,
+            was_enabled,
+            slot_dropped,
+        })
+    }
+
+    /// The same toggle for many tenants, each on its own.
+    pub async fn bulk_toggle(
+        &self,
+        tenants: &[String],
+        module: &str,
+        enabled: bool,
+        actor: &Actor<'_>,
+    ) -> Vec<BulkItem<Toggled>> {
+        let mut results = Vec::with_capacity(tenants.len());
+        for (index, key) in tenants.iter().enumerate() {
+            let toggled = self.toggle_module(key, module, enabled, actor).await;
+            results.push(BulkItem::from_result(index, toggled));
+        }
+        results
+    }
+}

@@ -1,0 +1,370 @@
+//! Creating, changing and deleting tenants, one at a time or in bulk.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::files::{self, ImageKind};
+use super::{Actor, BulkItem, ProvisionError, Provisioner, invalid};
+use crate::auth::valid_name;
+use crate::store::{Created, NewAccount, Origin, TenantChanges, TenantRow};
+use crate::tenancy::{self, Tenant, TenantStatus};
+
+/// What it takes to create a tenant.
+#[derive(Debug, Clone, Default)]
+pub struct NewTenant {
+    pub name: String,
+    pub subdomain: String,
+    pub modules: Vec<String>,
+    pub contact_email: Option<String>,
+    pub primary_color: Option<String>,
+    pub secondary_color: Option<String>,
+}
+
+/// A new tenant's first TENANT_ADMIN.
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    pub full_name: String,
+    pub email: String,
+    /// None: the admin is invited to choose one.
+    pub password: Option<String>,
+}
+
+/// A tenant as the admin API shows it: its row, modules and domains.
+#[derive(Debug, serde::Serialize)]
+pub struct TenantDetails {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    pub modules: BTreeMap<String, bool>,
+    pub domains: Vec<String>,
+    pub logo_url: Option<String>,
+}
+
+impl Provisioner<'_> {
+    /// An active tenant, created by a platform admin (or the CLI).
+    pub async fn create_tenant(
+        &self,
+        new: NewTenant,
+        actor: &Actor<'_>,
+    ) -> Result<Tenant, ProvisionError> {
+        self.provision(new, TenantStatus::Active, None, None, actor)
+            .await
+    }
+
+    /// Self-service signup: a PENDING tenant and its first TENANT_ADMIN, together. A
+    /// platform admin approves the tenant before anyone can use it.
+    pub async fn register(
+        &self,
+        new: NewTenant,
+        admin: FirstAdmin,
+        origin: Origin,
+    ) -> Result<Tenant, ProvisionError> {
+        let actor = Actor {
+            id: "signup",
+            origin,
+        };
+        self.provision(new, TenantStatus::Pending, Some(admin), None, &actor)
+            .await
+    }
+
+    /// Creates each tenant on its own: one that fails leaves nothing behind and does
+    /// not stop the others.
+    pub async fn bulk_create(
+        &self,
+        tenants: Vec<NewTenant>,
+        actor: &Actor<'_>,
+        mut progress: impl FnMut(usize),
+    ) -> Vec<BulkItem<TenantDetails>> {
+        let mut results = Vec::with_capacity(tenants.len());
+        for (index, new) in tenants.into_iter().enumerate() {
+            let created = match self.create_tenant(new, actor).await {
+                Ok(tenant) => self.details(&tenant.id).await,
+                Err(err) => Err(err),
+            };
+            results.push(BulkItem::from_result(index, created));
+            progress(index + 1);
+        }
+        results
+    }
+
+    /// Validates and writes a new tenant. An admin without a password is to be invited
+    /// (the caller mails the invitation once the tenant exists).
+    pub(super) async fn provision(
+        &self,
+        new: NewTenant,
+        status: TenantStatus,
+        admin: Option<FirstAdmin>,
+        demo_request: Option<&str>,
+        actor: &Actor<'_>,
+    ) -> Result<Tenant, ProvisionError> {
+        let mut problems = BTreeMap::new();
+        if let Some(admin) = &admin {
+            let email = admin.email.trim().to_lowercase();
+            if !crate::auth::valid_email(&email) {
+                problems.insert("email".into(), "must be a valid email address".into());
+            }
+            if !valid_name(&admin.full_name) {
+                problems.insert("full_name".into(), "must be 1 to 200 characters".into());
+            }
+            if let Some(password) = &admin.password
+                && let Err(message) = crate::auth::password::check_policy(password, &email)
+            {
+                problems.insert("password".into(), message.into());
+            }
+        }
+        if !valid_name(&new.name) {
+            problems.insert("name".into(), "must be 1 to 200 characters".into());
+        }
+        if let Err(message) = tenancy::valid_subdomain(&new.subdomain) {
+            problems.insert("subdomain".into(), message.into());
+        }
+        if let Err(message) = self.check_modules(&new.modules) {
+            problems.insert("modules".into(), message);
+        }
+        let branding = TenantChanges {
+            contact_email: Some(new.contact_email.clone()),
+            primary_color: Some(new.primary_color.clone()),
+            secondary_color: Some(new.secondary_color.clone()),
+            ..TenantChanges::default()
+        };
+        check_branding(&branding, &mut problems);
+        if !problems.is_empty() {
+            return Err(ProvisionError::Invalid(problems));
+        }
+        let tenant = Tenant {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: new.name.trim().to_owned(),
+            subdomain: new.subdomain.clone(),
+            status,
+            plan: "standard".into(),
+            timezone: "UTC".into(),
+            generation: 0,
+            contact_email: new.contact_email.map(|e| e.trim().to_lowercase()),
+            primary_color: new.primary_color.map(|c| c.to_ascii_lowercase()),
+            secondary_color: new.secondary_color.map(|c| c.to_ascii_lowercase()),
+            logo: None,
+            created_by: Some(actor.id.to_owned()),
+            status_reason: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let admin_id = uuid::Uuid::now_v7().to_string();
+        struct Hashed {
+            email: String,
+            full_name: String,
+            password_hash: String,
+        }
+        let admin = match admin {
+            Some(admin) => Some(Hashed {
+                email: admin.email.trim().to_lowercase(),
+                full_name: admin.full_name.trim().to_owned(),
+                password_hash: match admin.password {
+                    None => crate::auth::accounts::NO_PASSWORD_YET.to_owned(),
+                    Some(password) => crate::auth::accounts::hash_blocking(password)
+                        .await
+                        .map_err(ProvisionError::Hashing)?,
+                },
+            }),
+            None => None,
+        };
+        let target = format!("tenant:{}", tenant.subdomain);
+        let audit = actor
+            .audit(Some(&tenant.id), "tenant.create", &target)
+            .after(&json!({"name": tenant.name, "status": tenant.status, "modules": new.modules}));
+        let row = TenantRow {
+            tenant: &tenant,
+            modules: &new.modules,
+            admin: admin.as_ref().map(|a| NewAccount {
+                id: &admin_id,
+                email: &a.email,
+                full_name: &a.full_name,
+                role: "TENANT_ADMIN",
+                password_hash: &a.password_hash,
+            }),
+            demo_request,
+        };
+        match self.db.create_tenant(&row, audit).await? {
+            Created::Yes => {}
+            Created::SubdomainTaken => {
+                return Err(ProvisionError::SubdomainTaken(new.subdomain));
+            }
+            Created::DemoRequestConverted => return Err(ProvisionError::DemoRequestConverted),
+        }
+        self.published(&tenant.id).await?;
+        Ok(tenant)
+    }
+
+    /// Changes a tenant's name, contact or branding.
+    pub async fn update_tenant(
+        &self,
+        tenant_key: &str,
+        changes: TenantChanges,
+        actor: &Actor<'_>,
+    ) -> Result<TenantDetails, ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        let mut problems = BTreeMap::new();
+        if changes.name.as_deref().is_some_and(|n| !valid_name(n)) {
+            problems.insert("name".into(), "must be 1 to 200 characters".into());
+        }
+        if changes.logo.is_some() {
+            problems.insert(
+                "logo".into(),
+                "is uploaded with PUT /api/admin/tenants/{tenant}/logo".into(),
+            );
+        }
+        check_branding(&changes, &mut problems);
+        if !problems.is_empty() {
+            return Err(ProvisionError::Invalid(problems));
+        }
+        let changes = TenantChanges {
+            name: changes.name.map(|n| n.trim().to_owned()),
+            contact_email: changes
+                .contact_email
+                .map(|e| e.map(|e| e.trim().to_lowercase())),
+            primary_color: changes
+                .primary_color
+                .map(|c| c.map(|c| c.to_ascii_lowercase())),
+            secondary_color: changes
+                .secondary_color
+                .map(|c| c.map(|c| c.to_ascii_lowercase())),
+            logo: None,
+        };
+        self.apply_changes(&view.tenant, changes, "tenant.update", actor)
+            .await?;
+        self.details(&view.tenant.id).await
+    }
+
+    /// Stores a logo (PNG, JPEG or WebP, up to [`files::MAX_LOGO_BYTES`]) checked by
+    /// its content.
+    pub async fn set_logo(
+        &self,
+        tenant_key: &str,
+        bytes: &[u8],
+        actor: &Actor<'_>,
+    ) -> Result<TenantDetails, ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        if bytes.len() > files::MAX_LOGO_BYTES {
+            return Err(invalid("logo", "must be at most 2 MB"));
+        }
+        let kind = ImageKind::sniff(bytes)
+            .ok_or_else(|| invalid("logo", "must be a PNG, JPEG or WebP image"))?;
+        let files = self.files.clone();
+        let subdomain = view.tenant.subdomain.clone();
+        let bytes = bytes.to_vec();
+        let name = tokio::task::spawn_blocking(move || files.write_logo(&subdomain, kind, &bytes))
+            .await
+            .map_err(std::io::Error::other)??;
+        let changes = TenantChanges {
+            logo: Some(Some(name)),
+            ..TenantChanges::default()
+        };
+        self.apply_changes(&view.tenant, changes, "tenant.logo", actor)
+            .await?;
+        self.details(&view.tenant.id).await
+    }
+
+    async fn apply_changes(
+        &self,
+        tenant: &Tenant,
+        changes: TenantChanges,
+        action: &str,
+        actor: &Actor<'_>,
+    ) -> Result<(), ProvisionError> {
+        let target = format!("tenant:{}", tenant.subdomain);
+        let before = json!({
+            "name": tenant.name,
+            "contact_email": tenant.contact_email,
+            "primary_color": tenant.primary_color,
+            "secondary_color": tenant.secondary_color,
+            "logo": tenant.logo,
+        });
+        let audit = actor
+            .audit(Some(&tenant.id), action, &target)
+            .before(&before)
+            .after(&changes);
+        if !self.db.update_tenant(&tenant.id, &changes, audit).await? {
+            return Err(ProvisionError::UnknownTenant);
+        }
+        self.published(&tenant.id).await
+    }
+
+    /// Removes a tenant with all its data, files and slots. `confirm` must repeat its
+    /// subdomain. The audit log keeps the record of it.
+    pub async fn delete_tenant(
+        &self,
+        tenant_key: &str,
+        confirm: &str,
+        actor: &Actor<'_>,
+    ) -> Result<(), ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        let tenant = &view.tenant;
+        if confirm != tenant.subdomain {
+            return Err(ProvisionError::ConfirmationMismatch);
+        }
+        let target = format!("tenant:{}", tenant.subdomain);
+        let audit = actor
+            .audit(Some(&tenant.id), "tenant.delete", &target)
+            .before(&json!({"name": tenant.name, "status": tenant.status}));
+        if !self.db.delete_tenant(&tenant.id, audit).await? {
+            return Err(ProvisionError::UnknownTenant);
+        }
+        self.directory.refresh(&tenant.id).await?;
+        self.runtime.forget_tenant(&tenant.id);
+        self.files.remove(&tenant.subdomain)?;
+        tracing::info!(tenant = %tenant.subdomain, "tenant deleted");
+        Ok(())
+    }
+
+    pub async fn details(&self, tenant_key: &str) -> Result<TenantDetails, ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        Ok(TenantDetails {
+            modules: self.module_map(&view),
+            domains: self.db.tenant_domains(&view.tenant.id).await?,
+            logo_url: view
+                .tenant
+                .logo
+                .as_ref()
+                .map(|logo| files::asset_url(&view.tenant.subdomain, logo)),
+            tenant: view.tenant.clone(),
+        })
+    }
+}
+
+/// `#rrggbb`.
+pub fn valid_color(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn check_branding(changes: &TenantChanges, problems: &mut BTreeMap<String, String>) {
+    if let Some(Some(email)) = &changes.contact_email
+        && !crate::auth::valid_email(&email.trim().to_lowercase())
+    {
+        problems.insert(
+            "contact_email".into(),
+            "must be a valid email address".into(),
+        );
+    }
+    for (field, color) in [
+        ("primary_color", &changes.primary_color),
+        ("secondary_color", &changes.secondary_color),
+    ] {
+        if let Some(Some(color)) = color
+            && !valid_color(color)
+        {
+            problems.insert(field.into(), "must be a hex colour like #1f6feb".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours() {
+        assert!(valid_color("#1f6FEB"));
+        assert!(!valid_color("1f6feb"));
+        assert!(!valid_color("#1f6fe"));
+        assert!(!valid_color("#1f6fez"));
+    }
+}

@@ -1,0 +1,355 @@
+//! Queries over documents: filters, ordering and counting, built as SQL text and
+//! its arguments together.
+
+use std::fmt::Write as _;
+
+use serde_json::Value as Json;
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, Arguments, AssertSqlSafe, Row};
+
+use super::cursor::Cursor;
+use super::{
+    Filter, FilterOp, FilterValue, MAX_PAGE, Page, Records, Scope, Selection, StoreError,
+    StoreResult, check_collection, document,
+};
+use crate::store::Dialect;
+
+impl Records {
+    pub async fn query(
+        &self,
+        conn: &mut AnyConnection,
+        scope: Scope<'_>,
+        selection: &Selection,
+    ) -> StoreResult<Page> {
+        check_collection(&selection.collection)?;
+        let limit = selection.limit.clamp(1, MAX_PAGE) as usize;
+        let order = selection
+            .order_by
+            .as_deref()
+            .map(|field| check_field(field).map(|()| self.order_expr(field)))
+            .transpose()?;
+        // The last row's order value, as JSON text computed by the database itself,
+        // is what the next page's cursor compares with.
+        let order_value = match (&order, self.dialect) {
+            (Some(expr), Dialect::Sqlite) => format!("json_quote({expr})"),
+            (Some(expr), Dialect::Postgres) => format!("({expr})::text"),
+            (None, _) => "NULL".to_owned(),
+        };
+        let mut q = self.filtered(
+            &format!(
+                "SELECT id, version, {}, created_at, updated_at, seq, {order_value} FROM records",
+                self.dialect.data_out()
+            ),
+            scope,
+            &selection.collection,
+            &selection.filters,
+        )?;
+        if let Some(cursor) = &selection.cursor {
+            let cursor = Cursor::decode(cursor)?;
+            q.cursor_condition(order.as_deref(), selection.descending, &cursor)?;
+        }
+        let (dir, nulls) = if selection.descending {
+            ("DESC", "NULLS LAST")
+        } else {
+            ("ASC", "NULLS FIRST")
+        };
+        match &order {
+            Some(expr) => write!(q.sql, " ORDER BY {expr} {dir} {nulls}, seq {dir}"),
+            None => write!(q.sql, " ORDER BY seq {dir}"),
+        }
+        .ok();
+        write!(q.sql, " LIMIT {}", limit + 1).ok();
+
+        let rows = sqlx::query_with(AssertSqlSafe(q.sql), q.args)
+            .fetch_all(conn)
+            .await?;
+        let items = rows
+            .iter()
+            .take(limit)
+            .map(document)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if rows.len() > limit {
+            let last = &rows[limit - 1];
+            let value: Option<String> = last.try_get(6)?;
+            Some(
+                Cursor {
+                    // SQLite's json_quote renders SQL NULL as `null`.
+                    value: value.filter(|v| v != "null"),
+                    seq: last.try_get(5)?,
+                }
+                .encode(),
+            )
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn count(
+        &self,
+        conn: &mut AnyConnection,
+        scope: Scope<'_>,
+        collection: &str,
+        filters: &[Filter],
+    ) -> StoreResult<u64> {
+        check_collection(collection)?;
+        let q = self.filtered("SELECT COUNT(*) FROM records", scope, collection, filters)?;
+        let row = sqlx::query_with(AssertSqlSafe(q.sql), q.args)
+            .fetch_one(conn)
+            .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
+    }
+
+    /// `base` filtered to the scope, the collection and `filters`.
+    fn filtered(
+        &self,
+        base: &str,
+        scope: Scope<'_>,
+        collection: &str,
+        filters: &[Filter],
+    ) -> StoreResult<SqlBuilder> {
+        let mut q = SqlBuilder {
+            sql: format!("{base} WHERE tenant_id = $1 AND module = $2 AND collection = $3"),
+            args: AnyArguments::default(),
+            next: 1,
+            dialect: self.dialect,
+        };
+        q.bind_str(scope.tenant_id)?;
+        q.bind_str(scope.module)?;
+        q.bind_str(collection)?;
+        for filter in filters {
+            check_field(&filter.field)?;
+            q.filter(filter)?;
+        }
+        Ok(q)
+    }
+
+    fn order_expr(&self, field: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => sqlite_extract(field),
+            // JSON null sorts as SQL NULL, as in SQLite.
+            Dialect::Postgres => format!("NULLIF({}, 'null'::jsonb)", pg_extract(field)),
+        }
+    }
+}
+
+/// SQL text and its arguments, built together so the `$N` parameters stay numbered right.
+pub(super) struct SqlBuilder {
+    pub(super) sql: String,
+    args: AnyArguments,
+    next: usize,
+    dialect: Dialect,
+}
+
+impl SqlBuilder {
+    fn next_param(&mut self) -> String {
+        let p = format!("${}", self.next);
+        self.next += 1;
+        p
+    }
+
+    pub(super) fn bind<T>(&mut self, value: T) -> StoreResult<String>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'static,
+    {
+        self.args
+            .add(value)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(self.next_param())
+    }
+
+    fn bind_str(&mut self, value: &str) -> StoreResult<String> {
+        self.bind(value.to_owned())
+    }
+
+    /// A JSON value, bound as text and read back by the database as JSON, so it
+    /// compares like the field expressions do.
+    pub(super) fn bind_json_text(&mut self, json_text: String) -> StoreResult<String> {
+        let p = self.bind(json_text)?;
+        Ok(match self.dialect {
+            Dialect::Sqlite => format!("json_extract({p}, '$')"),
+            Dialect::Postgres => format!("{p}::jsonb"),
+        })
+    }
+
+    fn filter(&mut self, filter: &Filter) -> StoreResult<()> {
+        let field = &filter.field;
+        let cond = match (&filter.value, filter.op) {
+            // No stored document holds NUL (PostgreSQL could not store it), and
+            // PostgreSQL refuses it as a parameter: decide here.
+            (FilterValue::Text(t), op) if t.contains('\0') => {
+                if op == FilterOp::Ne { "TRUE" } else { "FALSE" }.to_owned()
+            }
+            _ => match self.dialect {
+                Dialect::Sqlite => self.sqlite_filter(field, filter.op, &filter.value)?,
+                Dialect::Postgres => self.pg_filter(field, filter.op, &filter.value)?,
+            },
+        };
+        write!(self.sql, " AND ({cond})").ok();
+        Ok(())
+    }
+
+    fn sqlite_filter(
+        &mut self,
+        field: &str,
+        op: FilterOp,
+        value: &FilterValue,
+    ) -> StoreResult<String> {
+        let expr = sqlite_extract(field);
+        let ty = format!("json_type(data, '$.{field}')");
+        Ok(match (op, value) {
+            (FilterOp::Eq, FilterValue::Null) => format!("{expr} IS NULL"),
+            (FilterOp::Ne, FilterValue::Null) => format!("{expr} IS NOT NULL"),
+            (FilterOp::Eq, FilterValue::Boolean(b)) => format!("{ty} = '{b}'"),
+            (FilterOp::Ne, FilterValue::Boolean(b)) => format!("{ty} IS NOT '{b}'"),
+            (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_scalar(v)?),
+            (FilterOp::Ne, v) => format!("{expr} IS NOT {}", self.bind_scalar(v)?),
+            (FilterOp::Prefix, FilterValue::Text(t)) => {
+                let p = self.bind(t.clone())?;
+                format!("{ty} = 'text' AND substr({expr}, 1, length({p})) = {p}")
+            }
+            (op, v) => {
+                let (sql_op, kind) = range(op, v)?;
+                let types = match kind {
+                    RangeKind::Text => "('text')",
+                    RangeKind::Number => "('integer', 'real')",
+                };
+                format!(
+                    "{ty} IN {types} AND {expr} {sql_op} {}",
+                    self.bind_scalar(v)?
+                )
+            }
+        })
+    }
+
+    fn pg_filter(&mut self, field: &str, op: FilterOp, value: &FilterValue) -> StoreResult<String> {
+        let expr = pg_extract(field);
+        Ok(match (op, value) {
+            (FilterOp::Eq, FilterValue::Null) => {
+                format!("COALESCE({expr}, 'null'::jsonb) = 'null'::jsonb")
+            }
+            (FilterOp::Ne, FilterValue::Null) => {
+                format!("COALESCE({expr}, 'null'::jsonb) <> 'null'::jsonb")
+            }
+            (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_json_text(scalar_json(v))?),
+            (FilterOp::Ne, v) => format!(
+                "{expr} IS DISTINCT FROM {}",
+                self.bind_json_text(scalar_json(v))?
+            ),
+            (FilterOp::Prefix, FilterValue::Text(t)) => {
+                let p = self.bind(t.clone())?;
+                format!(
+                    "jsonb_typeof({expr}) = 'string' AND starts_with(data #>> '{}', {p})",
+                    pg_path(field)
+                )
+            }
+            (op, v) => {
+                let (sql_op, kind) = range(op, v)?;
+                let json_type = match kind {
+                    RangeKind::Text => "string",
+                    RangeKind::Number => "number",
+                };
+                format!(
+                    "jsonb_typeof({expr}) = '{json_type}' AND {expr} {sql_op} {}",
+                    self.bind_json_text(scalar_json(v))?
+                )
+            }
+        })
+    }
+
+    fn bind_scalar(&mut self, value: &FilterValue) -> StoreResult<String> {
+        match value {
+            FilterValue::Text(t) => self.bind(t.clone()),
+            FilterValue::Integer(i) => self.bind(*i),
+            FilterValue::Float(f) => self.bind(*f),
+            FilterValue::Boolean(b) => self.bind(i64::from(*b)),
+            FilterValue::Null => Err(StoreError::Invalid("null needs eq or ne".into())),
+        }
+    }
+}
+
+enum RangeKind {
+    Text,
+    Number,
+}
+
+/// The operator and value kind of a range filter (`lt`, `le`, `gt`, `ge` on text or
+/// numbers); anything else is refused.
+fn range(op: FilterOp, value: &FilterValue) -> StoreResult<(&'static str, RangeKind)> {
+    let kind = match value {
+        FilterValue::Text(_) => Some(RangeKind::Text),
+        FilterValue::Integer(_) | FilterValue::Float(_) => Some(RangeKind::Number),
+        FilterValue::Boolean(_) | FilterValue::Null => None,
+    };
+    match (range_op(op), kind) {
+        (Some(sql_op), Some(kind)) => Ok((sql_op, kind)),
+        _ => Err(StoreError::Invalid(format!(
+            "filter {op:?} cannot compare with {value:?}"
+        ))),
+    }
+}
+
+/// The SQL operator of a range comparison; none for the other operators.
+fn range_op(op: FilterOp) -> Option<&'static str> {
+    match op {
+        FilterOp::Lt => Some("<"),
+        FilterOp::Le => Some("<="),
+        FilterOp::Gt => Some(">"),
+        FilterOp::Ge => Some(">="),
+        FilterOp::Eq | FilterOp::Ne | FilterOp::Prefix => None,
+    }
+}
+
+/// A scalar filter value as JSON text.
+fn scalar_json(value: &FilterValue) -> String {
+    match value {
+        FilterValue::Text(t) => Json::from(t.as_str()),
+        FilterValue::Integer(i) => Json::from(*i),
+        FilterValue::Float(f) => Json::from(*f),
+        FilterValue::Boolean(b) => Json::from(*b),
+        FilterValue::Null => Json::Null,
+    }
+    .to_string()
+}
+
+fn sqlite_extract(field: &str) -> String {
+    format!("json_extract(data, '$.{field}')")
+}
+
+fn pg_path(field: &str) -> String {
+    format!("{{{}}}", field.replace('.', ","))
+}
+
+fn pg_extract(field: &str) -> String {
+    format!("(data #> '{}')", pg_path(field))
+}
+
+/// Field paths are spliced into SQL, so only `ident(.ident)*` is allowed.
+fn check_field(field: &str) -> StoreResult<()> {
+    let ok = field.len() <= 128
+        && field.split('.').count() <= 4
+        && field.split('.').all(|seg| {
+            let mut bytes = seg.bytes();
+            bytes
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+    ok.then_some(())
+        .ok_or_else(|| StoreError::Invalid(format!("invalid field path {field:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_paths_cannot_inject_sql() {
+        assert!(check_field("department").is_ok());
+        assert!(check_field("address.city").is_ok());
+        assert!(check_field("a') OR 1=1 --").is_err());
+        assert!(check_field("").is_err());
+        assert!(check_field("a..b").is_err());
+        assert!(check_field("1abc").is_err());
+    }
+}

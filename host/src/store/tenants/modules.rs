@@ -1,0 +1,88 @@
+//! Which modules a tenant has switched on, and their settings.
+
+use std::convert::Infallible;
+
+use sqlx::Row;
+
+use super::Announce;
+use crate::store::{AuditEntry, Db, DbResult};
+
+impl Db {
+    /// The module keys enabled for a tenant.
+    pub async fn enabled_modules(&self, tenant_id: &str) -> DbResult<Vec<String>> {
+        self.tenant_texts(
+            "SELECT module_key FROM tenant_modules WHERE tenant_id = $1 AND enabled = 1",
+            tenant_id,
+        )
+        .await
+    }
+
+    /// Switches a module for a tenant, bumps the tenant's generation and writes the
+    /// audit row, all in one transaction. Returns whether it was enabled before.
+    pub async fn toggle_module(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        enabled: bool,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<bool> {
+        let toggled = self
+            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+                let before = sqlx::query(
+                    "SELECT enabled FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2",
+                )
+                .bind(tenant_id)
+                .bind(module)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?
+                    == Some(1);
+                set_module(conn, tenant_id, module, enabled, now).await?;
+                Ok(Ok::<_, Infallible>(before))
+            })
+            .await?;
+        let Ok(was_enabled) = toggled;
+        Ok(was_enabled)
+    }
+}
+
+pub(super) async fn set_module(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &str,
+    module: &str,
+    enabled: bool,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO tenant_modules (tenant_id, module_key, enabled, settings, updated_at) \
+         VALUES ($1, $2, $3, '{}', $4) \
+         ON CONFLICT (tenant_id, module_key) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+    )
+    .bind(tenant_id)
+    .bind(module)
+    .bind(i64::from(enabled))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A module's settings for a tenant, as a JSON object (`{}` when none were set). Takes
+/// a connection so a request can read inside its own transaction.
+pub async fn module_settings(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &str,
+    module: &str,
+) -> DbResult<String> {
+    let row =
+        sqlx::query("SELECT settings FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2")
+            .bind(tenant_id)
+            .bind(module)
+            .fetch_optional(conn)
+            .await?;
+    Ok(match row {
+        Some(r) => r.try_get(0)?,
+        None => "{}".to_owned(),
+    })
+}
