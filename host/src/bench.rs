@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth::{Caller, Role};
-use crate::runtime::{Dispatch, Runtime};
+use crate::runtime::{Dispatch, Provenance, Runtime};
 use crate::store::Db;
 use crate::tenancy::Directory;
 use crate::{Limits, provisioning};
@@ -62,7 +62,7 @@ pub async fn runtime(
             scratch.join(format!("cold-cache-{i}")),
         )?;
         let started = Instant::now();
-        runtime.install(&wasm).await?;
+        runtime.install(&wasm, &Provenance::Extra).await?;
         compiled.push(started.elapsed());
     }
     eprintln!("installing from the artifact cache ...");
@@ -70,7 +70,7 @@ pub async fn runtime(
     let mut cached = Vec::new();
     for _ in 0..50 {
         let started = Instant::now();
-        let loaded = runtime.install(&wasm).await?;
+        let loaded = runtime.install(&wasm, &Provenance::Extra).await?;
         cached.push(started.elapsed());
         anyhow::ensure!(loaded.cached, "expected a cache hit");
     }

@@ -70,7 +70,11 @@ pub struct Config {
     /// Production: an explicit secret is required, and nothing meant for development
     /// (demo data, benchmark routes) runs.
     pub production: bool,
-    /// Module components (`.wasm`) to install at start.
+    /// The modules Mosaic ships (`<key>.wasm`), installed at start: the only ones
+    /// that may take a shipped key or be core.
+    pub shipped_modules: Vec<PathBuf>,
+    /// More components (`.wasm`) to install at start: never core, never under a
+    /// shipped or reserved key.
     pub modules: Vec<PathBuf>,
     /// Compiled-artifact cache; defaults to `data_dir/cache`.
     pub cache_dir: Option<PathBuf>,
@@ -99,6 +103,7 @@ impl Config {
             jwt_secret: None,
             jwt_previous_secrets: Vec::new(),
             production: false,
+            shipped_modules: Vec::new(),
             modules: Vec::new(),
             cache_dir: None,
             limits: Limits::default(),

@@ -25,7 +25,7 @@ pub const BUILTIN_MODULES: &[&str] = include!(concat!(env!("OUT_DIR"), "/builtin
 use crate::auth::JwtKeys;
 use crate::http::Throttle;
 use crate::provisioning::{Provisioner, TenantFiles};
-use crate::runtime::Runtime;
+use crate::runtime::{Provenance, Runtime};
 use crate::store::Db;
 use crate::tenancy::Directory;
 use crate::tenancy::sync::TenantFollower;
@@ -77,14 +77,20 @@ impl AppState {
             .context("connecting to the database")?;
         db.migrate().await.context("migrating the database")?;
         let runtime = Runtime::new(db.clone(), config.limits.clone(), config.cache_dir())?;
-        for path in &config.modules {
-            let wasm = std::fs::read(path)
-                .with_context(|| format!("reading module {}", path.display()))?;
-            runtime
-                .install(&wasm)
-                .await
-                .with_context(|| format!("installing module {}", path.display()))?;
-        }
+        let shipped = config.shipped_modules.iter().map(|path| {
+            let key = path.file_stem().unwrap_or_default().to_string_lossy();
+            (
+                path.clone(),
+                Provenance::Shipped {
+                    key: key.into_owned(),
+                },
+            )
+        });
+        let extra = config
+            .modules
+            .iter()
+            .map(|path| (path.clone(), Provenance::Extra));
+        runtime.install_all(shipped.chain(extra)).await;
         let directory = Directory::load(db.clone(), config.base_domain.clone()).await?;
         let state = Self(Arc::new(Shared {
             db,

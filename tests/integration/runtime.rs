@@ -93,7 +93,7 @@ async fn components_for_other_contract_versions_are_refused_by_name() {
         let refused = app
             .state
             .runtime
-            .install(&wasm)
+            .install(&wasm, &mosaic::runtime::Provenance::Extra)
             .await
             .expect_err("an unserved contract must be refused");
         assert!(format!("{refused:#}").contains(expected), "{refused:#}");

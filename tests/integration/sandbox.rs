@@ -205,3 +205,65 @@ async fn a_log_flood_is_cut_to_the_budget(backend: Backend) {
     assert_eq!(dropped[0].0, "intruder");
     assert!(dropped[0].1 >= 99_000, "{dropped:?}");
 }
+
+/// A module that claims a shipped module's key or core status, or fails in
+/// `describe`, is refused at start-up and reported; the host serves the others,
+/// and the shipped modules keep their keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_impostor_modules_are_refused_and_the_rest_serve() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .with_guest("impostor")
+        .with_guest("usurper")
+        .with_guest("broken")
+        .with_tenant("demo", &[])
+        .start()
+        .await;
+    let health = app.req(Method::GET, "/healthz").send().await.expect(200);
+    assert_eq!(health.body["status"], "degraded");
+    let refused = health.body["refused_modules"]
+        .as_array()
+        .expect("refused list");
+    let reason = |guest: &str| {
+        refused
+            .iter()
+            .find(|r| {
+                r["source"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with(&format!("{guest}.wasm")))
+            })
+            .and_then(|r| r["error"].as_str())
+            .unwrap_or_else(|| panic!("{guest} is not reported: {refused:?}"))
+            .to_owned()
+    };
+    assert!(reason("impostor").contains("belongs to a module the host ships"));
+    assert!(reason("usurper").contains("belongs to a module the host ships"));
+    assert!(reason("broken").contains("describe failed"));
+    assert_eq!(refused.len(), 3);
+
+    // The real employees module serves; nothing took the notifications key.
+    let demo = app.token("demo", Role::Member).await;
+    let list = app
+        .as_user(Method::GET, "/api/employees/", "demo", &demo)
+        .send()
+        .await
+        .expect(200);
+    assert!(list.body.get("stolen").is_none(), "{}", list.text);
+    assert!(app.state.runtime.module("notifications").is_none());
+
+    let admin = app.admin_token();
+    let modules = app
+        .req(Method::GET, "/api/admin/modules")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(modules.body["refused"].as_array().map(Vec::len), Some(3));
+    let employees = modules.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["key"] == "employees")
+        .expect("employees installed")
+        .clone();
+    assert_eq!(employees["version"], "0.1.0");
+}

@@ -72,7 +72,9 @@ pub fn wasm(name: &str) -> PathBuf {
 
 pub struct TestAppBuilder {
     backend: Backend,
-    modules: Vec<PathBuf>,
+    /// The shipped modules, and the test guests installed beside them.
+    shipped: Vec<PathBuf>,
+    guests: Vec<PathBuf>,
     tenants: Vec<(String, Vec<String>)>,
     limits: Limits,
     base_domain: Option<String>,
@@ -115,7 +117,7 @@ impl TestAppBuilder {
 
     /// One of the test guests in `tests/guests/`, installed beside the shipped modules.
     pub fn with_guest(mut self, name: &str) -> Self {
-        self.modules.push(wasm(name));
+        self.guests.push(wasm(name));
         self
     }
 
@@ -151,7 +153,8 @@ impl TestAppBuilder {
         };
         let mut config = Config::new(dir.path());
         config.database_url = postgres.as_ref().map(|db| db.url.clone());
-        config.modules = self.modules;
+        config.shipped_modules = self.shipped;
+        config.modules = self.guests;
         config.limits = self.limits;
         config.base_domain = self.base_domain;
         config.jwt_secret = self.jwt_secret;
@@ -219,10 +222,11 @@ impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {
             backend,
-            modules: mosaic::BUILTIN_MODULES
+            shipped: mosaic::BUILTIN_MODULES
                 .iter()
                 .map(|key| wasm(key))
                 .collect(),
+            guests: Vec::new(),
             tenants: Vec::new(),
             limits: Limits {
                 total_instances: 64,

@@ -176,7 +176,7 @@ fn add_builtin_modules(config: &mut Config, modules_dir: &std::path::Path) -> an
             "module {} is missing: build the modules first with `cargo build-modules`",
             path.display()
         );
-        config.modules.push(path);
+        config.shipped_modules.push(path);
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `GET /healthz`: the process is up and its database answers.
+//! `GET /healthz`: the process is up and its database answers; `degraded` names
+//! the modules refused at start-up while the others serve.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -14,7 +15,10 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     sqlx::query("SELECT 1").execute(&state.db.pool).await?;
-    Ok(Json(
-        json!({"status": "ok", "modules": state.runtime.modules().len()}),
-    ))
+    let refused = state.runtime.refused_modules();
+    Ok(Json(json!({
+        "status": if refused.is_empty() { "ok" } else { "degraded" },
+        "modules": state.runtime.modules().len(),
+        "refused_modules": refused,
+    })))
 }

@@ -26,6 +26,8 @@ pub struct TenantHealth {
     pub slots: Vec<SlotInfo>,
     /// This replica's most recent failed module call for the tenant.
     pub last_error: Option<ModuleFailure>,
+    /// Guest log lines over the (tenant, module) budget, dropped on this replica.
+    pub log_lines_dropped: BTreeMap<String, u64>,
 }
 
 impl Provisioner<'_> {
@@ -104,6 +106,11 @@ impl Provisioner<'_> {
             modules: self.module_map(&view),
             slots,
             last_error: self.runtime.last_failure(&tenant.id),
+            log_lines_dropped: self
+                .runtime
+                .log_lines_dropped(&tenant.id)
+                .into_iter()
+                .collect(),
         })
     }
 }

@@ -1,20 +1,32 @@
 //! Installing a module version: compile (or load the cached artifact), link against
 //! its contract version, read its manifest, and make it the version its key serves.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::guest_log::GuestLog;
-use super::registry::{self, LoadedModule};
+use super::registry::{self, LoadedModule, Provenance};
 use super::types::Manifest;
 use super::wit::ModulePre;
 use super::{Runtime, slot};
+
+/// A component the host would not install, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RefusedModule {
+    pub source: String,
+    pub error: String,
+}
 
 impl Runtime {
     /// Compiles (or loads from the cache) a component, reads its manifest and makes it
     /// the installed version of its key. Slots of an older version are dropped; their
     /// in-flight requests finish on the old instances.
-    pub async fn install(&self, wasm: &[u8]) -> anyhow::Result<Arc<LoadedModule>> {
+    pub async fn install(
+        &self,
+        wasm: &[u8],
+        provenance: &Provenance,
+    ) -> anyhow::Result<Arc<LoadedModule>> {
         let started = Instant::now();
         let inner = &self.inner;
         let loaded = inner.cache.load(&inner.engine, wasm)?;
@@ -22,7 +34,7 @@ impl Runtime {
             .map_err(anyhow::Error::msg)?;
         let manifest = self.describe(&pre).await?;
         let module = Arc::new(
-            registry::load(manifest, pre, loaded.sha256, loaded.cached)
+            registry::load(manifest, pre, loaded.sha256, loaded.cached, provenance)
                 .map_err(anyhow::Error::msg)?,
         );
         inner
@@ -47,6 +59,39 @@ impl Runtime {
             "installed module"
         );
         Ok(module)
+    }
+
+    /// Installs each component at `paths` at start-up. One that cannot be read or
+    /// installed is refused and reported (log, `/healthz`, the admin API), and the
+    /// others still serve: one bad module never stops the host.
+    pub async fn install_all(&self, paths: impl IntoIterator<Item = (PathBuf, Provenance)>) {
+        for (path, provenance) in paths {
+            let installed = match std::fs::read(&path) {
+                Ok(wasm) => self.install(&wasm, &provenance).await.map(drop),
+                Err(err) => Err(anyhow::Error::new(err).context("reading the file")),
+            };
+            if let Err(err) = installed {
+                let refused = RefusedModule {
+                    source: path.display().to_string(),
+                    error: format!("{err:#}"),
+                };
+                tracing::error!(module = %refused.source, error = %refused.error, "module refused; serving the others");
+                self.inner
+                    .refused
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(refused);
+            }
+        }
+    }
+
+    /// The components refused at start-up, and why.
+    pub fn refused_modules(&self) -> Vec<RefusedModule> {
+        self.inner
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Runs `describe` in a throwaway instance, under the usual limits.

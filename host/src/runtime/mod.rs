@@ -33,6 +33,8 @@ pub use self::call::CallContext;
 pub use self::dispatch::{Dispatch, DispatchError, ModuleFailure};
 use self::guest_log::{GuestLog, LogBudget};
 use self::host::HostState;
+pub use self::install::RefusedModule;
+pub use self::registry::Provenance;
 use self::registry::{LoadedModule, Registry};
 use self::slot::Slot;
 pub use self::slots::SlotInfo;
@@ -56,6 +58,8 @@ struct Inner {
     disabled_at: DashMap<(String, String), Instant>,
     /// Each (tenant, module)'s guest log budget, shared by its instances.
     log_budgets: DashMap<(String, String), Arc<LogBudget>>,
+    /// Components refused at start-up.
+    refused: std::sync::Mutex<Vec<RefusedModule>>,
     /// Each tenant's most recent failed module call, for its health report.
     last_errors: DashMap<String, ModuleFailure>,
     db: Db,
@@ -78,6 +82,7 @@ impl Runtime {
                 slots: DashMap::new(),
                 disabled_at: DashMap::new(),
                 log_budgets: DashMap::new(),
+                refused: Default::default(),
                 last_errors: DashMap::new(),
                 db,
                 limits,

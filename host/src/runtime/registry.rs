@@ -15,6 +15,16 @@ use crate::store::records::UniqueIndex;
 /// is the host's decision; a manifest claiming `core` for another key is refused.
 pub const CORE_MODULES: &[&str] = &["employees", "notifications"];
 
+/// Where a component comes from, which decides the keys it may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provenance {
+    /// Shipped with the host (`modules/<key>/`, built to `<key>.wasm`): it must
+    /// declare that key, and only these may be core.
+    Shipped { key: String },
+    /// Any other component: never core, never under a shipped, core or reserved key.
+    Extra,
+}
+
 /// The `/api/<segment>` prefixes the host serves itself, so no module may take them
 /// as its key. A test over the HTTP route table keeps this list complete.
 pub const RESERVED_KEYS: &[&str] = &[
@@ -165,6 +175,7 @@ pub fn load(
     pre: ModulePre,
     sha256: String,
     cached: bool,
+    provenance: &Provenance,
 ) -> Result<LoadedModule, String> {
     let key = manifest.key.clone();
     let key_ok = !key.is_empty()
@@ -175,7 +186,22 @@ pub fn load(
     if !key_ok || RESERVED_KEYS.contains(&key.as_str()) {
         return Err(format!("module key {key:?} is not allowed"));
     }
-    let core = CORE_MODULES.contains(&key.as_str());
+    let shipped_key = crate::BUILTIN_MODULES.contains(&key.as_str());
+    let core_key = CORE_MODULES.contains(&key.as_str());
+    match provenance {
+        Provenance::Shipped { key: expected } if *expected != key => {
+            return Err(format!(
+                "the shipped module {expected} declares the key {key:?}; a shipped module keeps its own key"
+            ));
+        }
+        Provenance::Extra if shipped_key || core_key => {
+            return Err(format!(
+                "module key {key:?} belongs to a module the host ships; choose another key"
+            ));
+        }
+        _ => {}
+    }
+    let core = core_key && matches!(provenance, Provenance::Shipped { .. });
     if manifest.core && !core {
         return Err(format!(
             "module {key} declares itself core; only platform modules are core"

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
             post(toggle_module),
         )
         .route("/api/admin/slots", get(slots))
+        .route("/api/admin/modules", get(installed_modules))
 }
 
 #[derive(Deserialize)]
@@ -74,6 +75,21 @@ async fn toggle_module(
         .toggle_module(&tenant, &module, body.enabled, &admin.actor())
         .await?;
     Ok(Json(toggled))
+}
+
+/// The installed modules (manifest, digest) and those refused at start-up.
+async fn installed_modules(State(state): State<AppState>, _admin: AdminActor) -> Json<Value> {
+    let items: Vec<Value> = state
+        .runtime
+        .modules()
+        .iter()
+        .map(|m| {
+            let mut manifest = m.manifest_json();
+            manifest["sha256"] = json!(m.sha256);
+            manifest
+        })
+        .collect();
+    Json(json!({ "items": items, "refused": state.runtime.refused_modules() }))
 }
 
 async fn slots(State(state): State<AppState>, _admin: AdminActor) -> Json<Value> {
