@@ -27,6 +27,10 @@ pub struct Limits {
     pub slot_idle_timeout: Duration,
     /// Instances the engine's pooling allocator can hold at once, over all slots.
     pub total_instances: u32,
+    /// Calls that have computed past their first epoch tick (CPU-bound ones) that
+    /// may run at once, over all tenants; the others wait their turn, round robin.
+    /// Short calls never need a turn, so spinning guests cannot take every core.
+    pub cpu_bound_calls: usize,
 }
 
 impl Default for Limits {
@@ -42,6 +46,8 @@ impl Default for Limits {
             recycle_above_memory_bytes: 16 << 20,
             slot_idle_timeout: Duration::from_secs(300),
             total_instances: 1000,
+            cpu_bound_calls: std::thread::available_parallelism()
+                .map_or(1, |cores| (cores.get() / 2).max(1)),
         }
     }
 }

@@ -36,13 +36,22 @@ fn main() {
             .with_tenant("quiet", &[])
             .with_tenant("noisy", &["testbed"])
             .with_limits(|l| l.total_instances = 256)
+            // The flood reaches the modules, as in the attack; rate limits would
+            // turn most of it into cheap 429s.
+            .with_tenant_rate_limit(None)
             .start(),
     );
-    let clients = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    // The quiet client and the flood each get a runtime (a thread) of their own,
+    // so the flood's client work cannot delay the quiet client's timing.
+    let runtime = |name| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .expect("client runtime")
+    };
+    let (clients, flooding) = (runtime("quiet-client"), runtime("flood-client"));
     clients.block_on(async {
         let quiet = app.token("quiet", Role::TenantAdmin).await;
         let noisy = app.token("noisy", Role::Member).await;
@@ -64,7 +73,7 @@ fn main() {
         for route in ["/api/testbed/spin", "/api/testbed/fixed"] {
             let stop = Instant::now() + phase + Duration::from_secs(1);
             let flooders: Vec<_> = (0..flood)
-                .map(|_| tokio::spawn(hammer(app.url(route), noisy.clone(), stop)))
+                .map(|_| flooding.spawn(hammer(app.url(route), noisy.clone(), stop)))
                 .collect();
             tokio::time::sleep(Duration::from_millis(500)).await;
             let under = paced(&app, &quiet, rate, phase).await;

@@ -27,25 +27,6 @@ async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> Te
         .await
 }
 
-/// Waits (up to 5 s) until a testbed instance of `tenant` is running a request.
-async fn wait_until_busy(app: &TestApp, tenant: &str) {
-    let tenant_id = app.tenant_id(tenant).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let busy = app
-            .state
-            .runtime
-            .slots()
-            .iter()
-            .any(|s| s.tenant_id == tenant_id && s.module == "testbed" && s.busy_instances > 0);
-        if busy {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no testbed instance of {tenant} became busy");
-}
-
 async fn endless_loop_hits_the_deadline_while_others_are_served(backend: Backend) {
     let app = testbed(backend, |l| l.call_timeout = Duration::from_millis(2500)).await;
     let demo = app.token("demo", Role::Member).await;
@@ -56,7 +37,7 @@ async fn endless_loop_hits_the_deadline_while_others_are_served(backend: Backend
         app.as_user(Method::GET, "/api/testbed/spin", "demo", &demo)
             .send(),
     );
-    wait_until_busy(&app, "demo").await;
+    app.wait_until_busy("demo", "testbed").await;
     for _ in 0..5 {
         app.as_user(Method::GET, "/api/testbed/fixed", "acme", &acme)
             .send()
@@ -286,7 +267,7 @@ async fn a_full_slot_answers_busy(backend: Backend) {
         app.as_user(Method::GET, "/api/testbed/spin", "demo", &demo)
             .send(),
     );
-    wait_until_busy(&app, "demo").await;
+    app.wait_until_busy("demo", "testbed").await;
     let busy = app
         .as_user(Method::GET, "/api/testbed/fixed", "demo", &demo)
         .send()

@@ -11,7 +11,8 @@ both_backends!(
     events_are_capped,
     a_refused_response_writes_nothing,
     nested_call_bodies_are_capped,
-    a_log_flood_is_cut_to_the_budget
+    a_log_flood_is_cut_to_the_budget,
+    spinning_modules_leave_cpu_for_other_tenants
 );
 
 async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
@@ -266,4 +267,45 @@ async fn bad_and_impostor_modules_are_refused_and_the_rest_serve() {
         .expect("employees installed")
         .clone();
     assert_eq!(employees["version"], "0.1.0");
+}
+
+/// Many spinning calls of one tenant take at most the CPU-bound gate's share: a
+/// quiet tenant's requests are served meanwhile, each well before the spinners'
+/// deadline (the noisy-neighbour benchmark measures how much slower).
+async fn spinning_modules_leave_cpu_for_other_tenants(backend: Backend) {
+    let app = testbed(backend, |l| {
+        l.call_timeout = Duration::from_secs(3);
+        l.instances_per_slot = 16;
+        l.queue_timeout = Duration::from_secs(3);
+    })
+    .await;
+    let demo = app.token("demo", Role::Member).await;
+    let acme = app.token("acme", Role::TenantAdmin).await;
+    let spinners: Vec<_> = (0..16)
+        .map(|_| {
+            tokio::spawn(
+                app.as_user(Method::GET, "/api/testbed/spin", "demo", &demo)
+                    .send(),
+            )
+        })
+        .collect();
+    app.wait_until_busy("demo", "testbed").await;
+    for _ in 0..20 {
+        let started = Instant::now();
+        app.as_user(Method::GET, "/api/employees/", "acme", &acme)
+            .send()
+            .await
+            .expect(200);
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "a quiet request took {:?} beside 16 spinning calls",
+            started.elapsed()
+        );
+    }
+    for spinner in spinners {
+        spinner
+            .await
+            .expect("joined")
+            .expect_error(500, "module_timeout");
+    }
 }

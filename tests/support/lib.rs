@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mosaic::auth::{Claims, Role};
 use mosaic::config::RateLimit;
@@ -285,6 +285,23 @@ impl TestApp {
             .tenant
             .id
             .clone()
+    }
+
+    /// Waits (up to 5 s) until an instance of `module` runs a request of `tenant`.
+    pub async fn wait_until_busy(&self, tenant: &str, module: &str) {
+        let tenant_id = self.tenant_id(tenant).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let busy =
+                self.state.runtime.slots().iter().any(|s| {
+                    s.tenant_id == tenant_id && s.module == module && s.busy_instances > 0
+                });
+            if busy {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no {module} instance of {tenant} became busy");
     }
 
     /// A token for a user of `subdomain` with `role`.

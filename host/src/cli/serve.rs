@@ -41,6 +41,10 @@ pub struct Serve {
     /// Recycle an instance after this many calls (1: a fresh instance per request).
     #[arg(long, env = "MOSAIC_RECYCLE_AFTER_CALLS", default_value_t = Limits::default().recycle_after_calls)]
     recycle_after_calls: u32,
+    /// CPU-bound module calls (past their first epoch tick) that run at once, over
+    /// all tenants; the others wait their turn. Default: half the cores, at least 1.
+    #[arg(long, env = "MOSAIC_CPU_BOUND_CALLS", default_value_t = Limits::default().cpu_bound_calls)]
+    cpu_bound_calls: usize,
     /// Failed logins in a row that lock an account.
     #[arg(long, env = "MOSAIC_MAX_FAILED_LOGINS", default_value_t = 5)]
     max_failed_logins: u32,
@@ -79,6 +83,7 @@ pub(super) async fn run(
         max_response_bytes: serve.max_response_kib << 10,
         instances_per_slot: serve.instances_per_slot.max(1),
         recycle_after_calls: serve.recycle_after_calls.max(1),
+        cpu_bound_calls: serve.cpu_bound_calls.max(1),
         ..Limits::default()
     };
     config.bench_routes = serve.bench_routes;

@@ -187,7 +187,9 @@ impl Runtime {
         let result = tokio::time::timeout_at(deadline.into(), export.call(&mut lease.instance))
             .await
             .unwrap_or_else(|_| Err(DeadlineExceeded.into()));
-        let ctx = lease.instance.store.data_mut().call.take();
+        let state = lease.instance.store.data_mut();
+        state.cpu.end_call();
+        let ctx = state.call.take();
         match result {
             Ok(output) => {
                 lease.release(limits);

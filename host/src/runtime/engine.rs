@@ -8,7 +8,7 @@ use crate::config::Limits;
 
 /// How often the epoch advances; deadlines are checked (and long calls yield to the
 /// executor) at this granularity.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 pub fn build(limits: &Limits) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();

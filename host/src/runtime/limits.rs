@@ -1,4 +1,11 @@
-//! The per-instance memory cap, and the errors by which a call is cut short.
+//! The per-instance memory cap, the CPU share of long calls, and the errors by
+//! which a call is cut short.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Fails any memory growth past the cap with a trap the runtime recognises.
 pub struct MemoryLimiter {
@@ -51,5 +58,55 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
+    }
+}
+
+/// An instance's share of the CPU. A call yields at every epoch tick; from its
+/// second tick on it is CPU-bound and must win a turn from a gate shared by all
+/// tenants before it runs on, so that CPU-bound calls take at most the gate's
+/// width of cores and queue round robin, while short calls never wait for a turn.
+pub struct CpuShare {
+    gate: Arc<Semaphore>,
+    turn: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    ticks: u32,
+}
+
+impl CpuShare {
+    pub fn new(gate: Arc<Semaphore>) -> Self {
+        Self {
+            gate,
+            turn: Arc::default(),
+            ticks: 0,
+        }
+    }
+
+    /// At an epoch tick: give up the turn held, and the future that yields to the
+    /// executor (and, for a CPU-bound call, waits for its next turn).
+    pub fn next_turn(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        self.ticks += 1;
+        self.release();
+        if self.ticks < 2 {
+            return Box::pin(tokio::task::yield_now());
+        }
+        let (gate, turn) = (self.gate.clone(), self.turn.clone());
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            if let Ok(permit) = gate.acquire_owned().await {
+                *turn.lock().unwrap_or_else(PoisonError::into_inner) = Some(permit);
+            }
+        })
+    }
+
+    /// The call ended: the next one starts short.
+    pub fn end_call(&mut self) {
+        self.ticks = 0;
+        self.release();
+    }
+
+    fn release(&self) {
+        self.turn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 }

@@ -58,6 +58,8 @@ struct Inner {
     disabled_at: DashMap<(String, String), Instant>,
     /// Each (tenant, module)'s guest log budget, shared by its instances.
     log_budgets: DashMap<(String, String), Arc<LogBudget>>,
+    /// Turns for CPU-bound calls, shared by all tenants (`CpuShare`).
+    cpu_gate: Arc<tokio::sync::Semaphore>,
     /// Components refused at start-up.
     refused: std::sync::Mutex<Vec<RefusedModule>>,
     /// Each tenant's most recent failed module call, for its health report.
@@ -83,6 +85,7 @@ impl Runtime {
                 disabled_at: DashMap::new(),
                 log_budgets: DashMap::new(),
                 refused: Default::default(),
+                cpu_gate: Arc::new(tokio::sync::Semaphore::new(limits.cpu_bound_calls.max(1))),
                 last_errors: DashMap::new(),
                 db,
                 limits,

@@ -10,7 +10,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::guest_log::GuestLog;
 use super::host::HostState;
-use super::limits::DeadlineExceeded;
+use super::limits::{CpuShare, DeadlineExceeded};
 use super::registry::LoadedModule;
 use super::wit::Bindings;
 use crate::config::Limits;
@@ -20,6 +20,8 @@ pub struct Slot {
     pub module: Arc<LoadedModule>,
     pub tenant_id: String,
     log: GuestLog,
+    /// The runtime's gate for CPU-bound calls.
+    cpu_gate: Arc<Semaphore>,
     idle: std::sync::Mutex<Vec<Instance>>,
     permits: Arc<Semaphore>,
     size: usize,
@@ -58,12 +60,14 @@ impl Slot {
         module: Arc<LoadedModule>,
         tenant_id: String,
         log: GuestLog,
+        cpu_gate: Arc<Semaphore>,
         limits: &Limits,
     ) -> Self {
         Self {
             module,
             tenant_id,
             log,
+            cpu_gate,
             idle: std::sync::Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.instances_per_slot)),
             size: limits.instances_per_slot,
@@ -119,7 +123,8 @@ impl Slot {
         engine: &Engine,
         limits: &Limits,
     ) -> Result<Instance, CheckoutError> {
-        let mut store = new_store(engine, limits, self.log.clone());
+        let cpu = CpuShare::new(self.cpu_gate.clone());
+        let mut store = new_store(engine, limits, self.log.clone(), cpu);
         let bindings = self.module.pre.instantiate(&mut store).await.map_err(|e| {
             let message = format!("{e:?}");
             // wasmtime's pooling allocator: "maximum concurrent ... limit of N reached".
@@ -164,23 +169,27 @@ impl Slot {
 /// A store for one instance, logging to `log`, under the limits: the memory cap,
 /// and a deadline (starting at one call timeout from now, moved before each call)
 /// checked at every epoch tick.
-pub fn new_store(engine: &Engine, limits: &Limits, log: GuestLog) -> Store<HostState> {
-    let mut store = Store::new(engine, HostState::new(limits.max_memory_bytes, log));
+pub fn new_store(
+    engine: &Engine,
+    limits: &Limits,
+    log: GuestLog,
+    cpu: CpuShare,
+) -> Store<HostState> {
+    let mut store = Store::new(engine, HostState::new(limits.max_memory_bytes, log, cpu));
     store.limiter(|state| &mut state.limiter);
     store.data_mut().deadline = Instant::now() + limits.call_timeout;
     // Every tick: past the deadline, trap; otherwise yield, so a busy guest never
     // holds an executor thread for more than one tick. tokio's own yield puts the
     // guest behind every other ready task and lets the I/O driver run first: a
-    // plain self-wake would be polled again at once, starving other tenants.
+    // plain self-wake would be polled again at once, starving other tenants. A
+    // CPU-bound call then also waits its turn (`CpuShare`).
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|ctx| {
-        if Instant::now() >= ctx.data().deadline {
+    store.epoch_deadline_callback(|mut ctx| {
+        let state = ctx.data_mut();
+        if Instant::now() >= state.deadline {
             Err(DeadlineExceeded.into())
         } else {
-            Ok(UpdateDeadline::YieldCustom(
-                1,
-                Box::pin(tokio::task::yield_now()),
-            ))
+            Ok(UpdateDeadline::YieldCustom(1, state.cpu.next_turn()))
         }
     });
     store

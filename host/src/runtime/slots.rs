@@ -48,6 +48,7 @@ impl Runtime {
                 module.clone(),
                 tenant_id.clone(),
                 self.guest_log(&ctx.tenant, &module.key),
+                self.inner.cpu_gate.clone(),
                 &self.inner.limits,
             ))
         };

@@ -19,7 +19,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CallContext;
 use super::guest_log::GuestLog;
-use super::limits::MemoryLimiter;
+use super::limits::{CpuShare, MemoryLimiter};
 use super::types::{Capability, HostError};
 
 /// The data of one instance's store.
@@ -29,6 +29,8 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     /// Where this instance's guest lines go.
     pub log: GuestLog,
+    /// This instance's share of the CPU.
+    pub cpu: CpuShare,
     /// When the current call (or instantiation) must end.
     pub deadline: Instant,
     /// Set for the duration of an export call.
@@ -36,7 +38,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(max_memory_bytes: usize, log: GuestLog) -> Self {
+    pub fn new(max_memory_bytes: usize, log: GuestLog, cpu: CpuShare) -> Self {
         let wasi = WasiCtx::builder()
             .stdout(log.clone().stream("stdout"))
             .stderr(log.clone().stream("stderr"))
@@ -46,6 +48,7 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(max_memory_bytes),
             log,
+            cpu,
             deadline: Instant::now(),
             call: None,
         }
