@@ -12,7 +12,8 @@ both_backends!(
     a_refused_response_writes_nothing,
     nested_call_bodies_are_capped,
     a_log_flood_is_cut_to_the_budget,
-    spinning_modules_leave_cpu_for_other_tenants
+    spinning_modules_leave_cpu_for_other_tenants,
+    query_pages_stop_at_their_byte_budget
 );
 
 async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
@@ -308,4 +309,24 @@ async fn spinning_modules_leave_cpu_for_other_tenants(backend: Backend) {
             .expect("joined")
             .expect_error(500, "module_timeout");
     }
+}
+
+/// A query page holds at most 4 MiB of documents whatever its limit, so a module
+/// cannot make the host materialise 500 documents of 1 MiB; the cursor reads on.
+async fn query_pages_stop_at_their_byte_budget(backend: Backend) {
+    let app = intruder(backend).await;
+    let demo = app.token("demo", Role::Member).await;
+    app.as_user(Method::POST, "/api/intruder/hoard?count=12", "demo", &demo)
+        .send()
+        .await
+        .expect(204);
+    let read = app
+        .as_user(Method::GET, "/api/intruder/hoard", "demo", &demo)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(read.body["read"], 12, "{}", read.text);
+    assert_eq!(read.body["distinct"], 12, "{}", read.text);
+    assert_eq!(read.body["largest_page"], 4, "{}", read.text);
+    assert_eq!(read.body["pages"], 3, "{}", read.text);
 }

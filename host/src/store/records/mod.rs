@@ -98,6 +98,9 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 pub const MAX_PAGE: u32 = 500;
+/// The most document data one query page holds (beyond its first document): no
+/// query materialises more, whatever its limit; the cursor continues the rest.
+pub const MAX_PAGE_BYTES: usize = 4 << 20;
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 /// Document operations, in the SQL of one dialect.

@@ -3,14 +3,15 @@
 
 use std::fmt::Write as _;
 
+use futures::TryStreamExt;
 use serde_json::Value as Json;
 use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, Arguments, AssertSqlSafe, Row};
 
 use super::cursor::Cursor;
 use super::{
-    Filter, FilterOp, FilterValue, MAX_PAGE, Page, Records, Scope, Selection, StoreError,
-    StoreResult, check_collection, document,
+    Filter, FilterOp, FilterValue, MAX_PAGE, MAX_PAGE_BYTES, Page, Records, Scope, Selection,
+    StoreError, StoreResult, check_collection, document,
 };
 use crate::store::Dialect;
 
@@ -60,27 +61,38 @@ impl Records {
         .ok();
         write!(q.sql, " LIMIT {}", limit + 1).ok();
 
-        let rows = sqlx::query_with(AssertSqlSafe(q.sql), q.args)
-            .fetch_all(conn)
-            .await?;
-        let items = rows
-            .iter()
-            .take(limit)
-            .map(document)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if rows.len() > limit {
-            let last = &rows[limit - 1];
-            let value: Option<String> = last.try_get(6)?;
-            Some(
+        // Rows are read one at a time, so a page stops at its byte budget before the
+        // rest are ever materialised; the cursor continues after the last one kept.
+        let mut rows = sqlx::query_with(AssertSqlSafe(q.sql), q.args).fetch(conn);
+        let (mut items, mut bytes, mut last, mut more) = (Vec::new(), 0, None, false);
+        while let Some(row) = rows.try_next().await? {
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            let doc = document(&row)?;
+            // A page holds at least one document, so paging always progresses.
+            if !items.is_empty() && bytes + doc.data.len() > MAX_PAGE_BYTES {
+                more = true;
+                break;
+            }
+            bytes += doc.data.len();
+            last = Some((
+                row.try_get::<Option<String>, _>(6)?,
+                row.try_get::<i64, _>(5)?,
+            ));
+            items.push(doc);
+        }
+        let next_cursor = match last {
+            Some((value, seq)) if more => Some(
                 Cursor {
                     // SQLite's json_quote renders SQL NULL as `null`.
                     value: value.filter(|v| v != "null"),
-                    seq: last.try_get(5)?,
+                    seq,
                 }
                 .encode(),
-            )
-        } else {
-            None
+            ),
+            _ => None,
         };
         Ok(Page { items, next_cursor })
     }

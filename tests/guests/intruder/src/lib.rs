@@ -24,6 +24,8 @@ impl Module for Intruder {
             .get("/big-header", big_header)
             .post("/call-big-body", call_big_body)
             .post("/log-flood", log_flood)
+            .post("/hoard", hoard)
+            .get("/hoard", read_hoard)
     }
 }
 
@@ -84,4 +86,38 @@ fn log_flood(req: &Request) -> Result<Response> {
         log::error("innocent\n2026-01-01T00:00:00Z ERROR mosaic: forged host line");
     }
     Ok(Response::no_content())
+}
+
+const HOARD: store::Collection = store::collection("hoard");
+
+/// `?count=` documents of almost 1 MiB each.
+fn hoard(req: &Request) -> Result<Response> {
+    let filler = "x".repeat(1_000_000);
+    for _ in 0..req.query_u32("count")?.unwrap_or(12) {
+        HOARD.insert(&json!({ "filler": filler }))?;
+    }
+    Ok(Response::no_content())
+}
+
+/// Reads the whole hoard with the largest page size, page after page.
+fn read_hoard(_: &Request) -> Result<Response> {
+    let (mut pages, mut largest, mut ids) = (0, 0, Vec::new());
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = HOARD.query().limit(500).cursor(cursor.as_deref()).fetch()?;
+        pages += 1;
+        largest = largest.max(page.items.len());
+        ids.extend(page.items.into_iter().map(|doc| doc.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let read = ids.len();
+    ids.sort();
+    ids.dedup();
+    Response::json(
+        200,
+        &json!({ "pages": pages, "largest_page": largest, "read": read, "distinct": ids.len() }),
+    )
 }
