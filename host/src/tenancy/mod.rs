@@ -235,6 +235,11 @@ impl Directory {
         self.subdomains.retain(|_, id| id != tenant_id);
     }
 
+    /// The generation of the tenant's cached view, if one is cached.
+    pub fn cached_generation(&self, tenant_id: &str) -> Option<i64> {
+        self.views.get(tenant_id).map(|view| view.tenant.generation)
+    }
+
     /// Forgets the cached tenant and reloads its custom domains: what a change made
     /// anywhere (this replica, another one, the CLI) calls for.
     pub async fn refresh(&self, tenant_id: &str) -> DbResult<()> {

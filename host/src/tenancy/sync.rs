@@ -56,7 +56,13 @@ impl TenantFollower<'_> {
                     Some(Ok(Some(notification))) => {
                         let tenant_id = notification.payload();
                         tracing::debug!(tenant_id, "tenant changed elsewhere");
-                        self.apply(tenant_id).await;
+                        match self.db.tenant_generation(tenant_id).await {
+                            Ok(generation) => self.apply(tenant_id, generation).await,
+                            Err(err) => {
+                                tracing::warn!(tenant_id, error = %err, "reading a changed tenant failed; sweeping");
+                                tick.reset_immediately();
+                            }
+                        }
                     }
                     // The connection dropped and sqlx reconnected: notifications may be lost.
                     Some(Ok(None)) => tick.reset_immediately(),
@@ -82,22 +88,33 @@ impl TenantFollower<'_> {
         let current: HashMap<String, i64> =
             self.db.tenant_generations().await?.into_iter().collect();
         if !first {
-            let changed: Vec<&String> = current
+            let changed: Vec<(&String, Option<i64>)> = current
                 .iter()
                 .filter(|(id, generation)| known.get(*id) != Some(generation))
-                .map(|(id, _)| id)
-                .chain(known.keys().filter(|id| !current.contains_key(*id)))
+                .map(|(id, generation)| (id, Some(*generation)))
+                .chain(
+                    known
+                        .keys()
+                        .filter(|id| !current.contains_key(*id))
+                        .map(|id| (id, None)),
+                )
                 .collect();
-            for tenant_id in changed {
+            for (tenant_id, generation) in changed {
                 tracing::debug!(tenant_id, "tenant changed since the last sweep");
-                self.apply(tenant_id).await;
+                self.apply(tenant_id, generation).await;
             }
         }
         *known = current;
         Ok(())
     }
 
-    async fn apply(&self, tenant_id: &str) {
+    /// Reloads the tenant and drops its slots, unless this replica already serves
+    /// `generation` (none: the tenant is gone): the change was made here, and its
+    /// maker refreshed the cache and dropped the slots it made useless.
+    async fn apply(&self, tenant_id: &str, generation: Option<i64>) {
+        if generation.is_some() && self.directory.cached_generation(tenant_id) == generation {
+            return;
+        }
         if let Err(err) = self.directory.refresh(tenant_id).await {
             // The cached view is gone already; only the domains may be stale until the
             // next sweep.

@@ -275,6 +275,14 @@ impl Db {
         Ok((tenants, total))
     }
 
+    /// One tenant's generation; none if it is gone.
+    pub async fn tenant_generation(&self, tenant_id: &str) -> DbResult<Option<i64>> {
+        sqlx::query_scalar("SELECT generation FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
     /// Every tenant's id and generation: what a replica compares its cache with.
     pub async fn tenant_generations(&self) -> DbResult<Vec<(String, i64)>> {
         sqlx::query("SELECT id, generation FROM tenants")
