@@ -47,7 +47,7 @@ async fn crud_round_trip(backend: Backend) {
     use sqlx::Row;
     let events = sqlx::query("SELECT kind, subject, source FROM event_outbox WHERE tenant_id = $1")
         .bind(app.tenant_id("demo").await)
-        .fetch_all(&app.state.db.pool)
+        .fetch_all(&app.module_data("demo").await.pool)
         .await
         .expect("outbox");
     assert_eq!(events.len(), 1);

@@ -13,7 +13,8 @@ both_backends!(
     nested_call_bodies_are_capped,
     a_log_flood_is_cut_to_the_budget,
     spinning_modules_leave_cpu_for_other_tenants,
-    query_pages_stop_at_their_byte_budget
+    query_pages_stop_at_their_byte_budget,
+    a_tenant_holding_its_writes_never_holds_anothers
 );
 
 async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
@@ -43,7 +44,7 @@ async fn count_rows(app: &TestApp, table: &str, tenant: &str) -> i64 {
         "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
     )))
     .bind(tenant_id)
-    .fetch_one(&app.state.db.pool)
+    .fetch_one(&app.module_data(tenant).await.pool)
     .await
     .expect("count rows")
 }
@@ -329,4 +330,88 @@ async fn query_pages_stop_at_their_byte_budget(backend: Backend) {
     assert_eq!(read.body["distinct"], 12, "{}", read.text);
     assert_eq!(read.body["largest_page"], 4, "{}", read.text);
     assert_eq!(read.body["pages"], 3, "{}", read.text);
+}
+
+/// A tenant whose request writes and then holds its unit of work open (a sleep up
+/// to its deadline) delays no other tenant's writes: on SQLite each tenant's module
+/// data has a file and a writer of its own, and PostgreSQL has no such lock.
+async fn a_tenant_holding_its_writes_never_holds_anothers(backend: Backend) {
+    let app = testbed(backend, |l| l.call_timeout = Duration::from_secs(3)).await;
+    let demo = app.token("demo", Role::Member).await;
+    let acme = app.token("acme", Role::Member).await;
+    let holder = tokio::spawn(
+        app.as_user(
+            Method::POST,
+            "/api/testbed/write-then-sleep?ms=1500",
+            "demo",
+            &demo,
+        )
+        .send(),
+    );
+    app.wait_until_busy("demo", "testbed").await;
+    // Let the holder's write begin its transaction.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..10 {
+        let started = Instant::now();
+        app.as_user(
+            Method::POST,
+            "/api/testbed/write-then-fail?status=201",
+            "acme",
+            &acme,
+        )
+        .send()
+        .await
+        .expect(201);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "a write waited {:?} on another tenant's unit of work",
+            started.elapsed()
+        );
+    }
+    assert!(
+        !holder.is_finished(),
+        "the holder still held its unit of work"
+    );
+    holder.await.expect("joined").expect(204);
+    assert_eq!(count_rows(&app, "records", "acme").await, 10);
+    assert_eq!(count_rows(&app, "records", "demo").await, 1);
+}
+
+/// Module data an older host kept in the main SQLite file moves into the tenant's
+/// own file the first time the tenant's data is opened, and only once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_module_data_written_by_an_older_host_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("mosaic.db").display()
+    );
+    let db = mosaic::store::Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    for (tenant, id) in [("t1", "a"), ("t1", "b"), ("t2", "c")] {
+        sqlx::query(
+            "INSERT INTO records (tenant_id, module, collection, id, version, data, created_at, updated_at) \
+             VALUES ($1, 'notes', 'notes', $2, 1, '{}', 0, 0)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("legacy row");
+    }
+    let count = async |pool: &sqlx::AnyPool, tenant: &str| -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    };
+    let t1 = db.module_data("t1").await.expect("open t1");
+    assert_eq!(count(&t1.pool, "t1").await, 2, "moved into t1's file");
+    assert_eq!(count(&t1.pool, "t2").await, 0, "nothing of t2's");
+    assert_eq!(count(&db.pool, "t1").await, 0, "gone from the main file");
+    assert_eq!(count(&db.pool, "t2").await, 1, "t2 moves when t2 opens");
+    let again = mosaic::store::Db::connect(&url).await.expect("reconnect");
+    let t1 = again.module_data("t1").await.expect("reopen t1");
+    assert_eq!(count(&t1.pool, "t1").await, 2, "moved once");
 }

@@ -413,9 +413,15 @@ async fn hard_delete(backend: Backend) {
         1,
         "other tenants keep their data"
     );
+    let module_data = app
+        .state
+        .db
+        .module_data(&doomed_id)
+        .await
+        .expect("module data database");
     let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE tenant_id = $1")
         .bind(&doomed_id)
-        .fetch_one(&app.state.db.pool)
+        .fetch_one(&module_data.pool)
         .await
         .expect("count");
     assert_eq!(records, 0, "its data is gone");

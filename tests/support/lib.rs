@@ -287,6 +287,17 @@ impl TestApp {
             .clone()
     }
 
+    /// The database holding `tenant`'s module data (documents, keys, event outbox):
+    /// a file of its own on SQLite, the shared one on PostgreSQL.
+    pub async fn module_data(&self, tenant: &str) -> mosaic::store::Db {
+        let tenant_id = self.tenant_id(tenant).await;
+        self.state
+            .db
+            .module_data(&tenant_id)
+            .await
+            .expect("module data database")
+    }
+
     /// Waits (up to 5 s) until an instance of `module` runs a request of `tenant`.
     pub async fn wait_until_busy(&self, tenant: &str, module: &str) {
         let tenant_id = self.tenant_id(tenant).await;

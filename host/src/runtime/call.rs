@@ -47,6 +47,7 @@ impl CallContext {
     ) -> Self {
         let started = Instant::now();
         let deadline = started + runtime.limits().call_timeout;
+        let uow = UnitOfWork::new(runtime.inner.db.clone(), tenant.tenant.id.clone(), deadline);
         Self {
             runtime: runtime.clone(),
             chain: Arc::new(vec![module.key.clone()]),
@@ -54,7 +55,7 @@ impl CallContext {
             tenant,
             caller,
             request_id,
-            uow: Arc::new(UnitOfWork::new(runtime.inner.db.clone(), deadline)),
+            uow: Arc::new(uow),
             started,
             deadline,
         }

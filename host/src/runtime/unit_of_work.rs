@@ -2,7 +2,7 @@
 //! including those of modules it calls, commits together or not at all.
 //!
 //! The write transaction begins lazily at the first write, so read-only requests
-//! never take it (nor, on SQLite, the single-writer gate).
+//! never take it (nor, on SQLite, the single-writer gate of the tenant's file).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -10,10 +10,14 @@ use std::time::Instant;
 use sqlx::{AnyConnection, AssertSqlSafe, Executor};
 use tokio::sync::Mutex;
 
-use crate::store::{Db, DbResult, WriteTx};
+use crate::store::{Db, DbResult, Records, WriteTx};
 
 pub struct UnitOfWork {
-    db: Db,
+    /// The main database, and the tenant whose module data this unit works on.
+    main: Db,
+    tenant_id: String,
+    /// The database holding that tenant's module data, found on first use.
+    data: tokio::sync::OnceCell<Db>,
     state: Mutex<State>,
     /// Waiting for a connection or for the SQLite writer gives up at the request's
     /// deadline, like the module itself.
@@ -47,9 +51,11 @@ pub struct NestedMark {
 }
 
 impl UnitOfWork {
-    pub fn new(db: Db, deadline: Instant) -> Self {
+    pub fn new(main: Db, tenant_id: String, deadline: Instant) -> Self {
         Self {
-            db,
+            main,
+            tenant_id,
+            data: tokio::sync::OnceCell::new(),
             state: Mutex::new(State::default()),
             deadline,
             poisoned: AtomicBool::new(false),
@@ -74,8 +80,20 @@ impl UnitOfWork {
             .unwrap_or(Err(sqlx::Error::PoolTimedOut))
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// The main database: tenants, their module settings.
+    pub fn main_db(&self) -> &Db {
+        &self.main
+    }
+
+    /// Document operations in the dialect of the module data.
+    pub fn records(&self) -> Records {
+        self.main.records()
+    }
+
+    async fn data(&self) -> DbResult<&Db> {
+        self.data
+            .get_or_try_init(|| self.by_deadline(self.main.module_data(&self.tenant_id)))
+            .await
     }
 
     /// Runs a read, inside the transaction if one is open (to see this request's own
@@ -86,7 +104,8 @@ impl UnitOfWork {
             Some(w) => Ok(op(&mut w.tx).await),
             None => {
                 drop(state);
-                let mut conn = self.by_deadline(self.db.pool.acquire()).await?;
+                let data = self.data().await?;
+                let mut conn = self.by_deadline(data.pool.acquire()).await?;
                 Ok(op(&mut conn).await)
             }
         }
@@ -96,7 +115,8 @@ impl UnitOfWork {
     pub async fn write<T>(&self, op: impl AsyncFnOnce(&mut AnyConnection) -> T) -> DbResult<T> {
         let mut state = self.state.lock().await;
         if state.tx.is_none() {
-            state.tx = Some(self.by_deadline(self.db.begin_write()).await?);
+            let data = self.data().await?;
+            state.tx = Some(self.by_deadline(data.begin_write()).await?);
         }
         let w = state.tx.as_mut().expect("transaction begun above");
         Ok(op(&mut w.tx).await)

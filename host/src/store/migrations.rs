@@ -80,7 +80,8 @@ impl Db {
 mod tests {
     use sha2::{Digest, Sha384};
 
-    /// Every migration file with the SHA-384 it was released with. A new migration
+    /// Every migration file (the main database's per dialect, and SQLite's per-tenant
+    /// module data) with the SHA-384 it was released with. A new migration
     /// adds its line here; an existing line never changes.
     const RELEASED: &[(&str, &str)] = &[
         (
@@ -123,20 +124,25 @@ mod tests {
             "sqlite/0005_control_plane.sql",
             "b1a0eccc46e1138173f7d0413b0557e43ce16ce0b103c980548a8f5185dba003553d9e4f1686793e950b7d83d537bd69",
         ),
+        (
+            "sqlite-tenant/0001_module_data.sql",
+            "a9f4400037288f6df94108321d08f32dd818748aadfee0ab97d2e29e99b93a8ff55e75b0edcf54b5f860192c311be4d2",
+        ),
     ];
 
     #[test]
     fn released_migrations_are_never_edited() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         let mut found = Vec::new();
-        for dialect in ["postgres", "sqlite"] {
+        for dialect in ["postgres", "sqlite", "sqlite-tenant"] {
             for entry in std::fs::read_dir(root.join(dialect)).expect("migrations folder") {
                 let name = entry.expect("directory entry").file_name();
                 found.push(format!("{dialect}/{}", name.to_string_lossy()));
             }
         }
         found.sort();
-        let listed: Vec<&str> = RELEASED.iter().map(|(path, _)| *path).collect();
+        let mut listed: Vec<&str> = RELEASED.iter().map(|(path, _)| *path).collect();
+        listed.sort_unstable();
         assert_eq!(
             found, listed,
             "every migration file must be listed in RELEASED with its checksum"

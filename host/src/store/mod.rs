@@ -5,6 +5,7 @@ mod audit;
 mod demo_requests;
 mod mail;
 mod migrations;
+mod module_data;
 mod modules;
 pub mod outbox;
 pub mod records;
@@ -12,6 +13,7 @@ mod sessions;
 mod tenants;
 mod users;
 
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,12 +68,31 @@ pub struct Db {
     /// SQLite allows one writer at a time; taking this before `BEGIN` turns lock
     /// upgrade failures (`SQLITE_BUSY`) into an orderly queue.
     writer: Option<Arc<Semaphore>>,
+    /// SQLite: each tenant's module data in a file of its own.
+    tenant_files: Option<Arc<module_data::TenantFiles>>,
 }
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file
-    /// if missing.
+    /// if missing; a SQLite file keeps each tenant's module data in a file beside it.
     pub async fn connect(url: &str) -> DbResult<Self> {
+        let tenant_files = if url.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+            let file = options.get_filename();
+            (file != Path::new(":memory:"))
+                .then(|| module_data::TenantFiles::beside(file))
+                .flatten()
+                .map(Arc::new)
+        } else {
+            None
+        };
+        Self::open(url, tenant_files).await
+    }
+
+    async fn open(
+        url: &str,
+        tenant_files: Option<Arc<module_data::TenantFiles>>,
+    ) -> DbResult<Self> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Dialect::Postgres
@@ -108,6 +129,7 @@ impl Db {
             pool,
             dialect,
             writer: (dialect == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1))),
+            tenant_files,
         })
     }
 

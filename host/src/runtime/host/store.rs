@@ -46,7 +46,7 @@ struct Documents<'a> {
 impl<'a> Documents<'a> {
     fn of(ctx: &'a CallContext) -> Self {
         Self {
-            records: ctx.uow.db().records(),
+            records: ctx.uow.records(),
             scope: Scope {
                 tenant_id: &ctx.tenant.tenant.id,
                 module: &ctx.module.key,

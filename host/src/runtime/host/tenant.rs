@@ -7,13 +7,13 @@ use crate::runtime::CallContext;
 /// traps: the guest has no error to handle here.
 pub async fn settings(ctx: &CallContext) -> wasmtime::Result<String> {
     let tenant_id = &ctx.tenant.tenant.id;
-    let read = ctx
-        .uow
-        .read(async |conn| crate::store::module_settings(conn, tenant_id, &ctx.module.key).await)
-        .await;
-    match read {
-        Ok(Ok(settings)) => Ok(settings),
-        Ok(Err(e)) | Err(e) => {
+    let read = async {
+        let mut conn = ctx.uow.main_db().pool.acquire().await?;
+        crate::store::module_settings(&mut conn, tenant_id, &ctx.module.key).await
+    };
+    match read.await {
+        Ok(settings) => Ok(settings),
+        Err(e) => {
             internal(ctx, &e);
             Err(wasmtime::format_err!("could not read module settings"))
         }

@@ -199,6 +199,9 @@ impl Db {
                 Ok(one_row(&done))
             })
             .await?;
+        if deleted.is_ok() {
+            self.remove_module_data(tenant_id).await?;
+        }
         Ok(deleted.is_ok())
     }
 }
