@@ -103,7 +103,8 @@ impl CpuShare {
         self.release();
     }
 
-    fn release(&self) {
+    /// Gives back the turn held: the call waits in the host, not computing.
+    pub fn release(&self) {
         self.turn
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

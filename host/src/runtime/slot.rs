@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{CallHook, Engine, Store, UpdateDeadline};
 
 use super::guest_log::GuestLog;
 use super::host::HostState;
@@ -184,6 +184,16 @@ pub fn new_store(
     // plain self-wake would be polled again at once, starving other tenants. A
     // CPU-bound call then also waits its turn (`CpuShare`).
     store.set_epoch_deadline(1);
+    // A call waiting in the host (for the database, say) is not computing: it gives
+    // its turn back, and the time it waits does not count towards its next tick.
+    store.call_hook(|mut ctx, hook| {
+        match hook {
+            CallHook::CallingHost => ctx.data().cpu.release(),
+            CallHook::ReturningFromHost => ctx.set_epoch_deadline(1),
+            CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+        }
+        Ok(())
+    });
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
         if Instant::now() >= state.deadline {
