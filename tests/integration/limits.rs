@@ -17,7 +17,8 @@ both_backends!(
     a_full_slot_answers_busy
 );
 
-async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
+/// The testbed enabled for two tenants, `demo` and `acme`, under `edit`ed limits.
+pub(crate) async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
     TestApp::builder(backend)
         .with_testbed()
         .with_tenant("demo", &["testbed"])

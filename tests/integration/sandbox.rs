@@ -6,6 +6,8 @@ use mosaic::auth::Role;
 use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 
+use crate::limits::testbed;
+
 both_backends!(
     waits_in_wasi_end_at_the_deadline,
     events_are_capped,
@@ -16,16 +18,6 @@ both_backends!(
     query_pages_stop_at_their_byte_budget,
     a_tenant_holding_its_writes_never_holds_anothers
 );
-
-async fn testbed(backend: Backend, edit: impl FnOnce(&mut mosaic::Limits)) -> TestApp {
-    TestApp::builder(backend)
-        .with_testbed()
-        .with_tenant("demo", &["testbed"])
-        .with_tenant("acme", &["testbed"])
-        .with_limits(edit)
-        .start()
-        .await
-}
 
 /// The intruder and the testbed it calls, enabled for `demo`.
 async fn intruder(backend: Backend) -> TestApp {
