@@ -27,8 +27,8 @@ pub struct Limits {
     pub slot_idle_timeout: Duration,
     /// Instances the engine's pooling allocator can hold at once, over all slots.
     pub total_instances: u32,
-    /// Calls that have computed past their first epoch tick (CPU-bound ones) that
-    /// may run at once, over all tenants; the others wait their turn, round robin.
+    /// Calls that have computed for 2 ms (CPU-bound ones) that may run at once, over
+    /// all tenants; the others wait their turn, round robin.
     /// Short calls never need a turn, so spinning guests cannot take every core.
     pub cpu_bound_calls: usize,
 }

@@ -7,8 +7,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::config::Limits;
 
 /// How often the epoch advances; deadlines are checked (and long calls yield to the
-/// executor) at this granularity.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// executor) at this granularity. Short enough that a task queued behind a spinning
+/// guest waits a fraction of a millisecond (BENCHMARKS.md (e): 1 ms ticks left the
+/// quiet tenant's p99 at 6–8× alone, 250 µs at 3–4×, 100 µs no better).
+pub const EPOCH_TICK: Duration = Duration::from_micros(250);
 
 pub fn build(limits: &Limits) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();

@@ -61,9 +61,15 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// An instance's share of the CPU. A call yields at every epoch tick; from its
-/// second tick on it is CPU-bound and must win a turn from a gate shared by all
-/// tenants before it runs on, so that CPU-bound calls take at most the gate's
+/// A call that has computed this long is CPU-bound: longer than any request a
+/// business module serves by computing alone.
+const CPU_BOUND_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
+const CPU_BOUND_AFTER_TICKS: u32 =
+    (CPU_BOUND_AFTER.as_micros() / super::engine::EPOCH_TICK.as_micros()) as u32;
+
+/// An instance's share of the CPU. A call yields at every epoch tick; once it has
+/// computed for `CPU_BOUND_AFTER` it is CPU-bound and must win a turn from a gate
+/// shared by all tenants before it runs on, so that CPU-bound calls take at most the gate's
 /// width of cores and queue round robin, while short calls never wait for a turn.
 pub struct CpuShare {
     gate: Arc<Semaphore>,
@@ -85,7 +91,7 @@ impl CpuShare {
     pub fn next_turn(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         self.ticks += 1;
         self.release();
-        if self.ticks < 2 {
+        if self.ticks < CPU_BOUND_AFTER_TICKS {
             return Box::pin(tokio::task::yield_now());
         }
         let (gate, turn) = (self.gate.clone(), self.turn.clone());
