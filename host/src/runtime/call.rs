@@ -47,7 +47,7 @@ impl CallContext {
     ) -> Self {
         let started = Instant::now();
         let deadline = started + runtime.limits().call_timeout;
-        let uow = UnitOfWork::new(runtime.inner.db.clone(), tenant.tenant.id.clone(), deadline);
+        let uow = UnitOfWork::new(runtime.inner.db.clone(), tenant.clone(), deadline);
         Self {
             runtime: runtime.clone(),
             chain: Arc::new(vec![module.key.clone()]),

@@ -4,6 +4,7 @@
 //! The write transaction begins lazily at the first write, so read-only requests
 //! never take it (nor, on SQLite, the single-writer gate of the tenant's file).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -11,11 +12,12 @@ use sqlx::{AnyConnection, AssertSqlSafe, Executor};
 use tokio::sync::Mutex;
 
 use crate::store::{Db, DbResult, Records, WriteTx};
+use crate::tenancy::TenantView;
 
 pub struct UnitOfWork {
     /// The main database, and the tenant whose module data this unit works on.
     main: Db,
-    tenant_id: String,
+    tenant: Arc<TenantView>,
     /// The database holding that tenant's module data, found on first use.
     data: tokio::sync::OnceCell<Db>,
     state: Mutex<State>,
@@ -51,10 +53,10 @@ pub struct NestedMark {
 }
 
 impl UnitOfWork {
-    pub fn new(main: Db, tenant_id: String, deadline: Instant) -> Self {
+    pub fn new(main: Db, tenant: Arc<TenantView>, deadline: Instant) -> Self {
         Self {
             main,
-            tenant_id,
+            tenant,
             data: tokio::sync::OnceCell::new(),
             state: Mutex::new(State::default()),
             deadline,
@@ -92,7 +94,7 @@ impl UnitOfWork {
 
     async fn data(&self) -> DbResult<&Db> {
         self.data
-            .get_or_try_init(|| self.by_deadline(self.main.module_data(&self.tenant_id)))
+            .get_or_try_init(|| self.by_deadline(self.main.module_data(&self.tenant.tenant.id)))
             .await
     }
 
