@@ -322,7 +322,8 @@ impl Query {
         self
     }
 
-    /// Page size, 1 to 500.
+    /// Page size, 1 to 500. The host also ends a page at 4 MiB of documents, so a
+    /// page may hold fewer items: follow `next_cursor` while there is one.
     pub fn limit(mut self, limit: u32) -> Self {
         self.selection.limit = limit;
         self
