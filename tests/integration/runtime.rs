@@ -104,3 +104,25 @@ async fn components_for_other_contract_versions_are_refused_by_name() {
         "nothing was installed"
     );
 }
+
+/// A shipped module keeps its own key: a component installed as the shipped
+/// `wallet` but declaring another key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipped_module_must_declare_its_own_key() {
+    let app = TestApp::builder(Backend::Sqlite).start().await;
+    let wasm = std::fs::read(mosaic_tests::wasm("testbed")).expect("testbed.wasm");
+    let shipped_as_wallet = mosaic::runtime::Provenance::Shipped {
+        key: "wallet".into(),
+    };
+    let refused = app
+        .state
+        .runtime
+        .install(&wasm, &shipped_as_wallet)
+        .await
+        .expect_err("a shipped module under another key must be refused");
+    assert!(
+        format!("{refused:#}").contains("the shipped module wallet declares the key \"testbed\""),
+        "{refused:#}"
+    );
+    assert!(app.state.runtime.module("testbed").is_none());
+}

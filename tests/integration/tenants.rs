@@ -391,6 +391,12 @@ async fn hard_delete(backend: Backend) {
         "its files are gone"
     );
     assert!(
+        !app.data_dir()
+            .join(format!("module-data/{doomed_id}.db"))
+            .exists(),
+        "its module data file is gone (SQLite)"
+    );
+    assert!(
         !app.state
             .runtime
             .slots()
