@@ -98,6 +98,8 @@ pub struct Config {
     /// How often every tenant's generation is compared with the cached one, to catch
     /// changes whose notification was missed (and all changes on SQLite).
     pub tenant_sweep_interval: Duration,
+    /// How events reach their subscribers.
+    pub events: crate::events::EventSettings,
 }
 
 impl Config {
@@ -122,6 +124,7 @@ impl Config {
             }),
             demo_requests_per_hour: 5,
             tenant_sweep_interval: Duration::from_secs(2),
+            events: crate::events::EventSettings::default(),
         }
     }
 

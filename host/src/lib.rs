@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod provisioning;
 pub mod runtime;
@@ -123,8 +124,8 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves. In the background it
-/// follows tenant changes made elsewhere, evicts idle slots and forgets idle rate
-/// limit buckets.
+/// follows tenant changes made elsewhere, delivers events, evicts idle slots and
+/// forgets idle rate limit buckets.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -139,6 +140,18 @@ pub async fn serve(
             runtime: &following.runtime,
         }
         .run(following.config.tenant_sweep_interval)
+        .await;
+    });
+    let delivering = state.clone();
+    let deliverer = tokio::spawn(async move {
+        events::Deliverer {
+            db: &delivering.db,
+            database_url: delivering.config.database_url(),
+            directory: &delivering.directory,
+            runtime: &delivering.runtime,
+            settings: &delivering.config.events,
+        }
+        .run()
         .await;
     });
     let housekeeping = state.clone();
@@ -163,5 +176,6 @@ pub async fn serve(
     .context("serving HTTP");
     evictor.abort();
     follower.abort();
+    deliverer.abort();
     result
 }

@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod demo_requests;
 mod employees;
+mod events;
 mod isolation;
 mod limits;
 mod migrations;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mosaic::auth::{Claims, Role};
 use mosaic::config::RateLimit;
+use mosaic::events::EventSettings;
 use mosaic::{AppState, Config, Limits};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -83,9 +84,17 @@ pub struct TestAppBuilder {
     previous_jwt_secrets: Vec<String>,
     production: bool,
     tenant_rate_limit: Option<RateLimit>,
+    events: EventSettings,
 }
 
 impl TestAppBuilder {
+    /// How events are delivered (the defaults retry after a second, which tests
+    /// rarely want to wait for).
+    pub fn with_events(mut self, edit: impl FnOnce(&mut EventSettings)) -> Self {
+        edit(&mut self.events);
+        self
+    }
+
     /// Requests per tenant; none is unlimited.
     pub fn with_tenant_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.tenant_rate_limit = limit;
@@ -161,6 +170,7 @@ impl TestAppBuilder {
         config.jwt_previous_secrets = self.previous_jwt_secrets;
         config.production = self.production;
         config.tenant_rate_limit = self.tenant_rate_limit;
+        config.events = self.events;
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
             self.cache_dir
@@ -238,6 +248,11 @@ impl TestApp {
             previous_jwt_secrets: Vec::new(),
             production: false,
             tenant_rate_limit: Config::new(".").tenant_rate_limit,
+            events: EventSettings {
+                retry_base: Duration::from_millis(20),
+                retry_max: Duration::from_millis(200),
+                ..EventSettings::default()
+            },
         }
     }
 
@@ -569,5 +584,12 @@ impl Replica {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Kills the process with SIGKILL (nothing is flushed or finished) and hands back
+    /// its data dir, to start another process on.
+    pub async fn kill(mut self) -> tempfile::TempDir {
+        self._child.kill().await.expect("SIGKILL the host");
+        self._dir
     }
 }

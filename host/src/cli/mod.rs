@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod bench;
 mod demo;
+mod events;
 mod mail;
 mod serve;
 mod tenant;
@@ -102,6 +103,11 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Events: the outbox, dead letters, replay.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
+    },
     /// The development mailbox: mail the host would send.
     Mail {
         #[command(subcommand)]
@@ -153,6 +159,10 @@ pub async fn run() -> anyhow::Result<()> {
             demo::run(AppState::build(config).await?, command).await
         }
         Command::Audit { command } => audit::run(config, command).await,
+        Command::Events { command } => {
+            add_builtin_modules(&mut config, &modules_dir)?;
+            events::run(AppState::build(config).await?, command).await
+        }
         Command::Migrate => {
             std::fs::create_dir_all(&config.data_dir)?;
             let db = crate::store::Db::connect(&config.database_url()).await?;

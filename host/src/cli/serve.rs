@@ -67,6 +67,22 @@ pub struct Serve {
     /// changes made elsewhere that no notification announced.
     #[arg(long, env = "MOSAIC_TENANT_SWEEP_MS", default_value_t = 2000)]
     tenant_sweep_ms: u64,
+    /// Failed attempts after which an event delivery becomes a dead letter.
+    #[arg(long, env = "MOSAIC_EVENT_MAX_ATTEMPTS", default_value_t = 8)]
+    event_max_attempts: u32,
+    /// Wait after a delivery's first failure, in milliseconds; doubled after each next.
+    #[arg(long, env = "MOSAIC_EVENT_RETRY_BASE_MS", default_value_t = 1000)]
+    event_retry_base_ms: u64,
+    /// Longest wait between two delivery attempts, in milliseconds.
+    #[arg(long, env = "MOSAIC_EVENT_RETRY_MAX_MS", default_value_t = 600_000)]
+    event_retry_max_ms: u64,
+    /// How long delivered events stay in the outbox, in hours.
+    #[arg(long, env = "MOSAIC_EVENT_RETENTION_HOURS", default_value_t = 168)]
+    event_retention_hours: u64,
+    /// How often (PostgreSQL) to look for deliveries no notification announced, in
+    /// milliseconds.
+    #[arg(long, env = "MOSAIC_EVENT_SWEEP_MS", default_value_t = 5000)]
+    event_sweep_ms: u64,
 }
 
 pub(super) async fn run(
@@ -98,6 +114,13 @@ pub(super) async fn run(
         burst: serve.tenant_burst.max(1),
     });
     config.tenant_sweep_interval = Duration::from_millis(serve.tenant_sweep_ms.max(10));
+    config.events = crate::events::EventSettings {
+        max_attempts: serve.event_max_attempts.max(1),
+        retry_base: Duration::from_millis(serve.event_retry_base_ms.max(1)),
+        retry_max: Duration::from_millis(serve.event_retry_max_ms.max(1)),
+        retention: Duration::from_secs(serve.event_retention_hours * 3600),
+        sweep_interval: Duration::from_millis(serve.event_sweep_ms.max(10)),
+    };
     add_builtin_modules(&mut config, modules_dir)?;
     config.modules.extend(serve.extra_modules);
     let state = AppState::build(config).await?;

@@ -78,7 +78,7 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn audit<'e>(
+    pub(crate) fn audit<'e>(
         &'e self,
         tenant_id: Option<&'e str>,
         action: &'e str,

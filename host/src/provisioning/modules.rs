@@ -92,6 +92,10 @@ impl Provisioner<'_> {
             .toggle_module(&tenant_id, module, enabled, audit)
             .await?;
         let slot_dropped = !enabled && self.runtime.drop_slot(&tenant_id, module);
+        if enabled {
+            // Events that waited for it while it was off.
+            self.runtime.deliveries().wake(&tenant_id);
+        }
         self.published(&tenant_id).await?;
         tracing::info!(tenant = %view.tenant.subdomain, %module, enabled, was_enabled, "module toggled");
         Ok(Toggled {
@@ -101,6 +105,43 @@ impl Provisioner<'_> {
             was_enabled,
             slot_dropped,
         })
+    }
+
+    /// A module's settings for a tenant.
+    pub async fn module_settings(
+        &self,
+        tenant_key: &str,
+        module: &str,
+    ) -> Result<serde_json::Value, ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        self.runtime
+            .module(module)
+            .ok_or_else(|| ProvisionError::UnknownModule(module.to_owned()))?;
+        let text = self.db.module_settings(&view.tenant.id, module).await?;
+        Ok(serde_json::from_str(&text).unwrap_or_else(|_| json!({})))
+    }
+
+    /// Replaces a module's settings for a tenant; the module's next call reads them.
+    pub async fn set_module_settings(
+        &self,
+        tenant_key: &str,
+        module: &str,
+        settings: &serde_json::Map<String, serde_json::Value>,
+        actor: &Actor<'_>,
+    ) -> Result<(), ProvisionError> {
+        let before = self.module_settings(tenant_key, module).await?;
+        let view = self.find_tenant(tenant_key).await?;
+        let target = format!("tenant:{}/module:{module}", view.tenant.subdomain);
+        let audit = actor
+            .audit(Some(&view.tenant.id), "module.settings", &target)
+            .before(&before)
+            .after(&json!(settings));
+        let text = serde_json::to_string(settings).expect("a JSON map serializes");
+        self.db
+            .set_module_settings(&view.tenant.id, module, &text, audit)
+            .await?;
+        self.published(&view.tenant.id).await?;
+        Ok(())
     }
 
     /// The same toggle for many tenants, each on its own.

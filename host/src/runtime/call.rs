@@ -135,8 +135,26 @@ impl Runtime {
         ctx: CallContext,
         export: E,
     ) -> Result<E::Output, DispatchError> {
+        self.run_unit_then(ctx, export, async |_| Ok(())).await
+    }
+
+    /// [`Self::run_unit`], with `before_commit` writing in the unit of work after a
+    /// call whose writes are kept (an acknowledgement that must commit with them).
+    pub(super) async fn run_unit_then<E: Export>(
+        &self,
+        ctx: CallContext,
+        export: E,
+        before_commit: impl AsyncFnOnce(&UnitOfWork) -> Result<(), sqlx::Error>,
+    ) -> Result<E::Output, DispatchError> {
         let (uow, tenant, module) = (ctx.uow.clone(), ctx.tenant.clone(), ctx.module.clone());
-        let result = self.run(ctx, export).await;
+        let mut result = self.run(ctx, export).await;
+        let mut commit = matches!(&result, Ok(output) if E::keeps_writes(output));
+        if commit && let Err(err) = before_commit(&uow).await {
+            commit = false;
+            result = Err(DispatchError::Internal(format!(
+                "finishing the call: {err}"
+            )));
+        }
         if let Err(err) = &result {
             self.inner.last_errors.insert(
                 tenant.tenant.id.clone(),
@@ -147,10 +165,12 @@ impl Runtime {
                 },
             );
         }
-        let commit = matches!(&result, Ok(output) if E::keeps_writes(output));
         uow.finish(commit)
             .await
             .map_err(|e| DispatchError::Internal(format!("finishing the unit of work: {e}")))?;
+        if commit && uow.emitted() {
+            self.inner.deliveries.wake(&tenant.tenant.id);
+        }
         result
     }
 

@@ -4,11 +4,13 @@
 //! - `install`: a component becomes the installed version of its key;
 //! - `dispatch`: an HTTP request or a `modules.call` becomes an export call;
 //! - `call`: the one path of every export call (lease, limits, unit of work);
+//! - `deliver`: `on-event`, one event to one subscriber;
 //! - `slots`: the (tenant, module) slot map; `slot`: one slot's instance pool;
 //! - `wit/`: one adapter per contract version; `host/`: the imports, in host types.
 
 mod cache;
 mod call;
+mod deliver;
 mod dispatch;
 mod engine;
 mod guest_log;
@@ -30,6 +32,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use self::call::CallContext;
+pub use self::deliver::{Delivery, DeliverySignal};
 pub use self::dispatch::{Dispatch, DispatchError, ModuleFailure};
 use self::guest_log::{GuestLog, LogBudget};
 use self::host::HostState;
@@ -62,6 +65,8 @@ struct Inner {
     cpu_gate: Arc<tokio::sync::Semaphore>,
     /// Components refused at start-up.
     refused: std::sync::Mutex<Vec<RefusedModule>>,
+    /// Tenants with events to deliver.
+    deliveries: DeliverySignal,
     /// Each tenant's most recent failed module call, for its health report.
     last_errors: DashMap<String, ModuleFailure>,
     db: Db,
@@ -86,6 +91,7 @@ impl Runtime {
                 log_budgets: DashMap::new(),
                 refused: Default::default(),
                 cpu_gate: Arc::new(tokio::sync::Semaphore::new(limits.cpu_bound_calls.max(1))),
+                deliveries: DeliverySignal::default(),
                 last_errors: DashMap::new(),
                 db,
                 limits,

@@ -48,6 +48,7 @@ pub struct LoadedModule {
     pub cached: bool,
     pub unique_indexes: Vec<UniqueIndex>,
     routes: RouteTable,
+    subscriptions: Vec<EventPattern>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -66,6 +67,11 @@ impl LoadedModule {
 
     pub fn has_capability(&self, capability: Capability) -> bool {
         self.manifest.capabilities.contains(&capability)
+    }
+
+    /// Whether events of `kind` are delivered to this module's `on-event`.
+    pub fn subscribes_to(&self, kind: &str) -> bool {
+        self.subscriptions.iter().any(|p| p.matches(kind))
     }
 
     pub fn route(&self, method: &str, path: &str) -> Result<RouteMatch, RouteMiss> {
@@ -93,6 +99,56 @@ impl LoadedModule {
             "capabilities": m.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
         })
     }
+}
+
+/// A subscription of the manifest: `*` (every kind), `employee.*` (every kind
+/// under `employee.`, at any depth) or one exact kind.
+#[derive(Debug, PartialEq, Eq)]
+enum EventPattern {
+    All,
+    Under(String),
+    Exactly(String),
+}
+
+impl EventPattern {
+    fn parse(pattern: &str) -> Result<Self, String> {
+        if pattern == "*" {
+            return Ok(Self::All);
+        }
+        let (name, under) = match pattern.strip_suffix(".*") {
+            Some(prefix) => (prefix, true),
+            None => (pattern, false),
+        };
+        if !is_event_kind(name) {
+            return Err(format!(
+                "subscription {pattern:?} is not an event kind, `<prefix>.*` or `*`"
+            ));
+        }
+        Ok(if under {
+            Self::Under(format!("{name}."))
+        } else {
+            Self::Exactly(name.to_owned())
+        })
+    }
+
+    fn matches(&self, kind: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Under(prefix) => kind.starts_with(prefix.as_str()),
+            Self::Exactly(exact) => kind == exact,
+        }
+    }
+}
+
+/// An event kind: dotted words of `a-z`, `0-9`, `_` and `-`, at most 100 bytes.
+pub fn is_event_kind(kind: &str) -> bool {
+    kind.len() <= 100
+        && kind.split('.').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
+        })
 }
 
 /// A route of the manifest that matched a request.
@@ -208,6 +264,11 @@ pub fn load(
         ));
     }
     let routes = RouteTable::build(&manifest.routes)?;
+    let subscriptions = manifest
+        .subscriptions
+        .iter()
+        .map(|p| EventPattern::parse(p))
+        .collect::<Result<_, _>>()?;
     let unique_indexes = manifest
         .indexes
         .iter()
@@ -226,6 +287,7 @@ pub fn load(
         cached,
         unique_indexes,
         routes,
+        subscriptions,
     })
 }
 
@@ -261,5 +323,33 @@ impl Registry {
             .collect();
         all.sort_by_key(|m| (m.manifest.sort_order, m.key.clone()));
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventPattern;
+
+    #[test]
+    fn subscriptions_match_kinds() {
+        let under = EventPattern::parse("employee.*").unwrap();
+        assert!(under.matches("employee.created"));
+        assert!(under.matches("employee.salary.changed"));
+        assert!(!under.matches("employees.created"));
+        assert!(!under.matches("employee"));
+        let exact = EventPattern::parse("task.assigned").unwrap();
+        assert!(exact.matches("task.assigned"));
+        assert!(!exact.matches("task.assigned.again"));
+        assert!(EventPattern::parse("*").unwrap().matches("anything.at.all"));
+        for bad in [
+            "",
+            "employee.",
+            "*.created",
+            "employee.**",
+            "Employee.*",
+            "a..b",
+        ] {
+            assert!(EventPattern::parse(bad).is_err(), "{bad:?} must be refused");
+        }
     }
 }

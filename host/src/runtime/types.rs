@@ -25,6 +25,20 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
+/// A domain event, as delivered to a subscriber's `on-event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    /// The key of the module that emitted it.
+    pub source: String,
+    pub kind: String,
+    pub subject: Option<String>,
+    /// A JSON object.
+    pub data: String,
+    /// Milliseconds since the Unix epoch.
+    pub occurred_at: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,

@@ -75,6 +75,11 @@ impl UnitOfWork {
         self.events.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Whether any module on the call chain emitted an event.
+    pub fn emitted(&self) -> bool {
+        self.events.load(Ordering::Relaxed) > 0
+    }
+
     /// `op`, unless the request's deadline passes first.
     async fn by_deadline<T>(&self, op: impl Future<Output = DbResult<T>>) -> DbResult<T> {
         tokio::time::timeout_at(self.deadline.into(), op)

@@ -105,6 +105,10 @@ mod tests {
             "9df883b43ea266316afd780bd17fc1fc0a04f8179b7621f9bc6d6eb71af6c85eacc2d49e5fe61cf28c84ebdbbcc2f77c",
         ),
         (
+            "postgres/0006_event_delivery.sql",
+            "3779af062d8646cd32f0f6d78e154e9f0e9566b497850f89b1b172642e51bf4f4dcd0891677ae2a0ba3a728a7c6741c1",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -125,8 +129,16 @@ mod tests {
             "b1a0eccc46e1138173f7d0413b0557e43ce16ce0b103c980548a8f5185dba003553d9e4f1686793e950b7d83d537bd69",
         ),
         (
+            "sqlite/0006_event_delivery.sql",
+            "de6e8372a1ba4f04f0e920ec0ab374bc43f713d81bddbbbfc008bb694aca7a60bab6eb65746f7cdbd5a10802fc8ab531",
+        ),
+        (
             "sqlite-tenant/0001_module_data.sql",
             "a9f4400037288f6df94108321d08f32dd818748aadfee0ab97d2e29e99b93a8ff55e75b0edcf54b5f860192c311be4d2",
+        ),
+        (
+            "sqlite-tenant/0002_event_delivery.sql",
+            "d12aa4ee8a81b3965f30cc7ba2da8f78fbcf880fafe71c18bb771a0cf23fe8a10b1a5ee50a98a1cffbcd0723f55d6cd2",
         ),
     ];
 

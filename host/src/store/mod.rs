@@ -3,11 +3,11 @@
 
 mod audit;
 mod demo_requests;
+pub mod events;
 mod mail;
 mod migrations;
 mod module_data;
 mod modules;
-pub mod outbox;
 pub mod records;
 mod sessions;
 mod tenants;

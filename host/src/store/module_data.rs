@@ -132,6 +132,25 @@ impl Db {
         }
     }
 
+    /// The tenants that have a module data file of their own (SQLite only).
+    pub fn tenants_with_module_data(&self) -> DbResult<Vec<String>> {
+        let Some(files) = &self.tenant_files else {
+            return Ok(Vec::new());
+        };
+        let entries = match std::fs::read_dir(&files.dir) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            entries => entries?,
+        };
+        let mut tenants = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name();
+            if let Some(tenant_id) = name.to_str().and_then(|n| n.strip_suffix(".db")) {
+                tenants.push(tenant_id.to_owned());
+            }
+        }
+        Ok(tenants)
+    }
+
     /// Removes a deleted tenant's module data file, if it has one.
     pub async fn remove_module_data(&self, tenant_id: &str) -> DbResult<()> {
         match &self.tenant_files {

@@ -121,6 +121,8 @@ impl TenantFollower<'_> {
             tracing::warn!(tenant_id, error = %err, "reloading tenant domains failed");
         }
         self.runtime.drop_tenant_slots(tenant_id);
+        // A module switched on elsewhere may have deliveries waiting for it.
+        self.runtime.deliveries().wake(tenant_id);
     }
 }
 

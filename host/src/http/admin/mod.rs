@@ -5,6 +5,7 @@
 mod audit;
 mod demo_requests;
 mod domains;
+mod events;
 mod modules;
 mod states;
 mod tenants;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(domains::router())
         .merge(modules::router())
         .merge(audit::router())
+        .merge(events::router())
         .merge(demo_requests::router())
 }
 

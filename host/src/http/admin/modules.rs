@@ -22,6 +22,10 @@ pub fn router() -> Router<AppState> {
             "/api/admin/tenants/{tenant}/modules/{module}",
             post(toggle_module),
         )
+        .route(
+            "/api/admin/tenants/{tenant}/modules/{module}/settings",
+            get(module_settings).put(set_module_settings),
+        )
         .route("/api/admin/slots", get(slots))
         .route("/api/admin/modules", get(installed_modules))
 }
@@ -75,6 +79,32 @@ async fn toggle_module(
         .toggle_module(&tenant, &module, body.enabled, &admin.actor())
         .await?;
     Ok(Json(toggled))
+}
+
+async fn module_settings(
+    State(state): State<AppState>,
+    _admin: AdminActor,
+    Path((tenant, module)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let settings = state
+        .provisioner()
+        .module_settings(&tenant, &module)
+        .await?;
+    Ok(Json(settings))
+}
+
+/// Replaces the settings with the JSON object given.
+async fn set_module_settings(
+    State(state): State<AppState>,
+    admin: AdminActor,
+    Path((tenant, module)): Path<(String, String)>,
+    JsonBody(settings): JsonBody<serde_json::Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let provisioner = state.provisioner();
+    provisioner
+        .set_module_settings(&tenant, &module, &settings, &admin.actor())
+        .await?;
+    Ok(Json(Value::Object(settings)))
 }
 
 /// The installed modules (manifest, digest) and those refused at start-up.

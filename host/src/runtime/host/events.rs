@@ -2,8 +2,9 @@
 
 use super::internal;
 use crate::runtime::CallContext;
+use crate::runtime::registry::is_event_kind;
 use crate::runtime::types::{Capability, HostError};
-use crate::store::{now_ms, outbox::OutboxEvent};
+use crate::store::{events::OutboxEvent, now_ms};
 
 /// Event data is capped like a document.
 const MAX_DATA_BYTES: usize = 1 << 20;
@@ -30,12 +31,7 @@ pub async fn emit(
             "an event subject is at most {MAX_SUBJECT_BYTES} bytes"
         )));
     }
-    let kind_ok = !kind.is_empty()
-        && kind.len() <= 100
-        && kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if !kind_ok {
+    if !is_event_kind(kind) {
         return Err(HostError::Invalid(format!("invalid event kind {kind:?}")));
     }
     if !matches!(serde_json::from_str(data), Ok(serde_json::Value::Object(_))) {
@@ -58,7 +54,19 @@ pub async fn emit(
         data,
         occurred_at: now_ms(),
     };
-    match ctx.uow.write(async |conn| event.insert(conn).await).await {
+    // Subscribers enabled for the tenant now get the event; one enabled later does not.
+    let modules = ctx.runtime.modules();
+    let subscribers: Vec<&str> = modules
+        .iter()
+        .filter(|m| m.subscribes_to(kind) && ctx.runtime.is_enabled(&ctx.tenant, &m.key))
+        .map(|m| m.key.as_str())
+        .collect();
+    let dialect = ctx.uow.main_db().dialect;
+    let written = ctx
+        .uow
+        .write(async |conn| event.insert(conn, dialect, &subscribers).await)
+        .await;
+    match written {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) | Err(e) => Err(internal(ctx, &e)),
     }

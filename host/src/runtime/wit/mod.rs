@@ -9,7 +9,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 
 use super::host::HostState;
-use super::types::{Manifest, Request, Response};
+use super::types::{Event, Manifest, Request, Response};
 
 /// The package every contract version belongs to.
 const PACKAGE: &str = "mosaic:platform";
@@ -85,6 +85,22 @@ impl Bindings {
                 .call_handle(store, &request.into())
                 .await
                 .map(Into::into),
+        }
+    }
+
+    /// `Err` is the subscriber's own refusal, to be retried.
+    pub async fn on_event(
+        &self,
+        store: &mut Store<HostState>,
+        event: Event,
+    ) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Self::V0_1(module) => {
+                module
+                    .mosaic_platform_guest()
+                    .call_on_event(store, &event.into())
+                    .await
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::store::{AuditEntry, Db, DbResult, NewAccount, Realm};
 const TENANT_TABLES: &[&str] = &[
     "record_keys",
     "records",
+    "event_deliveries",
     "event_outbox",
     "refresh_tokens",
     "one_time_tokens",

@@ -45,6 +45,59 @@ impl Db {
         let Ok(was_enabled) = toggled;
         Ok(was_enabled)
     }
+
+    /// Writes the audit row of a change made to the tenant's module data (a replay
+    /// of dead letters, say) and bumps its generation, so that every replica, and a
+    /// host serving the same SQLite file, looks at the tenant again.
+    pub async fn announce_tenant_change(
+        &self,
+        tenant_id: &str,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<()> {
+        let announced = self
+            .change_tenant(tenant_id, Announce::Touch, audit, async |_, _| {
+                Ok(Ok::<_, Infallible>(()))
+            })
+            .await?;
+        let Ok(()) = announced;
+        Ok(())
+    }
+
+    /// A module's settings for a tenant, as a JSON object (`{}` when none were set).
+    pub async fn module_settings(&self, tenant_id: &str, module: &str) -> DbResult<String> {
+        let mut conn = self.pool.acquire().await?;
+        module_settings(&mut conn, tenant_id, module).await
+    }
+
+    /// Replaces a module's settings for a tenant (whether or not it is enabled), with
+    /// the audit row, in one transaction. Modules read their settings on every call,
+    /// so the next call sees them.
+    pub async fn set_module_settings(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        settings: &str,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<()> {
+        let written = self
+            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+                sqlx::query(
+                    "INSERT INTO tenant_modules (tenant_id, module_key, enabled, settings, updated_at) \
+                     VALUES ($1, $2, 0, $3, $4) \
+                     ON CONFLICT (tenant_id, module_key) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+                )
+                .bind(tenant_id)
+                .bind(module)
+                .bind(settings)
+                .bind(now)
+                .execute(conn)
+                .await?;
+                Ok(Ok::<_, Infallible>(()))
+            })
+            .await?;
+        let Ok(()) = written;
+        Ok(())
+    }
 }
 
 pub(super) async fn set_module(

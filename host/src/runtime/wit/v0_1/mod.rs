@@ -119,6 +119,19 @@ impl From<types::Response> for wit::Response {
     }
 }
 
+impl From<types::Event> for mosaic::platform::events::Event {
+    fn from(event: types::Event) -> Self {
+        Self {
+            id: event.id,
+            source: event.source,
+            kind: event.kind,
+            subject: event.subject,
+            data: event.data,
+            occurred_at: u64::try_from(event.occurred_at).unwrap_or_default(),
+        }
+    }
+}
+
 impl From<types::HostError> for wit::Error {
     fn from(err: types::HostError) -> Self {
         use types::HostError as E;
