@@ -85,3 +85,54 @@ async fn tenant_commands() {
     assert!(ok, "{stdout}");
     assert!(stdout.contains("audit log intact"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let (ok, _, stderr) = mosaic(
+        data,
+        &["tenant", "create", "--name", "Acme", "--subdomain", "acme"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = mosaic(data, &["events", "list", "acme"]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("json"),
+        serde_json::json!([])
+    );
+    let (ok, stdout, _) = mosaic(data, &["events", "dead-letters"]).await;
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("json"),
+        serde_json::json!([])
+    );
+    let (ok, _, stderr) = mosaic(data, &["events", "list", "nobody"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("unknown tenant nobody"), "{stderr}");
+    let (ok, _, stderr) = mosaic(data, &["events", "replay", "acme", "--event", "e-1"]).await;
+    assert!(!ok, "an event needs its subscriber");
+    assert!(stderr.contains("--subscriber"), "{stderr}");
+    let (ok, _, stderr) = mosaic(
+        data,
+        &[
+            "events",
+            "replay",
+            "acme",
+            "--event",
+            "e-1",
+            "--subscriber",
+            "relay",
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("no such dead letter"), "{stderr}");
+    let (ok, stdout, _) = mosaic(data, &["events", "replay", "acme"]).await;
+    assert!(ok);
+    assert!(
+        stdout.contains("replayed 0 dead letter(s) of acme"),
+        "{stdout}"
+    );
+}

@@ -10,6 +10,7 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 both_backends!(
+    module_settings_are_set_by_platform_admins,
     events_reach_subscribers_in_order_as_system_calls,
     a_failing_subscriber_is_retried_and_takes_the_event_once,
     dead_letters_are_listed_and_replayed,
@@ -91,6 +92,72 @@ async fn wait_for_deliveries(app: &TestApp, what: &str, check: impl Fn(&[(i64, S
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+async fn module_settings_are_set_by_platform_admins(backend: Backend) {
+    let app = relay(backend).await;
+    let admin = app.admin_token();
+    let path = "/api/admin/tenants/acme/modules/relay/settings";
+    let resp = app
+        .req(Method::GET, path)
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(resp.body, json!({}));
+    set_settings(&app, json!({"event_delay_ms": 5, "nested": {"a": [1, 2]}})).await;
+    let resp = app
+        .req(Method::GET, path)
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(
+        resp.body,
+        json!({"event_delay_ms": 5, "nested": {"a": [1, 2]}})
+    );
+    // Bad input.
+    let put = async |path: &str, body: &str, token: Option<&str>| {
+        let mut req = app
+            .req(Method::PUT, path)
+            .header("content-type", "application/json")
+            .raw(body.to_owned());
+        if let Some(token) = token {
+            req = req.bearer(token);
+        }
+        req.send().await
+    };
+    put(path, "[1, 2]", Some(&admin)).await.expect(422);
+    put(path, "{\"broken\"", Some(&admin)).await.expect(400);
+    put(
+        "/api/admin/tenants/acme/modules/nope/settings",
+        "{}",
+        Some(&admin),
+    )
+    .await
+    .expect_error(404, "not_found");
+    put(
+        "/api/admin/tenants/nobody/modules/relay/settings",
+        "{}",
+        Some(&admin),
+    )
+    .await
+    .expect_error(404, "not_found");
+    put(path, "{}", None).await.expect(401);
+    let member = app.token("acme", Role::TenantAdmin).await;
+    put(path, "{}", Some(&member)).await.expect(403);
+    // Audited, with what it replaced.
+    let resp = app
+        .req(Method::GET, "/api/admin/audit?action=module.settings")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(
+        resp.body["items"][0]["after"]["event_delay_ms"], 5,
+        "{}",
+        resp.body
+    );
 }
 
 async fn events_reach_subscribers_in_order_as_system_calls(backend: Backend) {
