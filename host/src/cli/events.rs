@@ -56,17 +56,12 @@ pub(super) async fn run(state: AppState, command: EventsCommand) -> anyhow::Resu
             print_json(&log.recent(&view.tenant.id, limit).await?)
         }
         EventsCommand::DeadLetters { tenant: key, limit } => {
-            let tenant_ids = match key {
-                Some(key) => vec![tenant(&key).await?.tenant.id.clone()],
-                None => state
-                    .db
-                    .tenant_generations()
-                    .await?
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .collect(),
+            let view = match key {
+                Some(key) => Some(tenant(&key).await?),
+                None => None,
             };
-            print_json(&log.dead_letters(&tenant_ids, limit).await?)
+            let tenant_id = view.as_ref().map(|v| v.tenant.id.as_str());
+            print_json(&log.dead_letters(tenant_id, limit).await?)
         }
         EventsCommand::Replay {
             tenant: key,

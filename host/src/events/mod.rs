@@ -76,14 +76,21 @@ impl EventLog<'_> {
             .await
     }
 
-    /// The dead letters of each of `tenant_ids`.
+    /// Dead letters of one tenant, or of every tenant.
     pub async fn dead_letters(
         &self,
-        tenant_ids: &[String],
+        tenant_id: Option<&str>,
         limit: u32,
     ) -> DbResult<Vec<DeadLetter>> {
+        let tenant_ids = match tenant_id {
+            Some(id) => vec![id.to_owned()],
+            None => (self.db.tenant_generations().await?)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
+        };
         let mut letters = Vec::new();
-        for tenant_id in tenant_ids {
+        for tenant_id in &tenant_ids {
             let left = limit.saturating_sub(u32::try_from(letters.len()).unwrap_or(u32::MAX));
             if left == 0 {
                 break;

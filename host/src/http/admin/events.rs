@@ -91,17 +91,12 @@ async fn dead_letters(
     QueryParams(query): QueryParams<DeadLetterQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = check_limit(query.limit)?;
-    let tenant_ids = match &query.tenant {
-        Some(key) => vec![tenant(&state, key).await?.tenant.id.clone()],
-        None => state
-            .db
-            .tenant_generations()
-            .await?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect(),
+    let view = match &query.tenant {
+        Some(key) => Some(tenant(&state, key).await?),
+        None => None,
     };
-    let letters = log(&state).dead_letters(&tenant_ids, limit).await?;
+    let tenant_id = view.as_ref().map(|v| v.tenant.id.as_str());
+    let letters = log(&state).dead_letters(tenant_id, limit).await?;
     Ok(Json(json!({ "dead_letters": letters })))
 }
 

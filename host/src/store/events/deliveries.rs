@@ -64,7 +64,7 @@ impl Db {
     ) -> DbResult<Vec<Due>> {
         let rows = sqlx::query(
             "SELECT d.subscriber, d.event_seq, d.attempts, \
-                    e.id, e.source, e.kind, e.subject, e.data, e.occurred_at \
+                    e.id, e.source, e.kind, e.subject, e.data, e.occurred_at, e.delivered_at \
              FROM event_deliveries d JOIN event_outbox e ON e.seq = d.event_seq \
              WHERE d.tenant_id = $1 AND d.state = 'pending' AND d.next_attempt_at <= $2 \
                AND NOT EXISTS (SELECT 1 FROM event_deliveries p \
@@ -83,17 +83,7 @@ impl Db {
                     subscriber: row.try_get("subscriber")?,
                     seq: row.try_get("event_seq")?,
                     attempts: row.try_get("attempts")?,
-                    event: super::StoredEvent {
-                        id: row.try_get("id")?,
-                        source: row.try_get("source")?,
-                        kind: row.try_get("kind")?,
-                        subject: row.try_get("subject")?,
-                        data: row.try_get("data")?,
-                        occurred_at: row.try_get("occurred_at")?,
-                        delivered_at: None,
-                        pending: Vec::new(),
-                        dead: Vec::new(),
-                    },
+                    event: super::StoredEvent::from_row(row)?,
                 })
             })
             .collect()
@@ -188,7 +178,7 @@ impl Db {
     pub async fn dead_letters(&self, tenant_id: &str, limit: u32) -> DbResult<Vec<DeadLetter>> {
         let rows = sqlx::query(
             "SELECT d.subscriber, d.attempts, d.last_error, \
-                    e.id, e.source, e.kind, e.subject, e.data, e.occurred_at \
+                    e.id, e.source, e.kind, e.subject, e.data, e.occurred_at, e.delivered_at \
              FROM event_deliveries d JOIN event_outbox e ON e.seq = d.event_seq \
              WHERE d.tenant_id = $1 AND d.state = 'dead' \
              ORDER BY d.event_seq, d.subscriber LIMIT $2",
@@ -205,15 +195,8 @@ impl Db {
                     attempts: row.try_get("attempts")?,
                     last_error: row.try_get("last_error")?,
                     event: super::StoredEvent {
-                        id: row.try_get("id")?,
-                        source: row.try_get("source")?,
-                        kind: row.try_get("kind")?,
-                        subject: row.try_get("subject")?,
-                        data: row.try_get("data")?,
-                        occurred_at: row.try_get("occurred_at")?,
-                        delivered_at: None,
-                        pending: Vec::new(),
                         dead: vec![row.try_get("subscriber")?],
+                        ..super::StoredEvent::from_row(row)?
                     },
                 })
             })

@@ -116,6 +116,24 @@ pub struct StoredEvent {
     pub dead: Vec<String>,
 }
 
+impl StoredEvent {
+    /// The event's columns of a row (`id`, `source`, `kind`, `subject`, `data`,
+    /// `occurred_at`, `delivered_at`), with no deliveries yet.
+    fn from_row(row: &sqlx::any::AnyRow) -> DbResult<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            source: row.try_get("source")?,
+            kind: row.try_get("kind")?,
+            subject: row.try_get("subject")?,
+            data: row.try_get("data")?,
+            occurred_at: row.try_get("occurred_at")?,
+            delivered_at: row.try_get("delivered_at")?,
+            pending: Vec::new(),
+            dead: Vec::new(),
+        })
+    }
+}
+
 impl Db {
     /// A tenant's most recent events, newest first (this `Db` holds its module data).
     pub async fn recent_events(&self, tenant_id: &str, limit: u32) -> DbResult<Vec<StoredEvent>> {
@@ -134,17 +152,7 @@ impl Db {
         for row in rows {
             let id: String = row.try_get("id")?;
             if events.last().is_none_or(|e| e.id != id) {
-                events.push(StoredEvent {
-                    id,
-                    source: row.try_get("source")?,
-                    kind: row.try_get("kind")?,
-                    subject: row.try_get("subject")?,
-                    data: row.try_get("data")?,
-                    occurred_at: row.try_get("occurred_at")?,
-                    delivered_at: row.try_get("delivered_at")?,
-                    pending: Vec::new(),
-                    dead: Vec::new(),
-                });
+                events.push(StoredEvent::from_row(&row)?);
             }
             let event = events.last_mut().expect("pushed above");
             let subscriber: Option<String> = row.try_get("subscriber")?;
