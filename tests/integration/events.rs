@@ -15,7 +15,8 @@ both_backends!(
     a_failing_subscriber_is_retried_and_takes_the_event_once,
     dead_letters_are_listed_and_replayed,
     a_disabled_subscriber_receives_nothing_while_disabled,
-    delivered_events_are_pruned_after_their_retention
+    delivered_events_are_pruned_after_their_retention,
+    a_slow_subscriber_never_holds_another_tenants_events
 );
 
 /// The relay enabled for `acme`, and employees (core) beside it.
@@ -400,6 +401,44 @@ async fn delivered_events_are_pruned_after_their_retention(backend: Backend) {
             .await
             .expect("outbox");
     assert_eq!(left, ["relay.pending"], "an undelivered event is kept");
+}
+
+async fn a_slow_subscriber_never_holds_another_tenants_events(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_guest("relay")
+        .with_tenant("acme", &["relay"])
+        .with_tenant("globex", &["relay"])
+        .start()
+        .await;
+    // Acme's relay takes 1.5 s over each event: three of them hold its stream 4.5 s.
+    set_settings(&app, json!({"event_delay_ms": 1500})).await;
+    let acme = app.token("acme", Role::TenantAdmin).await;
+    let kinds: Vec<Value> = (0..3).map(|_| json!({"kind": "relay.slow"})).collect();
+    emit(&app, &acme, &kinds).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let globex = app.token("globex", Role::TenantAdmin).await;
+    let started = Instant::now();
+    app.as_user(Method::POST, "/api/relay/emit", "globex", &globex)
+        .json(&json!([{"kind": "relay.quick"}]))
+        .send()
+        .await
+        .expect(202);
+    loop {
+        let got = app
+            .as_user(Method::GET, "/api/relay/received", "globex", &globex)
+            .send()
+            .await
+            .expect(200);
+        if got.body.as_array().is_some_and(|a| a.len() == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "globex waited {:?} behind acme's slow subscriber",
+        started.elapsed()
+    );
 }
 
 const SECRET: &str = "events-test-secret-of-32-bytes-or-more";

@@ -1,14 +1,18 @@
-//! The deliverer: one task per replica that drains each tenant's due deliveries.
+//! The deliverer: one task per replica that drains each tenant's due deliveries,
+//! up to `TENANTS_AT_ONCE` tenants side by side.
 //!
 //! It learns of work three ways: a unit of work of this replica committed events
 //! (`Runtime::deliveries`), another replica did (PostgreSQL `LISTEN`), or a sweep
 //! found deliveries nobody announced (start-up, another replica's retries). Between
 //! them it sleeps until the earliest retry is due.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use sqlx::postgres::PgListener;
 use tracing::Instrument as _;
 
@@ -18,6 +22,8 @@ use crate::store::events::{EVENTS_EMITTED, Failure};
 use crate::store::{Db, DbResult, Dialect, TenantStatus, now_ms};
 use crate::tenancy::{Directory, TenantView};
 
+/// Tenants whose deliveries run at the same time on one replica.
+const TENANTS_AT_ONCE: usize = 16;
 /// Heads of streams taken per round; a tenant's round repeats while it has work.
 const ROUND: u32 = 32;
 /// How often delivered events past their retention are pruned.
@@ -40,6 +46,10 @@ impl Deliverer<'_> {
         // Tenant id → when its next delivery is due (ms since the epoch).
         let mut due: HashMap<String, i64> = HashMap::new();
         let mut listener = None;
+        // Tenants being drained, and their drains.
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut draining: FuturesUnordered<BoxFuture<'_, (String, DbResult<Option<i64>>)>> =
+            FuturesUnordered::new();
         let mut next_prune = tokio::time::Instant::now();
         self.sweep(&mut due).await;
         // On SQLite this process is the only one delivering: after the first sweep it
@@ -65,23 +75,29 @@ impl Deliverer<'_> {
             for tenant_id in self.runtime.deliveries().take() {
                 due.insert(tenant_id, 0);
             }
+            // Tenants drain side by side, so that one tenant's slow subscriber (up to
+            // its deadline per attempt) never holds another tenant's events.
             let now = now_ms();
+            let room = TENANTS_AT_ONCE.saturating_sub(draining.len());
             let ready: Vec<String> = due
                 .iter()
-                .filter(|(_, at)| **at <= now)
+                .filter(|(tenant, at)| **at <= now && !in_flight.contains(*tenant))
                 .map(|(tenant, _)| tenant.clone())
+                .take(room)
                 .collect();
             for tenant_id in ready {
-                match self.drain(&tenant_id).await {
-                    Ok(Some(at)) => due.insert(tenant_id, at),
-                    Ok(None) => due.remove(&tenant_id),
-                    Err(err) => {
-                        tracing::warn!(tenant_id, error = %err, "delivering events failed; trying again at the next sweep");
-                        due.remove(&tenant_id)
-                    }
-                };
+                due.remove(&tenant_id);
+                in_flight.insert(tenant_id.clone());
+                draining.push(Box::pin(async move {
+                    let next = self.drain(&tenant_id).await;
+                    (tenant_id, next)
+                }));
             }
-            let next_due = due.values().min().copied();
+            let next_due = due
+                .iter()
+                .filter(|(tenant, _)| !in_flight.contains(*tenant))
+                .map(|(_, at)| *at)
+                .min();
             let wait = next_due.map_or(self.settings.sweep_interval, |at| {
                 Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))
             });
@@ -96,6 +112,18 @@ impl Deliverer<'_> {
                 }
             };
             tokio::select! {
+                Some((tenant_id, next)) = draining.next(), if !draining.is_empty() => {
+                    in_flight.remove(&tenant_id);
+                    match next {
+                        // A wake-up that came meanwhile (due now) stands.
+                        Ok(Some(at)) => {
+                            let known = due.entry(tenant_id).or_insert(at);
+                            *known = (*known).min(at);
+                        }
+                        Ok(None) => {}
+                        Err(err) => tracing::warn!(tenant_id, error = %err, "delivering events failed; trying again at the next sweep"),
+                    }
+                }
                 woken = self.runtime.deliveries().woken() => {
                     for tenant_id in woken {
                         due.insert(tenant_id, 0);
