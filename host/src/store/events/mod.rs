@@ -37,10 +37,11 @@ impl OutboxEvent<'_> {
         dialect: Dialect,
         subscribers: &[&str],
     ) -> DbResult<()> {
-        if dialect == Dialect::Postgres {
+        if dialect == Dialect::Postgres && !subscribers.is_empty() {
             // Emitters of one (tenant, source) commit one at a time, so that the
             // order of their sequence numbers is the order of their commits, which
-            // is the order their subscribers see.
+            // is the order their subscribers see. An event nobody receives has no
+            // place in that order.
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(stream_lock(self.tenant_id, self.source))
                 .execute(&mut *conn)
