@@ -87,11 +87,14 @@ impl Provisioner<'_> {
             .audit(Some(&tenant_id), action, &target)
             .before(&json!({"enabled": view.has_enabled(module)}))
             .after(&json!({"enabled": enabled}));
+        // The change's own notification may reach this replica's tenant follower,
+        // which drops the tenant's slots, before the line below does.
+        let had_slot = !enabled && self.runtime.has_slot(&tenant_id, module);
         let was_enabled = self
             .db
             .toggle_module(&tenant_id, module, enabled, audit)
             .await?;
-        let slot_dropped = !enabled && self.runtime.drop_slot(&tenant_id, module);
+        let slot_dropped = !enabled && (self.runtime.drop_slot(&tenant_id, module) || had_slot);
         if enabled {
             // Events that waited for it while it was off.
             self.runtime.deliveries().wake(&tenant_id);

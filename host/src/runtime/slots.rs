@@ -78,6 +78,13 @@ impl Runtime {
         tracing::warn!(shed, "instance pool exhausted; dropped idle instances");
     }
 
+    /// Whether the tenant has a live slot for the module on this replica.
+    pub fn has_slot(&self, tenant_id: &str, module: &str) -> bool {
+        self.inner
+            .slots
+            .contains_key(&(tenant_id.to_owned(), module.to_owned()))
+    }
+
     /// Drops a tenant's slot for a module (it was disabled); in-flight requests keep
     /// their instances until they finish.
     pub fn drop_slot(&self, tenant_id: &str, module: &str) -> bool {
