@@ -49,12 +49,25 @@ async fn set_settings(app: &TestApp, settings: Value) {
 }
 
 async fn received(app: &TestApp, token: &str) -> Vec<Value> {
+    received_by(app, "acme", token).await
+}
+
+async fn received_by(app: &TestApp, tenant: &str, token: &str) -> Vec<Value> {
     let resp = app
-        .as_user(Method::GET, "/api/relay/received", "acme", token)
+        .as_user(Method::GET, "/api/relay/received", tenant, token)
         .send()
         .await
         .expect(200);
     resp.body.as_array().expect("a list").clone()
+}
+
+/// A platform admin's GET, expected to succeed; answers the resp.
+async fn admin_get(app: &TestApp, path: &str) -> mosaic_tests::Resp {
+    app.req(Method::GET, path)
+        .bearer(&app.admin_token())
+        .send()
+        .await
+        .expect(200)
 }
 
 /// Polls `received` until it holds `count` events (or more), for up to ten seconds.
@@ -99,20 +112,10 @@ async fn module_settings_are_set_by_platform_admins(backend: Backend) {
     let app = relay(backend).await;
     let admin = app.admin_token();
     let path = "/api/admin/tenants/acme/modules/relay/settings";
-    let resp = app
-        .req(Method::GET, path)
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let resp = admin_get(&app, path).await;
     assert_eq!(resp.body, json!({}));
     set_settings(&app, json!({"event_delay_ms": 5, "nested": {"a": [1, 2]}})).await;
-    let resp = app
-        .req(Method::GET, path)
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let resp = admin_get(&app, path).await;
     assert_eq!(
         resp.body,
         json!({"event_delay_ms": 5, "nested": {"a": [1, 2]}})
@@ -148,12 +151,7 @@ async fn module_settings_are_set_by_platform_admins(backend: Backend) {
     let member = app.token("acme", Role::TenantAdmin).await;
     put(path, "{}", Some(&member)).await.expect(403);
     // Audited, with what it replaced.
-    let resp = app
-        .req(Method::GET, "/api/admin/audit?action=module.settings")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let resp = admin_get(&app, "/api/admin/audit?action=module.settings").await;
     assert_eq!(
         resp.body["items"][0]["after"]["event_delay_ms"], 5,
         "{}",
@@ -192,12 +190,7 @@ async fn events_reach_subscribers_in_order_as_system_calls(backend: Backend) {
     assert!(got.iter().all(|e| e["system_call"] == true), "no caller");
 
     // The admin view: every event delivered, nothing pending.
-    let resp = app
-        .req(Method::GET, "/api/admin/events?tenant=acme&limit=100")
-        .bearer(&app.admin_token())
-        .send()
-        .await
-        .expect(200);
+    let resp = admin_get(&app, "/api/admin/events?tenant=acme&limit=100").await;
     let events = resp.body["events"].as_array().expect("events");
     assert_eq!(events.len(), 21);
     assert!(
@@ -268,12 +261,7 @@ async fn dead_letters_are_listed_and_replayed(backend: Backend) {
         rows.len() == 1 && rows[0].1 == "dead"
     })
     .await;
-    let resp = app
-        .req(Method::GET, "/api/admin/events/dead-letters")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let resp = admin_get(&app, "/api/admin/events/dead-letters").await;
     let letters = resp.body["dead_letters"].as_array().expect("list").clone();
     assert_eq!(letters.len(), 1, "{letters:?}");
     let letter = &letters[0];
@@ -314,20 +302,10 @@ async fn dead_letters_are_listed_and_replayed(backend: Backend) {
     let got = wait_for_received(&app, &token, 1).await;
     assert_eq!(got[0]["event_id"], event_id.as_str());
     wait_for_deliveries(&app, "no delivery left", <[_]>::is_empty).await;
-    let resp = app
-        .req(Method::GET, "/api/admin/events/dead-letters?tenant=acme")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let resp = admin_get(&app, "/api/admin/events/dead-letters?tenant=acme").await;
     assert_eq!(resp.body["dead_letters"], json!([]));
     // The replay is audited.
-    let resp = app
-        .req(Method::GET, "/api/admin/audit?action=events.replay")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let resp = admin_get(&app, "/api/admin/audit?action=events.replay").await;
     assert_eq!(
         resp.body["items"].as_array().map(Vec::len),
         Some(1),
@@ -424,12 +402,7 @@ async fn a_slow_subscriber_never_holds_another_tenants_events(backend: Backend) 
         .await
         .expect(202);
     loop {
-        let got = app
-            .as_user(Method::GET, "/api/relay/received", "globex", &globex)
-            .send()
-            .await
-            .expect(200);
-        if got.body.as_array().is_some_and(|a| a.len() == 1) {
+        if received_by(&app, "globex", &globex).await.len() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
