@@ -49,6 +49,7 @@ pub mod events;
 pub mod identity;
 pub mod log;
 pub mod modules;
+pub mod notify;
 pub mod store;
 pub mod tenant;
 pub mod time;

@@ -12,6 +12,7 @@ mod events;
 mod isolation;
 mod limits;
 mod migrations;
+mod notifications;
 mod provisioning;
 mod rate_limits;
 mod replicas;

@@ -37,7 +37,7 @@ async fn config_file_and_endpoint(backend: Backend) {
         on_disk,
         json!({
             "name": "Acme", "subdomain": "acme", "status": "active",
-            "modules": {"employees": true, "attendance": false},
+            "modules": {"employees": true, "attendance": false, "notifications": true},
             "theme": {"primary_color": "#112233", "secondary_color": null},
             "logo_url": null,
         })

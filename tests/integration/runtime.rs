@@ -19,7 +19,7 @@ async fn second_start_loads_compiled_modules_from_the_cache() {
         .start()
         .await;
     let modules = second.state.runtime.modules();
-    assert_eq!(modules.len(), 2);
+    assert_eq!(modules.len(), mosaic::BUILTIN_MODULES.len());
     assert!(modules.iter().all(|m| m.cached), "nothing recompiled");
 }
 
@@ -100,7 +100,7 @@ async fn components_for_other_contract_versions_are_refused_by_name() {
     }
     assert_eq!(
         app.state.runtime.modules().len(),
-        2,
+        mosaic::BUILTIN_MODULES.len(),
         "nothing was installed"
     );
 }

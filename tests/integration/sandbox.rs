@@ -235,7 +235,7 @@ async fn bad_and_impostor_modules_are_refused_and_the_rest_serve() {
     assert!(reason("broken").contains("describe failed"));
     assert_eq!(refused.len(), 3);
 
-    // The real employees module serves; nothing took the notifications key.
+    // The real employees module serves; the shipped notifications module kept its key.
     let demo = app.token("demo", Role::Member).await;
     let list = app
         .as_user(Method::GET, "/api/employees/", "demo", &demo)
@@ -243,7 +243,12 @@ async fn bad_and_impostor_modules_are_refused_and_the_rest_serve() {
         .await
         .expect(200);
     assert!(list.body.get("stolen").is_none(), "{}", list.text);
-    assert!(app.state.runtime.module("notifications").is_none());
+    let notifications = app
+        .state
+        .runtime
+        .module("notifications")
+        .expect("the shipped notifications module");
+    assert_ne!(notifications.manifest.version, "9.9.9", "not the usurper");
 
     let admin = app.admin_token();
     let modules = app

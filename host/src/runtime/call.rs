@@ -171,7 +171,25 @@ impl Runtime {
         if commit && uow.emitted() {
             self.inner.deliveries.wake(&tenant.tenant.id);
         }
+        if commit {
+            self.queue_mails(&uow, &tenant).await;
+        }
         result
+    }
+
+    /// Queues the mails a committed unit of work asked for. The writes are in, so a
+    /// failure here loses a mail, not data: it is logged.
+    async fn queue_mails(&self, uow: &UnitOfWork, tenant: &TenantView) {
+        for mail in uow.take_mails() {
+            let queued = self
+                .inner
+                .db
+                .queue_mail(Some(&tenant.tenant.id), &mail.to, &mail.subject, &mail.body)
+                .await;
+            if let Err(err) = queued {
+                tracing::error!(tenant = %tenant.tenant.subdomain, error = %err, "queueing a notification mail failed");
+            }
+        }
     }
 
     /// Runs `export` on an instance of the context's (tenant, module) slot. The

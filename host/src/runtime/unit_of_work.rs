@@ -11,6 +11,7 @@ use std::time::Instant;
 use sqlx::{AnyConnection, AssertSqlSafe, Executor};
 use tokio::sync::Mutex;
 
+use super::host::notify::QueuedMail;
 use crate::store::{Db, DbResult, Records, WriteTx};
 use crate::tenancy::TenantView;
 
@@ -29,6 +30,10 @@ pub struct UnitOfWork {
     poisoned: AtomicBool,
     /// Events emitted so far, by every module on the call chain.
     events: AtomicUsize,
+    /// Messages sent so far (`notify`), by every module on the call chain.
+    messages: AtomicUsize,
+    /// Mails to queue once this unit of work has committed.
+    mails: std::sync::Mutex<Vec<QueuedMail>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +55,8 @@ struct State {
 pub struct NestedMark {
     /// The savepoint taken, if a transaction was already open.
     savepoint: Option<String>,
+    /// Mails queued before the nested call: a failed call's own are dropped.
+    mails: usize,
 }
 
 impl UnitOfWork {
@@ -62,6 +69,8 @@ impl UnitOfWork {
             deadline,
             poisoned: AtomicBool::new(false),
             events: AtomicUsize::new(0),
+            messages: AtomicUsize::new(0),
+            mails: std::sync::Mutex::default(),
         }
     }
 
@@ -73,6 +82,27 @@ impl UnitOfWork {
     /// Counts one more emitted event; answers how many there are now.
     pub fn count_event(&self) -> usize {
         self.events.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Counts one more message sent; answers how many there are now.
+    pub fn count_message(&self) -> usize {
+        self.messages.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// A mail to queue if, and once, this unit of work commits.
+    pub fn queue_mail(&self, mail: QueuedMail) {
+        self.pending_mails().push(mail);
+    }
+
+    /// The mails to queue now that the unit of work has committed.
+    pub fn take_mails(&self) -> Vec<QueuedMail> {
+        std::mem::take(&mut *self.pending_mails())
+    }
+
+    fn pending_mails(&self) -> std::sync::MutexGuard<'_, Vec<QueuedMail>> {
+        self.mails
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether any module on the call chain emitted an event.
@@ -142,11 +172,15 @@ impl UnitOfWork {
             }
             None => None,
         };
-        Ok(NestedMark { savepoint })
+        let mails = self.pending_mails().len();
+        Ok(NestedMark { savepoint, mails })
     }
 
     /// Keeps or undoes the nested call's writes.
     pub async fn end_nested(&self, mark: NestedMark, keep: bool) -> DbResult<()> {
+        if !keep {
+            self.pending_mails().truncate(mark.mails);
+        }
         let mut state = self.state.lock().await;
         match (mark.savepoint, keep) {
             (Some(name), keep) => {

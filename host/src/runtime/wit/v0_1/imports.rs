@@ -247,7 +247,7 @@ impl notify::Host for HostState {
             subject: msg.subject,
             body: msg.body,
         };
-        Ok(answer(host::notify::send(self.ctx()?, message)))
+        Ok(answer(host::notify::send(self.ctx()?, message).await))
     }
 }
 
