@@ -429,8 +429,8 @@ fn admin_token() -> String {
 }
 
 /// Creates tenant `acme` with the relay through `host`, and answers a tenant
-/// admin's token.
-async fn create_acme(client: &Client, host: &Replica) -> String {
+/// admin's token and the tenant's id.
+async fn create_acme(client: &Client, host: &Replica) -> (String, String) {
     let resp = client
         .post(host.url("/api/admin/tenants"))
         .bearer_auth(admin_token())
@@ -441,15 +441,16 @@ async fn create_acme(client: &Client, host: &Replica) -> String {
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.expect("json");
     let tenant_id = body["id"].as_str().expect("tenant id").to_owned();
-    JwtKeys::new(SECRET.as_bytes(), &[])
+    let token = JwtKeys::new(SECRET.as_bytes(), &[])
         .expect("a strong secret")
         .issue(&Claims::new(
             "u-1".into(),
-            Some(tenant_id),
+            Some(tenant_id.clone()),
             Role::TenantAdmin,
             600,
         ))
-        .expect("sign")
+        .expect("sign");
+    (token, tenant_id)
 }
 
 async fn relay_call(
@@ -482,8 +483,10 @@ async fn wait_for_count(
     let started = Instant::now();
     loop {
         let got = relay_call(client, host, token, Method::GET, path, None).await;
+        // A list, a page of `items`, or a `count`.
         let n = got
             .as_array()
+            .or_else(|| got["items"].as_array())
             .map_or_else(|| got["count"].as_u64().unwrap_or(0) as usize, Vec::len);
         if n >= count {
             return got;
@@ -518,7 +521,7 @@ async fn a_host_killed_mid_delivery_delivers_after_restart() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let first = Replica::spawn(serve(), dir).await;
-    let token = create_acme(&client, &first).await;
+    let (token, _) = create_acme(&client, &first).await;
     // The subscriber takes 1.5 s over each delivery: the host dies in the middle of
     // the first, after the emitter's commit and before the delivery's.
     let settings = json!({"event_delay_ms": 1500});
@@ -564,7 +567,7 @@ async fn two_replicas_deliver_each_event_once() {
     let a = Replica::start(crate::MOSAIC, &db.url, SECRET, &flags).await;
     let b = Replica::start(crate::MOSAIC, &db.url, SECRET, &flags).await;
     let client = Client::new();
-    let token = create_acme(&client, &a).await;
+    let (token, _) = create_acme(&client, &a).await;
     for round in 0..10 {
         for host in [&a, &b] {
             let events: Vec<Value> = (0..3)
@@ -600,4 +603,47 @@ async fn two_replicas_deliver_each_event_once() {
     )
     .await;
     assert_eq!(deliveries["count"], 60, "each event handled once");
+}
+
+#[tokio::test]
+async fn an_employee_hired_through_one_replica_is_a_notification_on_the_other() {
+    let db = TestDatabase::create().await;
+    let flags = relay_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let a = Replica::start(crate::MOSAIC, &db.url, SECRET, &flags).await;
+    let b = Replica::start(crate::MOSAIC, &db.url, SECRET, &flags).await;
+    let client = Client::new();
+    let (admin, tenant_id) = create_acme(&client, &a).await;
+    let invited = relay_call(
+        &client,
+        &a,
+        &admin,
+        Method::POST,
+        "/api/users/",
+        Some(json!({"email": "ada@acme.test", "full_name": "Ada", "role": "MEMBER"})),
+    )
+    .await;
+    let claims = Claims::new(
+        invited["id"].as_str().expect("user id").into(),
+        Some(tenant_id),
+        Role::Member,
+        600,
+    );
+    let ada = JwtKeys::new(SECRET.as_bytes(), &[])
+        .expect("a strong secret")
+        .issue(&claims)
+        .expect("sign");
+    relay_call(
+        &client,
+        &b,
+        &admin,
+        Method::POST,
+        "/api/employees/",
+        Some(
+            json!({"name": "Ada", "email": "ada@acme.test", "salary": 1, "hired_on": "2026-01-05"}),
+        ),
+    )
+    .await;
+    let page = wait_for_count(&client, &a, &ada, "/api/notifications/", 1).await;
+    assert_eq!(page["items"][0]["kind"], "employee.created");
 }
