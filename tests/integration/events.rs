@@ -198,6 +198,10 @@ async fn events_reach_subscribers_in_order_as_system_calls(backend: Backend) {
             .iter()
             .all(|e| e["pending"] == json!([]) && e["delivered_at"].is_i64())
     );
+    assert!(
+        events.iter().all(|e| e["data"].is_object()),
+        "data shown as JSON"
+    );
     // Bad admin input.
     app.req(Method::GET, "/api/admin/events?tenant=nobody")
         .bearer(&app.admin_token())

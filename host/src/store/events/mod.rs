@@ -107,7 +107,8 @@ pub struct StoredEvent {
     pub source: String,
     pub kind: String,
     pub subject: Option<String>,
-    /// A JSON object.
+    /// A JSON object, shown as one (not as text) to admins.
+    #[serde(serialize_with = "as_json")]
     pub data: String,
     pub occurred_at: i64,
     /// When its last subscriber had it; none while a delivery is pending or dead.
@@ -115,6 +116,15 @@ pub struct StoredEvent {
     /// Subscribers still to deliver to, and those given up on.
     pub pending: Vec<String>,
     pub dead: Vec<String>,
+}
+
+/// Stored JSON text, written as the JSON it holds.
+fn as_json<S: serde::Serializer>(data: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize as _;
+    match serde_json::from_str::<serde_json::Value>(data) {
+        Ok(value) => value.serialize(serializer),
+        Err(_) => serializer.serialize_str(data),
+    }
 }
 
 impl StoredEvent {
