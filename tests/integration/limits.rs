@@ -230,6 +230,17 @@ async fn undeclared_calls_and_roles(backend: Backend) {
         "{}",
         emit.text
     );
+    // So does sending messages.
+    let notify = app
+        .as_user(Method::POST, "/api/testbed/notify", "demo", &member)
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    assert!(
+        notify.text.contains("`notify` capability"),
+        "{}",
+        notify.text
+    );
     app.as_user(Method::GET, "/api/testbed/admin-only", "demo", &member)
         .send()
         .await

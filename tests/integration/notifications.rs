@@ -13,7 +13,8 @@ both_backends!(
     an_employee_event_reaches_that_users_inbox_only,
     notifications_are_read_one_and_all,
     preferences_choose_the_app_or_mail,
-    attendance_is_announced_to_the_employee
+    attendance_is_announced_to_the_employee,
+    messages_are_checked_and_capped
 );
 
 /// A user of `tenant`, invited by its admin, and a token of theirs.
@@ -342,4 +343,77 @@ async fn attendance_is_announced_to_the_employee(backend: Backend) {
     let items = wait_for_inbox(&app, "acme", &ada, 2).await;
     assert_eq!(items[0]["kind"], "attendance.checked_in");
     assert_eq!(items[0]["subject"], "Checked in");
+}
+
+async fn messages_are_checked_and_capped(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_guest("relay")
+        .with_tenant("acme", &["relay"])
+        .with_tenant("globex", &[])
+        .start()
+        .await;
+    let ada = user(&app, "acme", "ada@acme.test").await;
+    user(&app, "globex", "eve@globex.test").await;
+    let sender = app.token("acme", Role::Member).await;
+    let send = async |message: Value| {
+        app.as_user(Method::POST, "/api/relay/notify", "acme", &sender)
+            .json(&message)
+            .send()
+            .await
+            .expect(200)
+            .body
+    };
+    let refused = |answer: &Value| answer["refused"].as_str().unwrap_or("").to_owned();
+    let ok = send(json!({"to_email": "ADA@acme.test", "kind": "relay.hello", "subject": "Hi", "body": "From the relay"})).await;
+    assert_eq!(
+        ok,
+        json!({"sent": 1, "refused": null}),
+        "an address in any case"
+    );
+    let items = inbox(&app, "acme", &ada, "").await;
+    assert_eq!(items[0]["source"], "relay");
+    assert_eq!(items[0]["subject"], "Hi");
+    // Nobody of this tenant: not the address of another tenant's user, nor a made-up one.
+    for to in [
+        json!({"to_email": "eve@globex.test"}),
+        json!({"to_user": "nobody"}),
+    ] {
+        let mut message = json!({"kind": "relay.hello", "subject": "Hi", "body": ""});
+        message
+            .as_object_mut()
+            .unwrap()
+            .extend(to.as_object().unwrap().clone());
+        assert!(refused(&send(message).await).contains("NotFound"));
+    }
+    for (bad, why) in [
+        (
+            json!({"to_email": "ada@acme.test", "kind": "Not A Kind", "subject": "", "body": ""}),
+            "invalid notification kind",
+        ),
+        (
+            json!({"to_email": "ada@acme.test", "kind": "relay.hi", "subject": "x".repeat(201), "body": ""}),
+            "at most 200 bytes",
+        ),
+        (
+            json!({"to_email": "ada@acme.test", "kind": "relay.hi", "subject": "", "body": "x".repeat(4097)}),
+            "at most 200 bytes",
+        ),
+    ] {
+        let answer = send(bad).await;
+        assert!(refused(&answer).contains(why), "{answer}");
+    }
+    // At most 100 per request. The relay answers 200 after the refusal, so the
+    // hundred it sent stand.
+    let capped = send(json!({"to_email": "ada@acme.test", "kind": "relay.flood", "subject": "", "body": "", "times": 150})).await;
+    assert_eq!(capped["sent"], 100);
+    assert!(
+        refused(&capped).contains("at most 100 messages"),
+        "{capped}"
+    );
+    assert_eq!(
+        inbox(&app, "acme", &ada, "?limit=100").await.len(),
+        100,
+        "a page"
+    );
+    assert_eq!(unread(&app, "acme", &ada).await, 101);
 }

@@ -5,6 +5,7 @@
 //! unless its path is given explicitly.
 
 use mosaic_sdk::events::{self, Event};
+use mosaic_sdk::notify::{self, To};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::{identity, store, tenant};
 use serde_json::{Value, json};
@@ -16,6 +17,7 @@ impl Module for Relay {
         Manifest::new("relay", "Relay", "0.1.0")
             .description("Emits and receives events for the tests")
             .capability(Capability::Events)
+            .capability(Capability::Notify)
             .subscribe("relay.*")
             .subscribe("employee.created")
     }
@@ -23,6 +25,7 @@ impl Module for Relay {
     fn router() -> Router {
         Router::new()
             .post("/emit", emit)
+            .post("/notify", send_notices)
             .get("/received", received)
             .get("/deliveries", |_| {
                 Response::json(
@@ -52,6 +55,28 @@ fn emit(req: &Request) -> Result<Response> {
         events::emit(kind, item["subject"].as_str(), &data)?;
     }
     Response::json(202, &json!({ "emitted": batch.len() }))
+}
+
+/// Sends `{to_user?, to_email?, kind, subject, body}` `times` times (1), and
+/// answers how many went and how the host refused the next one, if it did.
+fn send_notices(req: &Request) -> Result<Response> {
+    let message: Value = req.json()?;
+    let text = |field: &str| message[field].as_str().unwrap_or_default().to_owned();
+    let to = match (message["to_user"].as_str(), message["to_email"].as_str()) {
+        (Some(id), _) => To::User(id),
+        (None, Some(email)) => To::Email(email),
+        (None, None) => To::Email(""),
+    };
+    let times = message["times"].as_u64().unwrap_or(1);
+    for sent in 0..times {
+        if let Err(refused) = notify::send(to, &text("kind"), &text("subject"), &text("body")) {
+            return Response::json(
+                200,
+                &json!({ "sent": sent, "refused": format!("{refused:?}") }),
+            );
+        }
+    }
+    Response::json(200, &json!({ "sent": times, "refused": null }))
 }
 
 /// What was delivered, in the order it was first received.

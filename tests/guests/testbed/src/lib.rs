@@ -1,6 +1,7 @@
 //! A module that misbehaves on purpose, for the integration tests and benchmarks.
 //! Never installed by `mosaic serve` unless its path is given explicitly.
 
+use mosaic_sdk::notify::{self, To};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::{identity, modules, store, tenant};
 use serde_json::json;
@@ -10,7 +11,8 @@ struct Testbed;
 impl Module for Testbed {
     fn manifest() -> Manifest {
         // Depends on itself to show the host refusing a call cycle, and on attendance
-        // to show a call into a disabled module. No `events` capability on purpose.
+        // to show a call into a disabled module. No `events` or `notify`
+        // capability, on purpose.
         Manifest::new("testbed", "Testbed", "0.1.0")
             .description("Misbehaves on purpose")
             .depends_on("testbed")
@@ -54,6 +56,10 @@ impl Module for Testbed {
             })
             .post("/emit", |_| {
                 mosaic_sdk::events::emit("testbed.poked", None, &json!({}))?;
+                Ok(Response::no_content())
+            })
+            .post("/notify", |_| {
+                notify::send(To::Email("someone@example.com"), "testbed.poked", "Hi", "")?;
                 Ok(Response::no_content())
             })
             .get("/admin-only", |_| Ok(Response::no_content()))
