@@ -6,6 +6,7 @@ mod attendance;
 mod audit;
 mod auth;
 mod cli;
+mod contracts;
 mod demo_requests;
 mod employees;
 mod events;

@@ -125,6 +125,17 @@ impl TestAppBuilder {
     }
 
     /// One of the test guests in `tests/guests/`, installed beside the shipped modules.
+    /// A committed component from `tests/fixtures/` (a module built against an
+    /// older contract, say), installed like a guest.
+    pub fn with_fixture(mut self, file: &str) -> Self {
+        self.guests.push(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures")
+                .join(file),
+        );
+        self
+    }
+
     pub fn with_guest(mut self, name: &str) -> Self {
         self.guests.push(wasm(name));
         self

@@ -43,6 +43,7 @@ async fn catalog(State(state): State<AppState>) -> Json<Value> {
                 "description": m.manifest.description,
                 "icon": m.manifest.icon,
                 "version": m.manifest.version,
+                "contract": m.pre.contract_version(),
                 "core": m.core,
                 "sort_order": m.manifest.sort_order,
             })

@@ -83,6 +83,7 @@ impl LoadedModule {
         let m = &self.manifest;
         json!({
             "key": m.key,
+            "contract": self.pre.contract_version(),
             "name": m.name,
             "version": m.version,
             "description": m.description,

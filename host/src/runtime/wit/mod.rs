@@ -56,6 +56,13 @@ impl ModulePre {
         }
     }
 
+    /// The contract version the component was built for, e.g. `0.1.0`.
+    pub fn contract_version(&self) -> &'static str {
+        match self {
+            Self::V0_1(_) => v0_1::VERSION,
+        }
+    }
+
     pub async fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Bindings> {
         match self {
             Self::V0_1(pre) => pre.instantiate_async(store).await.map(Bindings::V0_1),
