@@ -1,6 +1,7 @@
 //! Calls to other modules of the same tenant, through the host.
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::bindings::mosaic::platform::{modules as wit, types};
 use crate::{Error, Result};
@@ -15,6 +16,26 @@ pub struct Reply {
 impl Reply {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The body as `T`. An answer that is not `T` is the other module's bug: an
+    /// internal error here.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::Internal(format!("a module answered unreadable JSON: {e}")))
+    }
+}
+
+/// `GET path` on `module` as `T`: `None` for a 404. Any other failure is an error
+/// that says which module answered what; a disabled module is `Unavailable`.
+pub fn get<T: DeserializeOwned>(module: &str, path: &str) -> Result<Option<T>> {
+    let reply = call::<()>(module, "GET", path, None)?;
+    match reply.status {
+        200..300 => reply.json().map(Some),
+        404 => Ok(None),
+        status => Err(Error::Internal(format!(
+            "{module} answered {status} to GET {path}"
+        ))),
     }
 }
 

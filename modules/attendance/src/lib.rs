@@ -107,23 +107,16 @@ fn require_active_employee(id: &str) -> Result<()> {
     if id.is_empty() || id.contains('/') || id.contains('?') {
         return Err(Error::invalid_field("employee_id", "is not a valid id"));
     }
-    let reply = modules::call::<()>("employees", "GET", &format!("/{id}"), None)?;
-    match reply.status {
-        200 => {
-            let employee: Value = serde_json::from_slice(&reply.body)
-                .map_err(|e| Error::Internal(format!("employees answered unreadable JSON: {e}")))?;
-            if employee.get("status").and_then(Value::as_str) == Some("active") {
-                Ok(())
-            } else {
-                Err(Error::invalid_field(
-                    "employee_id",
-                    "employee is not active",
-                ))
-            }
-        }
-        404 => Err(Error::invalid_field("employee_id", "no such employee")),
-        status => Err(Error::Internal(format!(
-            "employees answered {status} for employee {id}"
-        ))),
+    #[derive(Deserialize)]
+    struct Employee {
+        status: String,
+    }
+    match modules::get::<Employee>("employees", &format!("/{id}"))? {
+        Some(employee) if employee.status == "active" => Ok(()),
+        Some(_) => Err(Error::invalid_field(
+            "employee_id",
+            "employee is not active",
+        )),
+        None => Err(Error::invalid_field("employee_id", "no such employee")),
     }
 }

@@ -253,17 +253,9 @@ fn employee_email(id: Option<&str>) -> Result<Option<String>> {
     let Some(id) = id else {
         return Ok(None);
     };
-    let reply = modules::call::<()>("employees", "GET", &format!("/{id}"), None)?;
-    if reply.status == 404 {
-        return Ok(None);
+    #[derive(serde::Deserialize)]
+    struct Employee {
+        email: String,
     }
-    if !reply.is_success() {
-        return Err(Error::Internal(format!(
-            "employees answered {}",
-            reply.status
-        )));
-    }
-    let employee: Value = serde_json::from_slice(&reply.body)
-        .map_err(|e| Error::Internal(format!("employees answered unreadable JSON: {e}")))?;
-    Ok(employee["email"].as_str().map(str::to_owned))
+    Ok(modules::get::<Employee>("employees", &format!("/{id}"))?.map(|e| e.email))
 }
