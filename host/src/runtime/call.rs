@@ -171,7 +171,7 @@ impl Runtime {
         if commit && uow.emitted() {
             self.inner.deliveries.wake(&tenant.tenant.id);
         }
-        if commit {
+        if commit && uow.sent_messages() {
             self.queue_mails(&uow, &tenant).await;
         }
         result

@@ -89,6 +89,11 @@ impl UnitOfWork {
         self.messages.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Whether any module on the call chain sent a message.
+    pub fn sent_messages(&self) -> bool {
+        self.messages.load(Ordering::Relaxed) > 0
+    }
+
     /// A mail to queue if, and once, this unit of work commits.
     pub fn queue_mail(&self, mail: QueuedMail) {
         self.pending_mails().push(mail);
