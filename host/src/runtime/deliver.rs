@@ -1,7 +1,8 @@
 //! `on-event`: one event delivered to one subscriber, as a system call (no caller)
-//! in a unit of work of its own. The delivery is claimed in that unit of work and
-//! acknowledged in it, so the subscriber's writes and the acknowledgement commit
-//! together: a crash between them redelivers rather than loses.
+//! in a unit of work of its own. The delivery is acknowledged in that unit of work
+//! (and, on PostgreSQL, claimed in it first), so the subscriber's writes and the
+//! acknowledgement commit together: a crash between them redelivers rather than
+//! loses.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +16,7 @@ use super::slot::Instance;
 use super::types::Event;
 use crate::config::Limits;
 use crate::store::events::{self, Due};
-use crate::store::now_ms;
+use crate::store::{Dialect, now_ms};
 use crate::tenancy::TenantView;
 
 /// `on-event`: `Err` is the subscriber asking to be tried again later.
@@ -61,12 +62,19 @@ impl Runtime {
         let request_id: Arc<str> = format!("event:{}", due.event.id).into();
         let ctx = CallContext::outermost(self, tenant.clone(), module, None, request_id);
         let uow = ctx.uow.clone();
-        let (tenant_id, dialect) = (tenant.tenant.id.as_str(), self.inner.db.dialect);
-        let claimed = uow
-            .write(async |conn| {
-                events::claim(conn, dialect, tenant_id, &due.subscriber, due.seq).await
-            })
-            .await;
+        let tenant_id = tenant.tenant.id.as_str();
+        // On SQLite this process is the only deliverer and drains a tenant one
+        // delivery at a time: nothing to claim, and a subscriber that only reads never
+        // takes the tenant's writer.
+        let claimed = match self.inner.db.dialect {
+            Dialect::Postgres => {
+                uow.write(async |conn| {
+                    events::claim(conn, tenant_id, &due.subscriber, due.seq).await
+                })
+                .await
+            }
+            Dialect::Sqlite => Ok(Ok(true)),
+        };
         match claimed {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => {

@@ -3,7 +3,7 @@
 
 use sqlx::Row as _;
 
-use crate::store::{Db, DbResult, Dialect};
+use crate::store::{Db, DbResult};
 
 /// The next event of one (subscriber, source) stream, due now.
 #[derive(Debug, Clone)]
@@ -234,24 +234,20 @@ impl Db {
     }
 }
 
-/// Claims a delivery inside the subscriber's unit of work. On PostgreSQL the row
+/// Claims a delivery inside the subscriber's unit of work (PostgreSQL). The row
 /// stays locked until that unit of work ends, so no other replica delivers it
 /// meanwhile; false when another replica holds it or has finished it.
 pub async fn claim(
     conn: &mut sqlx::AnyConnection,
-    dialect: Dialect,
     tenant_id: &str,
     subscriber: &str,
     seq: i64,
 ) -> DbResult<bool> {
-    let lock = match dialect {
-        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        Dialect::Sqlite => "",
-    };
-    let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let found = sqlx::query(
         "SELECT attempts FROM event_deliveries \
-         WHERE tenant_id = $1 AND subscriber = $2 AND event_seq = $3 AND state = 'pending'{lock}"
-    )))
+         WHERE tenant_id = $1 AND subscriber = $2 AND event_seq = $3 AND state = 'pending' \
+         FOR UPDATE SKIP LOCKED",
+    )
     .bind(tenant_id)
     .bind(subscriber)
     .bind(seq)
