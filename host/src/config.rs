@@ -31,6 +31,10 @@ pub struct Limits {
     /// all tenants; the others wait their turn, round robin.
     /// Short calls never need a turn, so spinning guests cannot take every core.
     pub cpu_bound_calls: usize,
+    /// Largest file a module may put.
+    pub max_file_bytes: usize,
+    /// Bytes of files all modules of one tenant may keep together.
+    pub tenant_file_bytes: u64,
 }
 
 impl Default for Limits {
@@ -48,6 +52,8 @@ impl Default for Limits {
             total_instances: 1000,
             cpu_bound_calls: std::thread::available_parallelism()
                 .map_or(1, |cores| (cores.get() / 2).max(1)),
+            max_file_bytes: 10 << 20,
+            tenant_file_bytes: 1 << 30,
         }
     }
 }
@@ -100,6 +106,8 @@ pub struct Config {
     pub tenant_sweep_interval: Duration,
     /// How events reach their subscribers.
     pub events: crate::events::EventSettings,
+    /// The scheduler's clock: the system's, or a manual one in tests.
+    pub clock: crate::schedules::Clock,
 }
 
 impl Config {
@@ -125,6 +133,7 @@ impl Config {
             demo_requests_per_hour: 5,
             tenant_sweep_interval: Duration::from_secs(2),
             events: crate::events::EventSettings::default(),
+            clock: crate::schedules::Clock::default(),
         }
     }
 

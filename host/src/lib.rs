@@ -10,6 +10,7 @@ pub mod events;
 pub mod http;
 pub mod provisioning;
 pub mod runtime;
+pub mod schedules;
 pub mod store;
 pub mod tenancy;
 
@@ -124,8 +125,8 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves. In the background it
-/// follows tenant changes made elsewhere, delivers events, evicts idle slots and
-/// forgets idle rate limit buckets.
+/// follows tenant changes made elsewhere, delivers events, fires schedules, evicts
+/// idle slots and forgets idle rate limit buckets.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -154,6 +155,17 @@ pub async fn serve(
         .run()
         .await;
     });
+    let scheduling = state.clone();
+    let scheduler = tokio::spawn(async move {
+        schedules::Scheduler {
+            db: &scheduling.db,
+            directory: &scheduling.directory,
+            runtime: &scheduling.runtime,
+            clock: &scheduling.config.clock,
+        }
+        .run()
+        .await;
+    });
     let housekeeping = state.clone();
     let period = (state.config.limits.slot_idle_timeout / 4).max(std::time::Duration::from_secs(1));
     let evictor = tokio::spawn(async move {
@@ -177,5 +189,6 @@ pub async fn serve(
     evictor.abort();
     follower.abort();
     deliverer.abort();
+    scheduler.abort();
     result
 }

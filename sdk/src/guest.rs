@@ -29,4 +29,8 @@ impl<T: GuestExports> Guest for T {
     fn on_event(ev: wit::Event) -> Result<(), String> {
         T::Module::on_event(Event::from_wit(ev))
     }
+
+    fn on_schedule(schedule: String, fired_at: u64) -> Result<(), String> {
+        T::Module::on_schedule(&schedule, fired_at)
+    }
 }

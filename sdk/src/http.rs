@@ -100,6 +100,15 @@ impl Response {
         }
     }
 
+    /// A body of any type, e.g. a file from [`crate::files::get`].
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+        }
+    }
+
     pub fn no_content() -> Self {
         Self {
             status: 204,

@@ -29,7 +29,7 @@ extern crate self as mosaic_sdk;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/0.1.0",
+        path: "../wit/0.2.0",
         world: "mosaic:platform/module",
         runtime_path: "::mosaic_sdk::__private::wit_bindgen::rt",
         default_bindings_module: "::mosaic_sdk::__private::bindings",
@@ -46,6 +46,7 @@ mod manifest;
 mod router;
 
 pub mod events;
+pub mod files;
 pub mod identity;
 pub mod log;
 pub mod modules;
@@ -73,6 +74,16 @@ pub trait Module: 'static {
     /// An event this module subscribed to. `Err` asks the host to deliver it again later.
     fn on_event(event: events::Event) -> std::result::Result<(), String> {
         let _ = event;
+        Ok(())
+    }
+
+    /// A schedule of the manifest ([`Manifest::every`], [`Manifest::cron`]) fired
+    /// for the current tenant, as a system call (no caller). `fired_at` (ms since
+    /// the epoch) is when it was due, the same on every try of one firing: key the
+    /// work on it to do it once. `Err` is logged and shown to admins; the next
+    /// firing comes at its time.
+    fn on_schedule(schedule: &str, fired_at: u64) -> std::result::Result<(), String> {
+        let _ = (schedule, fired_at);
         Ok(())
     }
 }

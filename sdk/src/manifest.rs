@@ -19,6 +19,7 @@ pub struct Manifest {
     subscriptions: Vec<String>,
     indexes: Vec<wit::Index>,
     capabilities: Vec<Capability>,
+    schedules: Vec<wit::Schedule>,
 }
 
 impl Manifest {
@@ -35,6 +36,7 @@ impl Manifest {
             subscriptions: Vec::new(),
             indexes: Vec::new(),
             capabilities: Vec::new(),
+            schedules: Vec::new(),
         }
     }
 
@@ -83,6 +85,27 @@ impl Manifest {
         self
     }
 
+    /// Calls [`crate::Module::on_schedule`] with `id` every `seconds` (at least 60),
+    /// once for each tenant that has the module enabled.
+    pub fn every(mut self, id: &str, seconds: u32) -> Self {
+        self.schedules.push(wit::Schedule {
+            id: id.into(),
+            cadence: wit::Cadence::Every(seconds),
+        });
+        self
+    }
+
+    /// Calls [`crate::Module::on_schedule`] with `id` when the five-field cron
+    /// `expression` matches in each tenant's time zone: `"30 2 * * *"` is 02:30
+    /// every day, `"0 9 * * MON-FRI"` 09:00 on weekdays.
+    pub fn cron(mut self, id: &str, expression: &str) -> Self {
+        self.schedules.push(wit::Schedule {
+            id: id.into(),
+            cadence: wit::Cadence::Cron(expression.into()),
+        });
+        self
+    }
+
     pub fn capability(mut self, capability: Capability) -> Self {
         self.capabilities.push(capability);
         self
@@ -102,6 +125,7 @@ impl Manifest {
             subscriptions: self.subscriptions,
             indexes: self.indexes,
             capabilities: self.capabilities,
+            schedules: self.schedules,
         }
     }
 }

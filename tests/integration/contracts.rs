@@ -1,5 +1,6 @@
 //! Contract versions (issue #10): a module built against an older contract keeps
-//! serving, events and messages included, from a committed binary.
+//! serving beside those built for 0.2.0, events and messages included, from a
+//! committed binary.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,16 @@ async fn a_module_built_for_0_1_0_still_serves(backend: Backend) {
         .expect("the fixture is installed")
         .clone();
     assert_eq!(relay["contract"], "0.1.0");
+    let employees = catalog["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["key"] == "employees")
+        .expect("employees is shipped");
+    assert_eq!(
+        employees["contract"], "0.2.0",
+        "the shipped modules are built for 0.2.0"
+    );
     let token = app.token("acme", Role::TenantAdmin).await;
     app.as_user(Method::POST, "/api/relay/emit", "acme", &token)
         .json(&json!([{"kind": "relay.old", "data": {"n": 1}}]))

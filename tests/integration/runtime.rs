@@ -74,8 +74,8 @@ async fn components_for_other_contract_versions_are_refused_by_name() {
     let app = TestApp::builder(Backend::Sqlite).start().await;
     let cases = [
         (
-            r#"(component (import "mosaic:platform/log@0.2.0" (instance)))"#,
-            "module is built for mosaic:platform@0.2.0, but this host serves mosaic:platform@0.1.0",
+            r#"(component (import "mosaic:platform/log@0.3.0" (instance)))"#,
+            "module is built for mosaic:platform@0.3.0, but this host serves mosaic:platform@0.1.0, mosaic:platform@0.2.0",
         ),
         (
             r#"(component

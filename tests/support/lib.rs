@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use mosaic::auth::{Claims, Role};
 use mosaic::config::RateLimit;
 use mosaic::events::EventSettings;
+use mosaic::schedules::Clock;
 use mosaic::{AppState, Config, Limits};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -85,9 +86,28 @@ pub struct TestAppBuilder {
     production: bool,
     tenant_rate_limit: Option<RateLimit>,
     events: EventSettings,
+    clock: Clock,
+    /// Another app's PostgreSQL database, to run as a second replica on.
+    database_of: Option<String>,
 }
 
 impl TestAppBuilder {
+    /// The scheduler's clock; tests move a manual one instead of sleeping.
+    pub fn with_clock(mut self, clock: &Clock) -> Self {
+        self.clock = clock.clone();
+        self
+    }
+
+    /// Runs as another replica of `app`, on its PostgreSQL database.
+    pub fn replica_of(mut self, app: &TestApp) -> Self {
+        let db = app
+            ._postgres
+            .as_ref()
+            .expect("replicas share a PostgreSQL database");
+        self.database_of = Some(db.url.clone());
+        self
+    }
+
     /// How events are delivered (the defaults retry after a second, which tests
     /// rarely want to wait for).
     pub fn with_events(mut self, edit: impl FnOnce(&mut EventSettings)) -> Self {
@@ -167,12 +187,15 @@ impl TestAppBuilder {
 
     pub async fn start(self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let postgres = match self.backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(TestDatabase::create().await),
+        let postgres = match (self.backend, &self.database_of) {
+            (Backend::Postgres, None) => Some(TestDatabase::create().await),
+            _ => None,
         };
         let mut config = Config::new(dir.path());
-        config.database_url = postgres.as_ref().map(|db| db.url.clone());
+        config.database_url = postgres
+            .as_ref()
+            .map(|db| db.url.clone())
+            .or(self.database_of);
         config.shipped_modules = self.shipped;
         config.modules = self.guests;
         config.limits = self.limits;
@@ -182,6 +205,7 @@ impl TestAppBuilder {
         config.production = self.production;
         config.tenant_rate_limit = self.tenant_rate_limit;
         config.events = self.events;
+        config.clock = self.clock;
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
             self.cache_dir
@@ -264,6 +288,8 @@ impl TestApp {
                 retry_max: Duration::from_millis(200),
                 ..EventSettings::default()
             },
+            clock: Clock::default(),
+            database_of: None,
         }
     }
 

@@ -35,6 +35,12 @@ pub struct Serve {
     /// Largest response body a module may return, in KiB.
     #[arg(long, env = "MOSAIC_MAX_RESPONSE_KIB", default_value_t = 4096)]
     max_response_kib: usize,
+    /// Largest file a module may keep, in KiB.
+    #[arg(long, env = "MOSAIC_MAX_FILE_KIB", default_value_t = Limits::default().max_file_bytes >> 10)]
+    max_file_kib: usize,
+    /// Files all modules of one tenant may keep together, in MiB.
+    #[arg(long, env = "MOSAIC_TENANT_FILES_MIB", default_value_t = Limits::default().tenant_file_bytes >> 20)]
+    tenant_files_mib: u64,
     /// Warm instances per (tenant, module) slot.
     #[arg(long, env = "MOSAIC_INSTANCES_PER_SLOT", default_value_t = Limits::default().instances_per_slot)]
     instances_per_slot: usize,
@@ -100,6 +106,8 @@ pub(super) async fn run(
         instances_per_slot: serve.instances_per_slot.max(1),
         recycle_after_calls: serve.recycle_after_calls.max(1),
         cpu_bound_calls: serve.cpu_bound_calls.max(1),
+        max_file_bytes: serve.max_file_kib << 10,
+        tenant_file_bytes: serve.tenant_files_mib << 20,
         ..Limits::default()
     };
     config.bench_routes = serve.bench_routes;

@@ -95,10 +95,7 @@ impl Provisioner<'_> {
             .toggle_module(&tenant_id, module, enabled, audit)
             .await?;
         let slot_dropped = !enabled && (self.runtime.drop_slot(&tenant_id, module) || had_slot);
-        if enabled {
-            // Events that waited for it while it was off.
-            self.runtime.deliveries().wake(&tenant_id);
-        }
+        self.runtime.modules_changed(&tenant_id);
         self.published(&tenant_id).await?;
         tracing::info!(tenant = %view.tenant.subdomain, %module, enabled, was_enabled, "module toggled");
         Ok(Toggled {

@@ -4,10 +4,7 @@
 //! acknowledgement commit together: a crash between them redelivers rather than
 //! loses.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use tokio::sync::Notify;
+use std::sync::Arc;
 
 use super::Runtime;
 use super::call::{CallContext, Export};
@@ -105,41 +102,5 @@ impl Runtime {
             Ok(Err(refusal)) => Delivery::Failed(format!("the subscriber answered: {refusal}")),
             Err(err) => Delivery::Failed(err.to_string()),
         }
-    }
-
-    /// Tenants with newly committed events, for whoever delivers them.
-    pub fn deliveries(&self) -> &DeliverySignal {
-        &self.inner.deliveries
-    }
-}
-
-/// Tenants whose units of work committed events since the deliverer last looked,
-/// and its wake-up.
-#[derive(Default)]
-pub struct DeliverySignal {
-    tenants: Mutex<HashSet<String>>,
-    notify: Notify,
-}
-
-impl DeliverySignal {
-    pub fn wake(&self, tenant_id: &str) {
-        self.tenants
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant_id.to_owned());
-        self.notify.notify_one();
-    }
-
-    /// Waits for a wake-up; answers the tenants woken since the last call.
-    pub async fn woken(&self) -> Vec<String> {
-        self.notify.notified().await;
-        self.take()
-    }
-
-    /// The tenants woken so far, without waiting.
-    pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.tenants.lock().unwrap_or_else(PoisonError::into_inner))
-            .into_iter()
-            .collect()
     }
 }

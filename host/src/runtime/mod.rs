@@ -18,6 +18,8 @@ pub mod host;
 mod install;
 mod limits;
 pub mod registry;
+mod schedule;
+mod signal;
 mod slot;
 mod slots;
 pub mod types;
@@ -32,13 +34,14 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use self::call::CallContext;
-pub use self::deliver::{Delivery, DeliverySignal};
+pub use self::deliver::Delivery;
 pub use self::dispatch::{Dispatch, DispatchError, ModuleFailure};
 use self::guest_log::{GuestLog, LogBudget};
 use self::host::HostState;
 pub use self::install::RefusedModule;
 pub use self::registry::Provenance;
 use self::registry::{LoadedModule, Registry};
+pub use self::signal::TenantSignal;
 use self::slot::Slot;
 pub use self::slots::SlotInfo;
 use crate::config::Limits;
@@ -66,7 +69,9 @@ struct Inner {
     /// Components refused at start-up.
     refused: std::sync::Mutex<Vec<RefusedModule>>,
     /// Tenants with events to deliver.
-    deliveries: DeliverySignal,
+    deliveries: TenantSignal,
+    /// Tenants whose schedules may have changed (a module switched on or off).
+    schedules: TenantSignal,
     /// Each tenant's most recent failed module call, for its health report.
     last_errors: DashMap<String, ModuleFailure>,
     db: Db,
@@ -91,13 +96,31 @@ impl Runtime {
                 log_budgets: DashMap::new(),
                 refused: Default::default(),
                 cpu_gate: Arc::new(tokio::sync::Semaphore::new(limits.cpu_bound_calls.max(1))),
-                deliveries: DeliverySignal::default(),
+                deliveries: TenantSignal::default(),
+                schedules: TenantSignal::default(),
                 last_errors: DashMap::new(),
                 db,
                 limits,
                 cache: cache::ArtifactCache::new(cache_dir),
             }),
         })
+    }
+
+    /// Tenants with newly committed events, for whoever delivers them.
+    pub fn deliveries(&self) -> &TenantSignal {
+        &self.inner.deliveries
+    }
+
+    /// Tenants whose modules changed, for whoever runs schedules.
+    pub fn schedules(&self) -> &TenantSignal {
+        &self.inner.schedules
+    }
+
+    /// A module was switched on or off for the tenant, here or on another replica:
+    /// deliveries that waited for it may go, and its schedules start or stop.
+    pub fn modules_changed(&self, tenant_id: &str) {
+        self.inner.deliveries.wake(tenant_id);
+        self.inner.schedules.wake(tenant_id);
     }
 
     pub fn limits(&self) -> &Limits {

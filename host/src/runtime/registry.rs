@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::types::{Capability, Manifest, RouteSpec};
+use super::types::{Cadence, Capability, Manifest, RouteSpec};
 use super::wit::ModulePre;
 use crate::auth::Role;
+use crate::schedules::Schedule;
 use crate::store::records::UniqueIndex;
 
 /// The platform's core modules: enabled for every tenant, never switched off. This
@@ -49,6 +50,8 @@ pub struct LoadedModule {
     pub unique_indexes: Vec<UniqueIndex>,
     routes: RouteTable,
     subscriptions: Vec<EventPattern>,
+    /// The manifest's schedules, checked.
+    pub schedules: Vec<Schedule>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -72,6 +75,10 @@ impl LoadedModule {
     /// Whether events of `kind` are delivered to this module's `on-event`.
     pub fn subscribes_to(&self, kind: &str) -> bool {
         self.subscriptions.iter().any(|p| p.matches(kind))
+    }
+
+    pub fn schedule(&self, id: &str) -> Option<&Schedule> {
+        self.schedules.iter().find(|s| s.id == id)
     }
 
     pub fn route(&self, method: &str, path: &str) -> Result<RouteMatch, RouteMiss> {
@@ -98,6 +105,10 @@ impl LoadedModule {
             "dependencies": m.dependencies,
             "subscriptions": m.subscriptions,
             "capabilities": m.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "schedules": m.schedules.iter().map(|s| match &s.cadence {
+                Cadence::Every(seconds) => json!({"id": s.id, "every_seconds": seconds}),
+                Cadence::Cron(expression) => json!({"id": s.id, "cron": expression}),
+            }).collect::<Vec<_>>(),
         })
     }
 }
@@ -270,6 +281,18 @@ pub fn load(
         .iter()
         .map(|p| EventPattern::parse(p))
         .collect::<Result<_, _>>()?;
+    let schedules: Vec<Schedule> = manifest
+        .schedules
+        .iter()
+        .map(Schedule::parse)
+        .collect::<Result<_, _>>()?;
+    if let Some(twice) = schedules
+        .iter()
+        .enumerate()
+        .find(|(i, s)| schedules[..*i].iter().any(|t| t.id == s.id))
+    {
+        return Err(format!("schedule id {} is declared twice", twice.1.id));
+    }
     let unique_indexes = manifest
         .indexes
         .iter()
@@ -289,6 +312,7 @@ pub fn load(
         unique_indexes,
         routes,
         subscriptions,
+        schedules,
     })
 }
 

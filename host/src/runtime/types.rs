@@ -79,6 +79,22 @@ pub struct Manifest {
     pub subscriptions: Vec<String>,
     pub indexes: Vec<IndexSpec>,
     pub capabilities: Vec<Capability>,
+    pub schedules: Vec<ScheduleSpec>,
+}
+
+/// Work the host starts on a module's behalf, once per enabled tenant per firing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSpec {
+    pub id: String,
+    pub cadence: Cadence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cadence {
+    /// Every so many seconds.
+    Every(u32),
+    /// A five-field cron expression, in the tenant's time zone.
+    Cron(String),
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +118,7 @@ pub enum Capability {
     Events,
     Notify,
     Billing,
+    Files,
 }
 
 impl Capability {
@@ -110,6 +127,7 @@ impl Capability {
             Self::Events => "events",
             Self::Notify => "notify",
             Self::Billing => "billing",
+            Self::Files => "files",
         }
     }
 }

@@ -109,6 +109,10 @@ mod tests {
             "3779af062d8646cd32f0f6d78e154e9f0e9566b497850f89b1b172642e51bf4f4dcd0891677ae2a0ba3a728a7c6741c1",
         ),
         (
+            "postgres/0007_files_and_schedules.sql",
+            "c1b077083e18fdb2cd4995f13c945ab2deb18196a6970ad3488ad0abbf034804d44d0e4abfc0d4475f37474d663a83d6",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -133,12 +137,20 @@ mod tests {
             "de6e8372a1ba4f04f0e920ec0ab374bc43f713d81bddbbbfc008bb694aca7a60bab6eb65746f7cdbd5a10802fc8ab531",
         ),
         (
+            "sqlite/0007_files_and_schedules.sql",
+            "2fbc5ca296040a4196923de1bff2a488d576aaa83ab9ff7f7b12f719d1ae26a155af0ddc0ab2606fc21689fe608cae56",
+        ),
+        (
             "sqlite-tenant/0001_module_data.sql",
             "a9f4400037288f6df94108321d08f32dd818748aadfee0ab97d2e29e99b93a8ff55e75b0edcf54b5f860192c311be4d2",
         ),
         (
             "sqlite-tenant/0002_event_delivery.sql",
             "d12aa4ee8a81b3965f30cc7ba2da8f78fbcf880fafe71c18bb771a0cf23fe8a10b1a5ee50a98a1cffbcd0723f55d6cd2",
+        ),
+        (
+            "sqlite-tenant/0003_files.sql",
+            "125596b95f40ad2ded022440e33004ad32c19245a3d556df17a2bd65822201e9e6195fda4aa561ae6e7cf3f6eb4652ee",
         ),
     ];
 

@@ -4,11 +4,13 @@
 mod audit;
 mod demo_requests;
 pub mod events;
+pub mod files;
 mod mail;
 mod migrations;
 mod module_data;
 mod modules;
 pub mod records;
+pub mod schedules;
 mod sessions;
 mod tenants;
 mod users;
@@ -165,6 +167,20 @@ impl WriteTx {
     pub async fn commit(self) -> DbResult<()> {
         self.tx.commit().await
     }
+}
+
+/// A PostgreSQL advisory lock key (64 bits of a hash) for what `parts` name, e.g.
+/// one (tenant, source) event stream.
+pub(crate) fn advisory_key(parts: &[&str]) -> i64 {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hash.update([0]);
+        }
+        hash.update(part);
+    }
+    i64::from_be_bytes(hash.finalize()[..8].try_into().expect("eight bytes"))
 }
 
 /// Milliseconds since the Unix epoch, as stored.

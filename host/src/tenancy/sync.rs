@@ -121,8 +121,8 @@ impl TenantFollower<'_> {
             tracing::warn!(tenant_id, error = %err, "reloading tenant domains failed");
         }
         self.runtime.drop_tenant_slots(tenant_id);
-        // A module switched on elsewhere may have deliveries waiting for it.
-        self.runtime.deliveries().wake(tenant_id);
+        // A module switched on or off elsewhere.
+        self.runtime.modules_changed(tenant_id);
     }
 }
 

@@ -7,6 +7,7 @@ mod demo_requests;
 mod domains;
 mod events;
 mod modules;
+mod schedules;
 mod states;
 mod tenants;
 
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(modules::router())
         .merge(audit::router())
         .merge(events::router())
+        .merge(schedules::router())
         .merge(demo_requests::router())
 }
 

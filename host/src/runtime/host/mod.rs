@@ -5,6 +5,7 @@
 
 pub mod billing;
 pub mod events;
+pub mod files;
 pub mod identity;
 pub mod log;
 pub mod modules;

@@ -43,7 +43,7 @@ impl OutboxEvent<'_> {
             // is the order their subscribers see. An event nobody receives has no
             // place in that order.
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(stream_lock(self.tenant_id, self.source))
+                .bind(super::advisory_key(&[self.tenant_id, self.source]))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -87,17 +87,6 @@ impl OutboxEvent<'_> {
         }
         Ok(())
     }
-}
-
-/// A 64-bit advisory lock key for one (tenant, source) stream.
-fn stream_lock(tenant_id: &str, source: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(tenant_id)
-        .chain_update([0])
-        .chain_update(source)
-        .finalize();
-    i64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
 }
 
 /// An event as stored, with what is left of its delivery.

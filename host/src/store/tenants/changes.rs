@@ -15,6 +15,8 @@ const TENANT_TABLES: &[&str] = &[
     "records",
     "event_deliveries",
     "event_outbox",
+    "module_files",
+    "schedule_runs",
     "refresh_tokens",
     "one_time_tokens",
     "mail_outbox",

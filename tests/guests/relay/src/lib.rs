@@ -1,7 +1,8 @@
 //! Emits events on request and records the ones delivered to it, for the event
 //! delivery tests. Its tenant's module settings steer how it takes a delivery:
 //! `{"refuse_events": true}` answers `Err`, `{"trap_events": true}` traps, and
-//! `{"event_delay_ms": n}` waits that long first. Never installed by `mosaic serve`
+//! `{"event_delay_ms": n}` waits that long first. It can also look for a file by
+//! id, to show it never sees another module's. Never installed by `mosaic serve`
 //! unless its path is given explicitly.
 
 use mosaic_sdk::events::{self, Event};
@@ -18,6 +19,7 @@ impl Module for Relay {
             .description("Emits and receives events for the tests")
             .capability(Capability::Events)
             .capability(Capability::Notify)
+            .capability(Capability::Files)
             .subscribe("relay.*")
             .subscribe("employee.created")
     }
@@ -27,6 +29,11 @@ impl Module for Relay {
             .post("/emit", emit)
             .post("/notify", send_notices)
             .get("/received", received)
+            // Whether this module sees a file by that id (another's it must not).
+            .get("/files/{id}", |req| {
+                let found = mosaic_sdk::files::stat(req.param("id"))?;
+                Response::json(200, &json!({ "found": found.is_some() }))
+            })
             .get("/deliveries", |_| {
                 Response::json(
                     200,

@@ -62,6 +62,10 @@ impl Module for Testbed {
                 notify::send(To::Email("someone@example.com"), "testbed.poked", "Hi", "")?;
                 Ok(Response::no_content())
             })
+            .post("/files", |_| {
+                mosaic_sdk::files::put("note.txt", "text/plain", b"hi")?;
+                Ok(Response::no_content())
+            })
             .get("/admin-only", |_| Ok(Response::no_content()))
             .min_role(Role::TenantAdmin)
     }
