@@ -2,6 +2,7 @@
 
 use crate::Router;
 use crate::bindings::exports::mosaic::platform::guest as wit;
+use crate::store::Collection;
 
 pub use wit::Capability;
 
@@ -73,15 +74,16 @@ impl Manifest {
         self
     }
 
-    /// The host refuses a write that would give two documents of `collection` the
-    /// same values of `fields` (a 409 `conflict`).
-    pub fn unique_index(mut self, collection: &str, fields: &[&str]) -> Self {
-        self.indexes.push(index(collection, fields, true));
-        self
-    }
-
-    pub fn index(mut self, collection: &str, fields: &[&str]) -> Self {
-        self.indexes.push(index(collection, fields, false));
+    /// Declares `collection`'s indexes (a collection without any needs no
+    /// declaration).
+    pub fn collection(mut self, collection: &Collection) -> Self {
+        for index in collection.declared_indexes() {
+            self.indexes.push(wit::Index {
+                collection: collection.name().into(),
+                fields: index.fields.iter().map(|f| (*f).to_owned()).collect(),
+                unique: index.unique,
+            });
+        }
         self
     }
 
@@ -127,13 +129,5 @@ impl Manifest {
             capabilities: self.capabilities,
             schedules: self.schedules,
         }
-    }
-}
-
-fn index(collection: &str, fields: &[&str], unique: bool) -> wit::Index {
-    wit::Index {
-        collection: collection.into(),
-        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
-        unique,
     }
 }

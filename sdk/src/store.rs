@@ -116,15 +116,49 @@ impl Value {
     }
 }
 
-/// A named collection of this module.
+/// A named collection of this module, and its indexes: declared once, as a
+/// constant, and given to [`crate::Manifest::collection`].
+///
+/// ```ignore
+/// const EMPLOYEES: Collection = store::collection("employees")
+///     .indexes(&[Index::unique(&["email"]), Index::on(&["department"])]);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Collection {
     name: &'static str,
+    indexes: &'static [Index],
 }
 
 /// The collection `name` (`a-z`, `0-9`, `_`, `-`).
 pub const fn collection(name: &'static str) -> Collection {
-    Collection { name }
+    Collection { name, indexes: &[] }
+}
+
+/// An index of a collection over one or more data fields (dotted paths allowed).
+#[derive(Debug, Clone, Copy)]
+pub struct Index {
+    pub(crate) fields: &'static [&'static str],
+    pub(crate) unique: bool,
+}
+
+impl Index {
+    /// The host refuses a write that would give two documents the same values of
+    /// `fields` (a 409 `conflict` naming the index). Documents missing a field, or
+    /// with it null, are not held to it.
+    pub const fn unique(fields: &'static [&'static str]) -> Self {
+        Self {
+            fields,
+            unique: true,
+        }
+    }
+
+    /// A hint for the queries that filter on `fields`.
+    pub const fn on(fields: &'static [&'static str]) -> Self {
+        Self {
+            fields,
+            unique: false,
+        }
+    }
 }
 
 fn to_text<T: Serialize + ?Sized>(data: &T) -> Result<String> {
@@ -132,6 +166,22 @@ fn to_text<T: Serialize + ?Sized>(data: &T) -> Result<String> {
 }
 
 impl Collection {
+    /// The collection with these indexes.
+    pub const fn indexes(self, indexes: &'static [Index]) -> Self {
+        Self {
+            name: self.name,
+            indexes,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub(crate) fn declared_indexes(&self) -> &'static [Index] {
+        self.indexes
+    }
+
     pub fn get(&self, id: &str) -> Result<Option<Document>> {
         Ok(wit::get(self.name, id)?.map(Document::from_wit))
     }

@@ -1,6 +1,14 @@
-//! Wall-clock time and calendar dates (UTC), without a date library in the guest.
+//! Time, calendar dates and time zones, from [`jiff`] with its bundled time-zone
+//! database (a module has no system one): a shift that crosses midnight or a day
+//! judged in the tenant's zone stays right across daylight-saving changes.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use jiff::civil::{Date, DateTime, Time};
+pub use jiff::tz::TimeZone;
+pub use jiff::{Span, Timestamp, ToSpan, Zoned};
+
+use crate::tenant;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -9,70 +17,41 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// A calendar date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date {
-    pub year: i32,
-    pub month: u32,
-    pub day: u32,
+/// The current tenant's time zone (UTC if the host gave a name this database does
+/// not know).
+pub fn tenant_zone() -> TimeZone {
+    zone(&tenant::current().timezone)
 }
 
-impl Date {
-    /// Parses `YYYY-MM-DD`, refusing impossible dates such as `2025-02-30`.
-    pub fn parse(text: &str) -> Option<Self> {
-        let bytes = text.as_bytes();
-        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-            return None;
-        }
-        let year: i32 = text[0..4].parse().ok()?;
-        let month: u32 = text[5..7].parse().ok()?;
-        let day: u32 = text[8..10].parse().ok()?;
-        let date = Self { year, month, day };
-        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(date)
-    }
-
-    /// The UTC date of a timestamp in milliseconds.
-    pub fn from_timestamp_ms(ms: u64) -> Self {
-        let days = i64::try_from(ms / 86_400_000).unwrap_or(i64::MAX);
-        civil_from_days(days)
-    }
+/// The zone named `name` (an IANA name such as `Europe/Paris`), UTC if unknown.
+pub fn zone(name: &str) -> TimeZone {
+    TimeZone::get(name).unwrap_or(TimeZone::UTC)
 }
 
-impl std::fmt::Display for Date {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
+/// The date in `zone` at `ms` milliseconds since the epoch.
+pub fn date_at(ms: u64, zone: &TimeZone) -> Date {
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    Timestamp::from_millisecond(ms)
+        .unwrap_or(Timestamp::MAX)
+        .to_zoned(zone.clone())
+        .date()
 }
 
-fn is_leap(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+/// Parses exactly `YYYY-MM-DD`, refusing impossible dates such as `2025-02-30` (and
+/// the other forms ISO 8601 allows, so that stored dates have one shape).
+pub fn parse_date(text: &str) -> Option<Date> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shaped {
+        return None;
     }
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to a proleptic Gregorian date.
-fn civil_from_days(days: i64) -> Date {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Date {
-        year: i32::try_from(year).unwrap_or(i32::MAX),
-        month: u32::try_from(month).unwrap_or(1),
-        day: u32::try_from(day).unwrap_or(1),
-    }
+    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -82,25 +61,31 @@ mod tests {
     #[test]
     fn parses_real_dates_only() {
         assert_eq!(
-            Date::parse("2024-02-29").map(|d| d.to_string()).as_deref(),
+            parse_date("2024-02-29").map(|d| d.to_string()).as_deref(),
             Some("2024-02-29")
         );
-        assert_eq!(Date::parse("2023-02-29"), None);
-        assert_eq!(Date::parse("2023-13-01"), None);
-        assert_eq!(Date::parse("2023-1-01"), None);
-        assert_eq!(Date::parse("abcd-01-01"), None);
+        for bad in [
+            "2023-02-29",
+            "2023-13-01",
+            "2023-1-01",
+            "abcd-01-01",
+            "20240115",
+            "+02024-01-15",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 
     #[test]
-    fn dates_from_timestamps() {
-        assert_eq!(Date::from_timestamp_ms(0).to_string(), "1970-01-01");
+    fn dates_are_judged_in_a_zone() {
+        // 2025-11-24 23:30 UTC is already the 25th in Paris, still the 24th in New York.
+        let ms = 1_764_027_000_000;
+        assert_eq!(date_at(ms, &TimeZone::UTC).to_string(), "2025-11-24");
+        assert_eq!(date_at(ms, &zone("Europe/Paris")).to_string(), "2025-11-25");
         assert_eq!(
-            Date::from_timestamp_ms(951_782_400_000).to_string(),
-            "2000-02-29"
-        );
-        assert_eq!(
-            Date::from_timestamp_ms(1_764_000_000_000).to_string(),
+            date_at(ms, &zone("America/New_York")).to_string(),
             "2025-11-24"
         );
+        assert_eq!(zone("Not/AZone"), TimeZone::UTC);
     }
 }

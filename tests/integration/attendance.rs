@@ -5,10 +5,18 @@ use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::json;
 
-both_backends!(check_in_and_out, refuses_bad_sessions);
+both_backends!(
+    check_in_and_out,
+    refuses_bad_sessions,
+    the_working_day_is_the_tenants,
+);
 
 async fn hire(app: &TestApp, token: &str, email: &str, status: &str) -> String {
-    app.as_user(Method::POST, "/api/employees/", "demo", token)
+    hire_at(app, "demo", token, email, status).await
+}
+
+async fn hire_at(app: &TestApp, tenant: &str, token: &str, email: &str, status: &str) -> String {
+    app.as_user(Method::POST, "/api/employees/", tenant, token)
         .json(&json!({"name": "Worker", "email": email, "salary": 100, "hired_on": "2025-03-01", "status": status}))
         .send()
         .await
@@ -152,6 +160,74 @@ async fn refuses_bad_sessions(backend: Backend) {
         .await
         .expect_error(422, "validation_failed");
     clock("/api/attendance/check-in", json!({"employee_id": 42}))
+        .await
+        .expect_error(422, "validation_failed");
+}
+
+/// A check-in's date is the day in the tenant's time zone: two tenants 25 hours
+/// apart never share one.
+async fn the_working_day_is_the_tenants(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let admin = app.admin_token();
+    let zones = [
+        ("east", "Pacific/Kiritimati"),
+        ("west", "Pacific/Pago_Pago"),
+    ];
+    for (subdomain, zone) in zones {
+        app.req(Method::POST, "/api/admin/tenants")
+            .bearer(&admin)
+            .json(&json!({"name": subdomain, "subdomain": subdomain, "modules": ["attendance"], "timezone": zone}))
+            .send()
+            .await
+            .expect(201);
+    }
+    let mut dates = Vec::new();
+    for (subdomain, zone) in zones {
+        let token = app.token(subdomain, Role::TenantAdmin).await;
+        let worker = hire_at(&app, subdomain, &token, "w@example.com", "active").await;
+        let today = || {
+            jiff::Timestamp::now()
+                .to_zoned(jiff::tz::TimeZone::get(zone).expect("zone"))
+                .date()
+                .to_string()
+        };
+        let before = today();
+        let session = app
+            .as_user(Method::POST, "/api/attendance/check-in", subdomain, &token)
+            .json(&json!({"employee_id": worker}))
+            .send()
+            .await
+            .expect(201)
+            .body;
+        let date = session["date"].as_str().expect("date").to_owned();
+        assert!(
+            date == before || date == today(),
+            "{zone}: {date} is not today there"
+        );
+        dates.push(date);
+    }
+    assert_ne!(dates[0], dates[1]);
+
+    // A zone must exist.
+    app.req(Method::POST, "/api/admin/tenants")
+        .bearer(&admin)
+        .json(&json!({"name": "Nowhere", "subdomain": "nowhere", "timezone": "Mars/Olympus"}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    let moved = app
+        .req(Method::PATCH, "/api/admin/tenants/east")
+        .bearer(&admin)
+        .json(&json!({"timezone": "Europe/Paris"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(moved["timezone"], "Europe/Paris");
+    app.req(Method::PATCH, "/api/admin/tenants/east")
+        .bearer(&admin)
+        .json(&json!({"timezone": "UTC+2"}))
+        .send()
         .await
         .expect_error(422, "validation_failed");
 }

@@ -78,8 +78,8 @@ pub enum TenantCommand {
     /// Export the tenant's static site into its folder.
     DeploySite { tenant: String },
     /// Create many tenants from a CSV file with the header
-    /// `name,subdomain,modules,contact_email,primary_color,secondary_color`
-    /// (modules separated by `;`). A failing row does not stop the others.
+    /// `name,subdomain,modules,contact_email,primary_color,secondary_color`, and an
+    /// optional `timezone` column (modules separated by `;`). A failing row does not stop the others.
     BulkCreate {
         #[arg(long)]
         file: PathBuf,
@@ -106,6 +106,9 @@ pub struct TenantFields {
     primary_color: Option<String>,
     #[arg(long)]
     secondary_color: Option<String>,
+    /// An IANA zone, e.g. `Europe/Paris` (UTC by default).
+    #[arg(long)]
+    timezone: Option<String>,
 }
 
 #[derive(Args)]
@@ -151,6 +154,7 @@ pub(super) async fn run(state: AppState, command: TenantCommand) -> anyhow::Resu
                         contact_email: tenant.contact_email,
                         primary_color: tenant.primary_color,
                         secondary_color: tenant.secondary_color,
+                        timezone: tenant.timezone,
                     },
                     actor,
                 )
@@ -198,6 +202,7 @@ pub(super) async fn run(state: AppState, command: TenantCommand) -> anyhow::Resu
                 primary_color: fields.primary_color.map(Some),
                 secondary_color: fields.secondary_color.map(Some),
                 logo: None,
+                timezone: fields.timezone,
             };
             print_json(&provisioner.update_tenant(&tenant, changes, actor).await?)
         }
@@ -261,6 +266,8 @@ struct CsvTenant {
     primary_color: String,
     #[serde(default)]
     secondary_color: String,
+    #[serde(default)]
+    timezone: String,
 }
 
 impl From<CsvTenant> for NewTenant {
@@ -279,6 +286,7 @@ impl From<CsvTenant> for NewTenant {
             contact_email: optional(row.contact_email),
             primary_color: optional(row.primary_color),
             secondary_color: optional(row.secondary_color),
+            timezone: optional(row.timezone),
         }
     }
 }

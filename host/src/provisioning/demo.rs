@@ -119,6 +119,7 @@ impl Provisioner<'_> {
                         contact_email: Some(format!("it@{subdomain}.example")),
                         primary_color: Some("#0f766e".into()),
                         secondary_color: Some("#f59e0b".into()),
+                        timezone: None,
                     },
                     &actor,
                 )

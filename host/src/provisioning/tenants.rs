@@ -19,6 +19,8 @@ pub struct NewTenant {
     pub contact_email: Option<String>,
     pub primary_color: Option<String>,
     pub secondary_color: Option<String>,
+    /// An IANA zone name; UTC when none.
+    pub timezone: Option<String>,
 }
 
 /// A new tenant's first TENANT_ADMIN.
@@ -125,6 +127,7 @@ impl Provisioner<'_> {
             contact_email: Some(new.contact_email.clone()),
             primary_color: Some(new.primary_color.clone()),
             secondary_color: Some(new.secondary_color.clone()),
+            timezone: new.timezone.clone(),
             ..TenantChanges::default()
         };
         check_branding(&branding, &mut problems);
@@ -137,7 +140,7 @@ impl Provisioner<'_> {
             subdomain: new.subdomain.clone(),
             status,
             plan: "standard".into(),
-            timezone: "UTC".into(),
+            timezone: new.timezone.unwrap_or_else(|| "UTC".into()),
             generation: 0,
             contact_email: new.contact_email.map(|e| e.trim().to_lowercase()),
             primary_color: new.primary_color.map(|c| c.to_ascii_lowercase()),
@@ -194,7 +197,7 @@ impl Provisioner<'_> {
         Ok(tenant)
     }
 
-    /// Changes a tenant's name, contact or branding.
+    /// Changes a tenant's name, contact, branding or time zone.
     pub async fn update_tenant(
         &self,
         tenant_key: &str,
@@ -228,6 +231,7 @@ impl Provisioner<'_> {
                 .secondary_color
                 .map(|c| c.map(|c| c.to_ascii_lowercase())),
             logo: None,
+            timezone: changes.timezone,
         };
         self.apply_changes(&view.tenant, changes, "tenant.update", actor)
             .await?;
@@ -353,6 +357,14 @@ fn check_branding(changes: &TenantChanges, problems: &mut BTreeMap<String, Strin
         {
             problems.insert(field.into(), "must be a hex colour like #1f6feb".into());
         }
+    }
+    if let Some(zone) = &changes.timezone
+        && jiff::tz::TimeZone::get(zone).is_err()
+    {
+        problems.insert(
+            "timezone".into(),
+            "must be an IANA time zone such as Europe/Paris".into(),
+        );
     }
 }
 

@@ -11,6 +11,8 @@ use crate::runtime::types::{Cadence, ScheduleSpec};
 /// The shortest interval a schedule may declare: every firing is a call per
 /// enabled tenant.
 pub const MIN_EVERY_SECS: u32 = 60;
+/// The longest: a year and a day.
+pub const MAX_EVERY_SECS: u32 = 366 * 86_400;
 
 /// One schedule of a module's manifest, parsed.
 #[derive(Debug, Clone)]
@@ -21,8 +23,13 @@ pub struct Schedule {
 
 #[derive(Debug, Clone)]
 enum When {
-    Every { ms: i64 },
-    Cron(Box<jiff_cron::Schedule>),
+    Every {
+        ms: i64,
+    },
+    Cron {
+        expression: String,
+        parsed: Box<jiff_cron::Schedule>,
+    },
 }
 
 impl Schedule {
@@ -41,17 +48,20 @@ impl Schedule {
             ));
         }
         let when = match &spec.cadence {
-            Cadence::Every(seconds) if *seconds < MIN_EVERY_SECS => {
+            Cadence::Every(seconds) if !(MIN_EVERY_SECS..=MAX_EVERY_SECS).contains(seconds) => {
                 return Err(format!(
-                    "schedule {id} fires every {seconds} s; the shortest interval is {MIN_EVERY_SECS} s"
+                    "schedule {id} fires every {seconds} s; intervals go from {MIN_EVERY_SECS} s to {MAX_EVERY_SECS} s"
                 ));
             }
             Cadence::Every(seconds) => When::Every {
                 ms: i64::from(*seconds) * 1000,
             },
-            Cadence::Cron(expression) => When::Cron(Box::new(
-                parse_cron(expression).map_err(|why| format!("schedule {id}: {why}"))?,
-            )),
+            Cadence::Cron(expression) => When::Cron {
+                expression: expression.clone(),
+                parsed: Box::new(
+                    parse_cron(expression).map_err(|why| format!("schedule {id}: {why}"))?,
+                ),
+            },
         };
         Ok(Self {
             id: id.clone(),
@@ -59,11 +69,20 @@ impl Schedule {
         })
     }
 
+    /// What a record's next time is planned by: the cadence, and for a cron the
+    /// tenant's zone (named `zone`). When it changes the record is planned again.
+    pub fn plan(&self, zone: &str) -> String {
+        match &self.when {
+            When::Every { ms } => format!("every {} s", ms / 1000),
+            When::Cron { expression, .. } => format!("cron {expression} in {zone}"),
+        }
+    }
+
     /// The first firing for a tenant whose schedule starts at `now`.
     pub fn first(&self, now: i64, zone: &TimeZone) -> i64 {
         match &self.when {
             When::Every { ms } => now.saturating_add(*ms),
-            When::Cron(cron) => next_cron(cron, now, zone),
+            When::Cron { parsed, .. } => next_cron(parsed, now, zone),
         }
     }
 
@@ -76,7 +95,7 @@ impl Schedule {
                 let periods = (now - due).max(0) / ms + 1;
                 due.saturating_add(periods.saturating_mul(*ms))
             }
-            When::Cron(cron) => next_cron(cron, now.max(due), zone),
+            When::Cron { parsed, .. } => next_cron(parsed, now.max(due), zone),
         }
     }
 }
@@ -98,8 +117,12 @@ fn parse_cron(expression: &str) -> Result<jiff_cron::Schedule, String> {
         ));
     }
     // Seconds first, and always zero.
-    jiff_cron::Schedule::from_str(&format!("0 {}", fields.join(" ")))
-        .map_err(|e| format!("cron expression {expression:?} is not valid: {e}"))
+    let parsed = jiff_cron::Schedule::from_str(&format!("0 {}", fields.join(" ")))
+        .map_err(|e| format!("cron expression {expression:?} is not valid: {e}"))?;
+    if parsed.upcoming(TimeZone::UTC).next().is_none() {
+        return Err(format!("cron expression {expression:?} never fires"));
+    }
+    Ok(parsed)
 }
 
 /// The first time after `after_ms` that `cron` matches in `zone`; far in the
@@ -179,9 +202,16 @@ mod tests {
 
     #[test]
     fn bad_schedules_are_refused() {
-        for bad in ["* * * *", "0 9 * * 1-5", "61 * * * *", "0 0 * * * *"] {
+        for bad in [
+            "* * * *",
+            "0 9 * * 1-5",
+            "61 * * * *",
+            "0 0 * * * *",
+            "0 0 30 2 *",
+        ] {
             assert!(Schedule::parse(&cron(bad)).is_err(), "{bad:?}");
         }
+        assert!(Schedule::parse(&every(MAX_EVERY_SECS + 1)).is_err());
         let mut spec = every(60);
         spec.id = "Not OK".into();
         assert!(Schedule::parse(&spec).is_err());

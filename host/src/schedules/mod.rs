@@ -6,12 +6,14 @@
 //! record, so each firing runs once across replicas; a replica that dies mid-firing
 //! leaves a lease that runs out, and the firing is taken again with the same
 //! `fired-at`. A firing that fails is recorded and logged, not retried: the next one
-//! comes at its time. Periods missed while no host ran fire once, not once each.
+//! comes at its time. Periods missed while no host ran fire once, not once each. A
+//! replica looks only at the schedules its own modules declare, so one still on an
+//! older version of a module leaves a newer schedule to the replicas that know it.
 
 mod cadence;
 mod clock;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,8 +50,8 @@ pub struct Scheduler<'a> {
 impl Scheduler<'_> {
     /// Runs until the task is aborted.
     pub async fn run(&self) {
-        // Records known to exist, so that reconciling writes only what is new.
-        let mut known: HashSet<(String, String, String)> = HashSet::new();
+        // The plan of each record, so that reconciling writes only what changed.
+        let mut known: Plans = HashMap::new();
         let mut next_reconcile = tokio::time::Instant::now();
         let mut woken: Vec<String> = Vec::new();
         loop {
@@ -65,14 +67,25 @@ impl Scheduler<'_> {
                     tracing::warn!(tenant_id, error = %err, "reconciling schedules failed");
                 }
             }
-            if let Err(err) = self.fire_due().await {
-                tracing::warn!(error = %err, "firing due schedules failed");
-            }
-            let next_due = match self.db.next_schedule_at().await {
-                Ok(next) => next,
+            let declared = self.declared();
+            // Due records this replica could not move (held by a cache that is behind,
+            // or a failing database) are looked at again after a poll, not at once.
+            let stuck = match self.fire_due(&declared).await {
+                Ok(stuck) => stuck,
                 Err(err) => {
-                    tracing::warn!(error = %err, "looking for the next schedule failed");
-                    None
+                    tracing::warn!(error = %err, "firing due schedules failed");
+                    true
+                }
+            };
+            let next_due = if stuck {
+                None
+            } else {
+                match self.db.next_schedule_at(&declared).await {
+                    Ok(next) => next,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "looking for the next schedule failed");
+                        None
+                    }
                 }
             };
             let due = async {
@@ -89,11 +102,20 @@ impl Scheduler<'_> {
         }
     }
 
-    /// Makes the records of every active tenant's enabled schedules.
-    async fn reconcile_all(&self, known: &mut HashSet<(String, String, String)>) -> DbResult<()> {
+    /// The (module, schedule)s this replica can run.
+    fn declared(&self) -> Vec<(String, String)> {
+        self.runtime
+            .modules()
+            .iter()
+            .flat_map(|m| m.schedules.iter().map(|s| (m.key.clone(), s.id.clone())))
+            .collect()
+    }
+
+    /// Makes or re-plans the records of every active tenant's enabled schedules.
+    async fn reconcile_all(&self, known: &mut Plans) -> DbResult<()> {
         known.clear();
-        for key in self.db.schedule_keys().await? {
-            known.insert((key.tenant_id, key.module, key.schedule));
+        for (key, plan) in self.db.schedule_plans().await? {
+            known.insert((key.tenant_id, key.module, key.schedule), plan);
         }
         for (tenant_id, _) in self.db.tenant_generations().await? {
             self.reconcile(&tenant_id, known).await?;
@@ -101,13 +123,9 @@ impl Scheduler<'_> {
         Ok(())
     }
 
-    /// Makes the records of the tenant's enabled schedules that have none, first
-    /// due one period from now.
-    async fn reconcile(
-        &self,
-        tenant_id: &str,
-        known: &mut HashSet<(String, String, String)>,
-    ) -> DbResult<()> {
+    /// Makes the records of the tenant's enabled schedules that have none, first due
+    /// one period from now, and re-plans those whose cadence or zone changed.
+    async fn reconcile(&self, tenant_id: &str, known: &mut Plans) -> DbResult<()> {
         let Some(tenant) = self.active(tenant_id).await? else {
             return Ok(());
         };
@@ -123,7 +141,8 @@ impl Scheduler<'_> {
                     module.key.clone(),
                     schedule.id.clone(),
                 );
-                if known.contains(&id) {
+                let plan = schedule.plan(&tenant.tenant.timezone);
+                if known.get(&id) == Some(&plan) {
                     continue;
                 }
                 let key = ScheduleKey {
@@ -132,40 +151,43 @@ impl Scheduler<'_> {
                     schedule: id.2.clone(),
                 };
                 self.db
-                    .add_schedule(&key, schedule.first(now, &zone))
+                    .plan_schedule(&key, &plan, schedule.first(now, &zone))
                     .await?;
-                known.insert(id);
+                known.insert(id, plan);
             }
         }
         Ok(())
     }
 
-    /// Fires every schedule due now, a round at a time.
-    async fn fire_due(&self) -> DbResult<()> {
+    /// Fires every schedule due now, a round at a time. Answers whether some due
+    /// record could not be moved on.
+    async fn fire_due(&self, declared: &[(String, String)]) -> DbResult<bool> {
         loop {
-            let due = self.db.due_schedules(self.clock.now_ms(), ROUND).await?;
+            let due = self
+                .db
+                .due_schedules(self.clock.now_ms(), declared, ROUND)
+                .await?;
             let full_round = due.len() == ROUND as usize;
             let mut firing = FuturesUnordered::new();
-            let mut moved = false;
+            let mut moved = 0;
             for run in &due {
                 if firing.len() >= FIRINGS_AT_ONCE {
-                    moved |= firing.next().await.unwrap_or(false);
+                    moved += usize::from(firing.next().await.unwrap_or(false));
                 }
                 firing.push(self.fire(run));
             }
             while let Some(fired) = firing.next().await {
-                moved |= fired;
+                moved += usize::from(fired);
             }
-            // Stop when nothing moved (every due one is held elsewhere) or all is done.
-            if !full_round || !moved {
-                return Ok(());
+            // Another round only while rounds are full and moving.
+            if !full_round || moved == 0 {
+                return Ok(moved < due.len());
             }
         }
     }
 
     /// One due schedule: fired if its module is enabled for the tenant, passed on to
-    /// its next time if not, forgotten if its module no longer declares it.
-    /// Answers whether the record moved on.
+    /// its next time if not. Answers whether the record moved on.
     async fn fire(&self, due: &ScheduleRun) -> bool {
         let key = &due.key;
         let span = tracing::info_span!(
@@ -189,13 +211,14 @@ impl Scheduler<'_> {
 
     async fn try_fire(&self, due: &ScheduleRun) -> DbResult<bool> {
         let key = &due.key;
+        // Read for the schedules this replica declares; one reinstalled since is
+        // left to the next round.
         let declared = self
             .runtime
             .module(&key.module)
             .filter(|m| m.schedule(&key.schedule).is_some());
         let Some(module) = declared else {
-            self.db.remove_schedule(key).await?;
-            return Ok(true);
+            return Ok(false);
         };
         // Suspended since it was found due: its schedules wait.
         let Some(tenant) = self.active(&key.tenant_id).await? else {
@@ -209,8 +232,7 @@ impl Scheduler<'_> {
         let now = self.clock.now_ms();
         let next_at = schedule.after(due.next_at, now, &zone);
         if !self.runtime.is_enabled(&tenant, &module.key) {
-            self.db.pass_schedule(key, due.next_at, next_at).await?;
-            return Ok(true);
+            return self.db.pass_schedule(due, now, next_at).await;
         }
         let token = uuid::Uuid::new_v4().to_string();
         let lease = lease_ms(self.runtime);
@@ -255,6 +277,9 @@ impl Scheduler<'_> {
             .filter(|t| t.tenant.status == TenantStatus::Active))
     }
 }
+
+/// Each record's plan, by (tenant, module, schedule).
+type Plans = HashMap<(String, String, String), String>;
 
 /// How long a firing holds its schedule: past the call's deadline with room to
 /// record the outcome, so that only a replica that died leaves a lease to run out.

@@ -110,7 +110,7 @@ mod tests {
         ),
         (
             "postgres/0007_files_and_schedules.sql",
-            "c1b077083e18fdb2cd4995f13c945ab2deb18196a6970ad3488ad0abbf034804d44d0e4abfc0d4475f37474d663a83d6",
+            "e5dd0d1efcb183154cf075a9dac96640dfc2f657ad6514fcf11add20b597a87650d5cf8ed956c761fcbbe4bf58bf4026",
         ),
         (
             "sqlite/0001_foundation.sql",
@@ -138,7 +138,7 @@ mod tests {
         ),
         (
             "sqlite/0007_files_and_schedules.sql",
-            "2fbc5ca296040a4196923de1bff2a488d576aaa83ab9ff7f7b12f719d1ae26a155af0ddc0ab2606fc21689fe608cae56",
+            "79a347b0816cc4801976c922347b24ae8c9cf2cca8ecdbed806b06a218f6f64c60826bbf2868c9b7c4cfb17984a428be",
         ),
         (
             "sqlite-tenant/0001_module_data.sql",

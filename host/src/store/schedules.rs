@@ -51,48 +51,87 @@ fn run(row: &sqlx::any::AnyRow) -> DbResult<ScheduleRun> {
 const DUE: &str = "s.next_at <= $1 AND (s.lease_until IS NULL OR s.lease_until <= $1) \
                    AND t.status = 'active'";
 
+/// `AND (module, schedule) is one of `declared``, with parameters from `$first`: a
+/// replica looks only at the schedules it can run (another may run a newer version
+/// of a module during a rolling deploy).
+fn declared_only(declared: &[(String, String)], first: usize) -> String {
+    if declared.is_empty() {
+        return " AND 1 = 0".into();
+    }
+    let params: Vec<String> = (0..declared.len())
+        .map(|i| format!("${}", first + i))
+        .collect();
+    format!(
+        " AND s.module || '/' || s.schedule_id IN ({})",
+        params.join(", ")
+    )
+}
+
+fn bind_declared<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    declared: &'q [(String, String)],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for (module, schedule) in declared {
+        query = query.bind(format!("{module}/{schedule}"));
+    }
+    query
+}
+
 impl Db {
-    /// Every schedule with a record.
-    pub async fn schedule_keys(&self) -> DbResult<Vec<ScheduleKey>> {
-        sqlx::query("SELECT tenant_id, module, schedule_id FROM schedule_runs")
+    /// Every schedule with a record, and the plan its next time was made by.
+    pub async fn schedule_plans(&self) -> DbResult<Vec<(ScheduleKey, String)>> {
+        sqlx::query("SELECT tenant_id, module, schedule_id, plan FROM schedule_runs")
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(|row| {
-                Ok(ScheduleKey {
+                let key = ScheduleKey {
                     tenant_id: row.try_get(0)?,
                     module: row.try_get(1)?,
                     schedule: row.try_get(2)?,
-                })
+                };
+                Ok((key, row.try_get(3)?))
             })
             .collect()
     }
 
-    /// Starts a record, first firing at `next_at`, unless one exists.
-    pub async fn add_schedule(&self, key: &ScheduleKey, next_at: i64) -> DbResult<()> {
+    /// Starts a record, first firing at `next_at`, or re-plans one whose plan (its
+    /// cadence or the tenant's zone) changed. A record of the same plan is left alone.
+    pub async fn plan_schedule(&self, key: &ScheduleKey, plan: &str, next_at: i64) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO schedule_runs (tenant_id, module, schedule_id, next_at) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (tenant_id, module, schedule_id) DO NOTHING",
+            "INSERT INTO schedule_runs (tenant_id, module, schedule_id, plan, next_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, module, schedule_id) DO UPDATE \
+             SET plan = excluded.plan, next_at = excluded.next_at \
+             WHERE schedule_runs.plan <> excluded.plan",
         )
         .bind(&key.tenant_id)
         .bind(&key.module)
         .bind(&key.schedule)
+        .bind(plan)
         .bind(next_at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Up to `limit` schedules due at `now`, earliest first.
-    pub async fn due_schedules(&self, now: i64, limit: u32) -> DbResult<Vec<ScheduleRun>> {
+    /// Up to `limit` of the `declared` (module, schedule)s due at `now`, earliest
+    /// first.
+    pub async fn due_schedules(
+        &self,
+        now: i64,
+        declared: &[(String, String)],
+        limit: u32,
+    ) -> DbResult<Vec<ScheduleRun>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM schedule_runs s JOIN tenants t ON t.id = s.tenant_id \
-             WHERE {DUE} ORDER BY s.next_at LIMIT $2"
+             WHERE {DUE}{} ORDER BY s.next_at LIMIT $2",
+            declared_only(declared, 3)
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
-            .bind(i64::from(limit))
+            .bind(i64::from(limit));
+        bind_declared(query, declared)
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -100,15 +139,19 @@ impl Db {
             .collect()
     }
 
-    /// When the earliest schedule of an active tenant is due (a held one, when its
-    /// lease runs out).
-    pub async fn next_schedule_at(&self) -> DbResult<Option<i64>> {
-        sqlx::query_scalar(
+    /// When the earliest of the `declared` (module, schedule)s of an active tenant is
+    /// due (a held one, when its lease runs out).
+    pub async fn next_schedule_at(&self, declared: &[(String, String)]) -> DbResult<Option<i64>> {
+        let sql = format!(
             "SELECT MIN(CASE WHEN s.lease_until > s.next_at THEN s.lease_until ELSE s.next_at END) \
-             FROM schedule_runs s JOIN tenants t ON t.id = s.tenant_id WHERE t.status = 'active'",
-        )
-        .fetch_one(&self.pool)
-        .await
+             FROM schedule_runs s JOIN tenants t ON t.id = s.tenant_id \
+             WHERE t.status = 'active'{}",
+            declared_only(declared, 1)
+        );
+        bind_declared(sqlx::query(sqlx::AssertSqlSafe(sql)), declared)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)
     }
 
     /// Takes the firing of `due` (still due at `now`, and free) until `until`.
@@ -164,35 +207,23 @@ impl Db {
         Ok(())
     }
 
-    /// Moves a free schedule due at `due` on to `next_at` without firing it (its
-    /// module is off for the tenant).
-    pub async fn pass_schedule(&self, key: &ScheduleKey, due: i64, next_at: i64) -> DbResult<()> {
-        sqlx::query(
-            "UPDATE schedule_runs SET next_at = $1 \
+    /// Moves a schedule due at `due` on to `next_at` without firing it (its module
+    /// is off for the tenant), unless a live lease holds it. Answers whether it moved.
+    pub async fn pass_schedule(&self, due: &ScheduleRun, now: i64, next_at: i64) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE schedule_runs SET next_at = $1, lease_until = NULL, lease_token = NULL \
              WHERE tenant_id = $2 AND module = $3 AND schedule_id = $4 AND next_at = $5 \
-             AND lease_token IS NULL",
+             AND (lease_until IS NULL OR lease_until <= $6)",
         )
         .bind(next_at)
-        .bind(&key.tenant_id)
-        .bind(&key.module)
-        .bind(&key.schedule)
-        .bind(due)
+        .bind(&due.key.tenant_id)
+        .bind(&due.key.module)
+        .bind(&due.key.schedule)
+        .bind(due.next_at)
+        .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(())
-    }
-
-    /// Forgets a schedule its module no longer declares.
-    pub async fn remove_schedule(&self, key: &ScheduleKey) -> DbResult<()> {
-        sqlx::query(
-            "DELETE FROM schedule_runs WHERE tenant_id = $1 AND module = $2 AND schedule_id = $3",
-        )
-        .bind(&key.tenant_id)
-        .bind(&key.module)
-        .bind(&key.schedule)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The records of one tenant, or of all, by tenant, module and schedule.

@@ -2,13 +2,19 @@
 //! Employees are looked up through the employees module, never read directly.
 
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::store::{self, Collection, Op};
-use mosaic_sdk::time::{Date, now_ms};
+use mosaic_sdk::store::{self, Collection, Index, Op};
+use mosaic_sdk::time::{self, now_ms};
 use mosaic_sdk::{Capability, events, modules};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-const SESSIONS: Collection = store::collection("sessions");
+/// `open_for` holds the employee id while a session is open and is null after
+/// check-out: the host keeps one open session per employee even under concurrent
+/// check-ins.
+const SESSIONS: Collection = store::collection("sessions").indexes(&[
+    Index::unique(&["open_for"]),
+    Index::on(&["employee_id", "date"]),
+]);
 
 struct Attendance;
 
@@ -19,11 +25,7 @@ impl Module for Attendance {
             .icon("clock")
             .sort_order(20)
             .depends_on("employees")
-            // `open_for` holds the employee id while a session is open and is null
-            // after check-out: the host keeps one open session per employee even
-            // under concurrent check-ins.
-            .unique_index("sessions", &["open_for"])
-            .index("sessions", &["employee_id", "date"])
+            .collection(&SESSIONS)
             .capability(Capability::Events)
     }
 
@@ -49,7 +51,8 @@ fn check_in(req: &Request) -> Result<Response> {
     let now = now_ms();
     let session = json!({
         "employee_id": employee_id,
-        "date": Date::from_timestamp_ms(now).to_string(),
+        // The working day is the tenant's, not UTC's.
+        "date": time::date_at(now, &time::tenant_zone()).to_string(),
         "check_in": now,
         "check_out": null,
         "minutes": null,
@@ -95,7 +98,7 @@ fn list(req: &Request) -> Result<Response> {
         query = query.eq("employee_id", employee_id);
     }
     if let Some(date) = req.query("date") {
-        let date = Date::parse(date)
+        let date = time::parse_date(date)
             .ok_or_else(|| Error::invalid_field("date", "must be a date as YYYY-MM-DD"))?;
         query = query.filter("date", Op::Eq, date.to_string());
     }

@@ -1,11 +1,12 @@
 //! Employees: the people of a tenant. Core module, always enabled.
 
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::store::{self, Collection};
-use mosaic_sdk::{Capability, events, time::Date};
+use mosaic_sdk::store::{self, Collection, Index};
+use mosaic_sdk::{Capability, events, time};
 use serde_json::{Map, Value, json};
 
-const EMPLOYEES: Collection = store::collection("employees");
+const EMPLOYEES: Collection = store::collection("employees")
+    .indexes(&[Index::unique(&["email"]), Index::on(&["department"])]);
 
 struct Employees;
 
@@ -16,8 +17,7 @@ impl Module for Employees {
             .icon("users")
             .core()
             .sort_order(10)
-            .unique_index("employees", &["email"])
-            .index("employees", &["department"])
+            .collection(&EMPLOYEES)
             .capability(Capability::Events)
     }
 
@@ -192,7 +192,7 @@ fn validate(field: &str, value: Value) -> std::result::Result<Value, &'static st
             Some(minor_units) if minor_units >= 0 => Ok(json!(minor_units)),
             _ => Err("must be a non-negative integer (minor currency units)"),
         },
-        ("hired_on", Value::String(s)) => match Date::parse(&s) {
+        ("hired_on", Value::String(s)) => match time::parse_date(&s) {
             Some(date) => Ok(json!(date.to_string())),
             None => Err("must be a date as YYYY-MM-DD"),
         },

@@ -9,13 +9,13 @@
 use mosaic_sdk::events::Event;
 use mosaic_sdk::notify::{self, To};
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::store::{self, Batch, Collection};
+use mosaic_sdk::store::{self, Batch, Collection, Index};
 use mosaic_sdk::{Capability, identity, modules};
 use serde_json::{Map, Value, json};
 
 /// Written by the host (`notify.send`): `user_id`, `kind`, `subject`, `body`,
 /// `source`, `read`, `at`.
-const INBOX: Collection = store::collection("inbox");
+const INBOX: Collection = store::collection("inbox").indexes(&[Index::on(&["user_id", "read"])]);
 /// One document per user, under the user's id: `{"kinds": {kind: {"in_app", "email"}}}`.
 const PREFERENCES: Collection = store::collection("preferences");
 
@@ -29,7 +29,7 @@ impl Module for Notifications {
             .sort_order(90)
             .core()
             .depends_on("employees")
-            .index("inbox", &["user_id", "read"])
+            .collection(&INBOX)
             .capability(Capability::Notify)
             .subscribe("employee.*")
             .subscribe("attendance.*")

@@ -41,6 +41,7 @@ struct CreateTenant {
     contact_email: Option<String>,
     primary_color: Option<String>,
     secondary_color: Option<String>,
+    timezone: Option<String>,
 }
 
 impl From<CreateTenant> for NewTenant {
@@ -52,6 +53,7 @@ impl From<CreateTenant> for NewTenant {
             contact_email: body.contact_email,
             primary_color: body.primary_color,
             secondary_color: body.secondary_color,
+            timezone: body.timezone,
         }
     }
 }
@@ -132,6 +134,7 @@ struct UpdateTenant {
     primary_color: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     secondary_color: Option<Option<String>>,
+    timezone: Option<String>,
 }
 
 /// A field that is present: `Some(None)` for `null`, `Some(Some(v))` for a value.
@@ -153,6 +156,7 @@ async fn update_tenant(
         primary_color: body.primary_color,
         secondary_color: body.secondary_color,
         logo: None,
+        timezone: body.timezone,
     };
     let details = state
         .provisioner()

@@ -56,6 +56,9 @@ pub struct TenantChanges {
     pub secondary_color: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logo: Option<Option<String>>,
+    /// An IANA zone name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl Db {
@@ -118,6 +121,9 @@ impl Db {
         let mut sets: Vec<(&str, Option<&str>)> = Vec::new();
         if let Some(name) = &changes.name {
             sets.push(("name", Some(name)));
+        }
+        if let Some(timezone) = &changes.timezone {
+            sets.push(("timezone", Some(timezone)));
         }
         for (column, value) in [
             ("contact_email", &changes.contact_email),
