@@ -48,6 +48,7 @@ mod router;
 pub mod events;
 pub mod files;
 pub mod identity;
+pub mod input;
 pub mod log;
 pub mod modules;
 pub mod notify;

@@ -1,8 +1,10 @@
 //! Employees: the people of a tenant. Core module, always enabled.
 
+use mosaic_sdk::input::{Field, Fields};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::store::{self, Collection, Index};
-use mosaic_sdk::{Capability, events, time};
+use mosaic_sdk::{Capability, events, time::Date};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 const EMPLOYEES: Collection = store::collection("employees")
@@ -36,16 +38,33 @@ impl Module for Employees {
 
 export_module!(Employees);
 
-const FIELDS: [&str; 7] = [
-    "name",
-    "email",
-    "department",
-    "position",
-    "salary",
-    "hired_on",
-    "status",
-];
-const STATUSES: [&str; 2] = ["active", "inactive"];
+/// An employee, as stored and as the API shows it.
+#[derive(Serialize, Deserialize)]
+struct Employee {
+    name: String,
+    email: String,
+    department: Option<String>,
+    position: Option<String>,
+    /// Minor currency units.
+    salary: i64,
+    hired_on: Date,
+    status: String,
+}
+
+const STATUSES: &[&str] = &["active", "inactive"];
+
+const EMPLOYEE: Fields = Fields::new(&[
+    Field::text("name", 1, 200).required(),
+    Field::email("email").required(),
+    Field::text("department", 0, 100).optional(),
+    Field::text("position", 0, 100).optional(),
+    Field::integer("salary")
+        .min(0)
+        .unit("minor currency units")
+        .required(),
+    Field::date("hired_on").required(),
+    Field::choice("status", STATUSES).or("active"),
+]);
 
 fn list(req: &Request) -> Result<Response> {
     let mut query = EMPLOYEES
@@ -65,13 +84,7 @@ fn list(req: &Request) -> Result<Response> {
 }
 
 fn create(req: &Request) -> Result<Response> {
-    let input: Map<String, Value> = req.json()?;
-    let mut employee = Map::new();
-    employee.insert("status".into(), json!("active"));
-    employee.insert("department".into(), Value::Null);
-    employee.insert("position".into(), Value::Null);
-    apply(&mut employee, input)?;
-    require(&employee, &["name", "email", "salary", "hired_on"])?;
+    let employee: Employee = EMPLOYEE.create(req)?;
     let doc = EMPLOYEES.insert(&employee).map_err(email_taken)?;
     events::emit("employee.created", Some(&doc.id), &employee)?;
     Ok(Response::raw_json(201, doc.to_json()))
@@ -93,8 +106,8 @@ fn update(req: &Request) -> Result<Response> {
             .as_u64()
             .ok_or_else(|| Error::invalid_field("version", "must be a positive integer"))?,
     };
-    let mut employee: Map<String, Value> = doc.parse()?;
-    apply(&mut employee, input)?;
+    let stored: Employee = doc.parse()?;
+    let employee: Employee = EMPLOYEE.update_with(&stored, input)?;
     let doc = EMPLOYEES
         .update(id, Some(expected), &employee)
         .map_err(email_taken)?;
@@ -120,101 +133,4 @@ fn email_taken(err: Error) -> Error {
         }
         other => other,
     }
-}
-
-/// Validates `input` field by field and writes it over `employee`, collecting
-/// every problem into one 422.
-fn apply(employee: &mut Map<String, Value>, input: Map<String, Value>) -> Result<()> {
-    let mut problems = std::collections::BTreeMap::new();
-    for (field, value) in input {
-        match validate(&field, value) {
-            Ok(value) => {
-                employee.insert(field, value);
-            }
-            Err(message) => {
-                problems.insert(field, message.to_owned());
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(problems))
-    }
-}
-
-fn require(employee: &Map<String, Value>, fields: &[&str]) -> Result<()> {
-    let missing: std::collections::BTreeMap<_, _> = fields
-        .iter()
-        .filter(|f| employee.get(**f).is_none_or(Value::is_null))
-        .map(|f| ((*f).to_owned(), "is required".to_owned()))
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(missing))
-    }
-}
-
-fn validate(field: &str, value: Value) -> std::result::Result<Value, &'static str> {
-    match (field, value) {
-        (_, Value::String(s)) if s.chars().any(char::is_control) => {
-            Err("must not contain control characters")
-        }
-        ("name", Value::String(s)) => {
-            let s = s.trim();
-            if s.is_empty() || s.chars().count() > 200 {
-                Err("must be 1 to 200 characters")
-            } else {
-                Ok(json!(s))
-            }
-        }
-        ("email", Value::String(s)) => {
-            let s = s.trim().to_lowercase();
-            if is_email(&s) {
-                Ok(json!(s))
-            } else {
-                Err("must be a valid email address")
-            }
-        }
-        ("department" | "position", Value::Null) => Ok(Value::Null),
-        ("department" | "position", Value::String(s)) => {
-            let s = s.trim();
-            if s.chars().count() > 100 {
-                Err("must be at most 100 characters")
-            } else if s.is_empty() {
-                Ok(Value::Null)
-            } else {
-                Ok(json!(s))
-            }
-        }
-        ("salary", Value::Number(n)) => match n.as_i64() {
-            Some(minor_units) if minor_units >= 0 => Ok(json!(minor_units)),
-            _ => Err("must be a non-negative integer (minor currency units)"),
-        },
-        ("hired_on", Value::String(s)) => match time::parse_date(&s) {
-            Some(date) => Ok(json!(date.to_string())),
-            None => Err("must be a date as YYYY-MM-DD"),
-        },
-        ("status", Value::String(s)) if STATUSES.contains(&s.as_str()) => Ok(json!(s)),
-        ("status", _) => Err("must be active or inactive"),
-        ("name" | "email" | "hired_on", _) => Err("must be a string"),
-        ("department" | "position", _) => Err("must be a string or null"),
-        ("salary", _) => Err("must be a non-negative integer (minor currency units)"),
-        (other, _) if !FIELDS.contains(&other) => Err("unknown field"),
-        _ => Err("invalid value"),
-    }
-}
-
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    s.len() <= 254
-        && !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.chars().any(char::is_whitespace)
 }
