@@ -78,11 +78,15 @@ pub async fn runtime(
 
     let directory = Directory::load(db.clone(), None).await?;
     let files = provisioning::TenantFiles::new(scratch);
+    let billing = crate::billing::BillingSettings::default();
+    let clock = crate::clock::Clock::default();
     let provisioner = provisioning::Provisioner {
         db: &db,
         runtime: &runtime,
         directory: &directory,
         files: &files,
+        billing: &billing,
+        clock: &clock,
     };
     let actor = provisioning::Actor {
         id: "bench",

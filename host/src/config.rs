@@ -106,8 +106,10 @@ pub struct Config {
     pub tenant_sweep_interval: Duration,
     /// How events reach their subscribers.
     pub events: crate::events::EventSettings,
-    /// The scheduler's clock: the system's, or a manual one in tests.
-    pub clock: crate::schedules::Clock,
+    /// The clock of time-driven work: the system's, or a manual one in tests.
+    pub clock: crate::clock::Clock,
+    /// Trials, grace periods and the default plan.
+    pub billing: crate::billing::BillingSettings,
 }
 
 impl Config {
@@ -133,7 +135,8 @@ impl Config {
             demo_requests_per_hour: 5,
             tenant_sweep_interval: Duration::from_secs(2),
             events: crate::events::EventSettings::default(),
-            clock: crate::schedules::Clock::default(),
+            clock: crate::clock::Clock::default(),
+            billing: crate::billing::BillingSettings::default(),
         }
     }
 

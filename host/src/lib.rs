@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod bench;
+pub mod billing;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod events;
 pub mod http;
@@ -115,6 +117,8 @@ impl AppState {
             runtime: &self.runtime,
             directory: &self.directory,
             files: &self.files,
+            billing: &self.config.billing,
+            clock: &self.config.clock,
         }
     }
 }
@@ -125,8 +129,8 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves. In the background it
-/// follows tenant changes made elsewhere, delivers events, fires schedules, evicts
-/// idle slots and forgets idle rate limit buckets.
+/// follows tenant changes made elsewhere, delivers events, fires schedules, moves
+/// subscriptions on, evicts idle slots and forgets idle rate limit buckets.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -166,6 +170,16 @@ pub async fn serve(
         .run()
         .await;
     });
+    let renewing = state.clone();
+    let renewals = tokio::spawn(async move {
+        billing::Renewals {
+            db: &renewing.db,
+            clock: &renewing.config.clock,
+            settings: &renewing.config.billing,
+        }
+        .run()
+        .await;
+    });
     let housekeeping = state.clone();
     let period = (state.config.limits.slot_idle_timeout / 4).max(std::time::Duration::from_secs(1));
     let evictor = tokio::spawn(async move {
@@ -190,5 +204,6 @@ pub async fn serve(
     follower.abort();
     deliverer.abort();
     scheduler.abort();
+    renewals.abort();
     result
 }

@@ -136,3 +136,58 @@ async fn events_commands() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_plan_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let (ok, stdout, stderr) = mosaic(data, &["billing", "plans"]).await;
+    assert!(ok, "{stderr}");
+    let plans: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(plans.as_array().map(Vec::len), Some(3), "{stdout}");
+    let (ok, _, stderr) = mosaic(data, &["billing", "retire-plan", "enterprise"]).await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = mosaic(data, &["billing", "plans"]).await;
+    assert!(ok);
+    let plans: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(plans.as_array().map(Vec::len), Some(2), "{stdout}");
+    let (ok, _, stderr) = mosaic(
+        data,
+        &[
+            "billing",
+            "update-plan",
+            "business",
+            r#"{"currency": "euro"}"#,
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("currency"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_tick_moves_subscriptions_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let (ok, _, stderr) = mosaic(
+        data,
+        &["tenant", "create", "--name", "Acme", "--subdomain", "acme"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = mosaic(data, &["billing", "tick"]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "[]", "nothing is due yet");
+    let (ok, stdout, stderr) =
+        mosaic(data, &["billing", "tick", "--now", "2100-01-01T00:00:00Z"]).await;
+    assert!(ok, "{stderr}");
+    let moved: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(moved[0]["from"], "trial", "{stdout}");
+    assert_eq!(moved[0]["to"], "expired", "{stdout}");
+    let (ok, stdout, _) = mosaic(data, &["billing", "tick", "--now", "2100-01-02T00:00:00Z"]).await;
+    assert!(ok);
+    assert_eq!(stdout.trim(), "[]", "a move happens once");
+    let (ok, _, stderr) = mosaic(data, &["billing", "tick", "--now", "yesterday"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("--now"), "{stderr}");
+}

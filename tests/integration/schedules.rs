@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mosaic::auth::Role;
-use mosaic::schedules::Clock;
+use mosaic::clock::Clock;
 use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};

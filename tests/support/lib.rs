@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mosaic::auth::{Claims, Role};
+use mosaic::clock::Clock;
 use mosaic::config::RateLimit;
 use mosaic::events::EventSettings;
-use mosaic::schedules::Clock;
 use mosaic::{AppState, Config, Limits};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

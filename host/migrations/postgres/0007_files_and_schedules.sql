@@ -23,8 +23,6 @@ CREATE TABLE schedule_runs (
     tenant_id     TEXT NOT NULL,
     module        TEXT NOT NULL,
     schedule_id   TEXT NOT NULL,
-    -- What `next_at` was planned by (cadence and zone): a change re-plans it.
-    plan          TEXT NOT NULL,
     next_at       BIGINT NOT NULL,
     lease_until   BIGINT,
     lease_token   TEXT,

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod bench;
+mod billing;
 mod demo;
 mod events;
 mod mail;
@@ -70,6 +71,20 @@ struct Common {
     /// `cargo build-modules` puts them, under `$CARGO_TARGET_DIR` or `./target`].
     #[arg(long, env = "MOSAIC_MODULES_DIR", global = true)]
     modules_dir: Option<PathBuf>,
+    /// The plan a new tenant's trial is of (it cannot be retired).
+    #[arg(
+        long,
+        env = "MOSAIC_DEFAULT_PLAN",
+        default_value = "starter",
+        global = true
+    )]
+    default_plan: String,
+    /// Length of a new tenant's trial, in days.
+    #[arg(long, env = "MOSAIC_TRIAL_DAYS", default_value_t = 14, global = true)]
+    trial_days: u64,
+    /// How long a past-due subscription is still served, in days.
+    #[arg(long, env = "MOSAIC_GRACE_DAYS", default_value_t = 7, global = true)]
+    grace_days: u64,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +107,11 @@ pub enum Command {
     Tenant {
         #[command(subcommand)]
         command: tenant::TenantCommand,
+    },
+    /// Billing: the plans tenants subscribe from.
+    Billing {
+        #[command(subcommand)]
+        command: billing::BillingCommand,
     },
     /// Demo requests sent from the public site.
     Demo {
@@ -143,6 +163,11 @@ pub async fn run() -> anyhow::Result<()> {
     };
     config.jwt_previous_secrets = cli.common.jwt_previous_secrets.clone();
     config.production = cli.common.production;
+    config.billing = crate::billing::BillingSettings {
+        default_plan: cli.common.default_plan.clone(),
+        trial: std::time::Duration::from_secs(cli.common.trial_days.saturating_mul(86_400)),
+        grace: std::time::Duration::from_secs(cli.common.grace_days.saturating_mul(86_400)),
+    };
     let modules_dir = cli.common.modules_dir.unwrap_or_else(|| {
         std::env::var_os("CARGO_TARGET_DIR")
             .map_or_else(|| PathBuf::from("target"), PathBuf::from)
@@ -153,6 +178,10 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Tenant { command } => {
             add_builtin_modules(&mut config, &modules_dir)?;
             tenant::run(AppState::build(config).await?, command).await
+        }
+        Command::Billing { command } => {
+            add_builtin_modules(&mut config, &modules_dir)?;
+            billing::run(AppState::build(config).await?, command).await
         }
         Command::Demo { command } => {
             add_builtin_modules(&mut config, &modules_dir)?;

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod bench;
+mod billing;
 mod error;
 mod extract;
 mod health;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(admin::router())
         .merge(auth::router())
+        .merge(billing::router())
         .merge(users::router())
         .merge(public::router())
         .merge(modules::router())

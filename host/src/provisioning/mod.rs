@@ -7,6 +7,7 @@ mod demo;
 mod domains;
 pub mod files;
 mod modules;
+mod plans;
 mod publishing;
 mod states;
 mod tenants;
@@ -21,6 +22,7 @@ use crate::tenancy::{Directory, TenantView};
 pub use demo::Conversion;
 pub use files::{AssetRefusal, ImageKind, TenantFiles, WrittenFile};
 pub use modules::Toggled;
+pub use plans::{NewPlan, PlanChanges};
 pub use publishing::TenantHealth;
 pub use states::Transition;
 pub use tenants::{FirstAdmin, NewTenant, TenantDetails};
@@ -41,6 +43,10 @@ pub enum ProvisionError {
     UnknownDomain(String),
     #[error("unknown demo request")]
     UnknownDemoRequest,
+    #[error("unknown plan {0}")]
+    UnknownPlan(String),
+    #[error("plan {0} exists already")]
+    PlanTaken(String),
     #[error("the demo request was converted already")]
     DemoRequestConverted,
     #[error("module {0} is core and always enabled")]
@@ -137,6 +143,8 @@ pub struct Provisioner<'a> {
     pub runtime: &'a Runtime,
     pub directory: &'a Directory,
     pub files: &'a TenantFiles,
+    pub billing: &'a crate::billing::BillingSettings,
+    pub clock: &'a crate::clock::Clock,
 }
 
 impl Provisioner<'_> {

@@ -139,8 +139,12 @@ impl Provisioner<'_> {
             name: new.name.trim().to_owned(),
             subdomain: new.subdomain.clone(),
             status,
-            plan: "standard".into(),
-            timezone: new.timezone.unwrap_or_else(|| "UTC".into()),
+            plan: self.billing.default_plan.clone(),
+            timezone: new
+                .timezone
+                .as_deref()
+                .and_then(tenancy::canonical_zone)
+                .unwrap_or_else(|| "UTC".into()),
             generation: 0,
             contact_email: new.contact_email.map(|e| e.trim().to_lowercase()),
             primary_color: new.primary_color.map(|c| c.to_ascii_lowercase()),
@@ -173,7 +177,11 @@ impl Provisioner<'_> {
         let target = format!("tenant:{}", tenant.subdomain);
         let audit = actor
             .audit(Some(&tenant.id), "tenant.create", &target)
-            .after(&json!({"name": tenant.name, "status": tenant.status, "modules": new.modules}));
+            .after(&json!({"name": tenant.name, "status": tenant.status, "modules": new.modules, "timezone": tenant.timezone}));
+        let trial_ends_at = self
+            .clock
+            .now_ms()
+            .saturating_add(crate::billing::millis(self.billing.trial));
         let row = TenantRow {
             tenant: &tenant,
             modules: &new.modules,
@@ -185,6 +193,7 @@ impl Provisioner<'_> {
                 password_hash: &a.password_hash,
             }),
             demo_request,
+            trial_ends_at,
         };
         match self.db.create_tenant(&row, audit).await? {
             Created::Yes => {}
@@ -231,7 +240,10 @@ impl Provisioner<'_> {
                 .secondary_color
                 .map(|c| c.map(|c| c.to_ascii_lowercase())),
             logo: None,
-            timezone: changes.timezone,
+            timezone: changes
+                .timezone
+                .as_deref()
+                .and_then(tenancy::canonical_zone),
         };
         self.apply_changes(&view.tenant, changes, "tenant.update", actor)
             .await?;
@@ -281,6 +293,7 @@ impl Provisioner<'_> {
             "primary_color": tenant.primary_color,
             "secondary_color": tenant.secondary_color,
             "logo": tenant.logo,
+            "timezone": tenant.timezone,
         });
         let audit = actor
             .audit(Some(&tenant.id), action, &target)
@@ -359,7 +372,7 @@ fn check_branding(changes: &TenantChanges, problems: &mut BTreeMap<String, Strin
         }
     }
     if let Some(zone) = &changes.timezone
-        && jiff::tz::TimeZone::get(zone).is_err()
+        && tenancy::canonical_zone(zone).is_none()
     {
         problems.insert(
             "timezone".into(),

@@ -31,6 +31,7 @@ pub enum Provenance {
 pub const RESERVED_KEYS: &[&str] = &[
     "admin",
     "auth",
+    "billing",
     "demo-requests",
     "modules",
     "tenants",

@@ -136,9 +136,10 @@ fn next_cron(cron: &jiff_cron::Schedule, after_ms: i64, zone: &TimeZone) -> i64 
         .map_or(i64::MAX, |z| z.timestamp().as_millisecond())
 }
 
-/// The tenant's zone, by IANA name; UTC for a name this host does not know.
+/// The tenant's zone, by IANA name; UTC for a name the bundled database does not
+/// know (a tenant's zone is checked when it is set).
 pub fn zone(name: &str) -> TimeZone {
-    TimeZone::get(name).unwrap_or(TimeZone::UTC)
+    crate::tenancy::zone(name).unwrap_or(TimeZone::UTC)
 }
 
 #[cfg(test)]

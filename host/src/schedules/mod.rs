@@ -11,7 +11,6 @@
 //! older version of a module leaves a newer schedule to the replicas that know it.
 
 mod cadence;
-mod clock;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,8 +21,8 @@ use futures::stream::FuturesUnordered;
 use tracing::Instrument as _;
 
 pub use cadence::{MIN_EVERY_SECS, Schedule, zone};
-pub use clock::Clock;
 
+use crate::clock::Clock;
 use crate::runtime::Runtime;
 use crate::store::schedules::{ScheduleKey, ScheduleRun};
 use crate::store::{Db, DbResult, TenantStatus};

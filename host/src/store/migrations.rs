@@ -110,7 +110,19 @@ mod tests {
         ),
         (
             "postgres/0007_files_and_schedules.sql",
-            "e5dd0d1efcb183154cf075a9dac96640dfc2f657ad6514fcf11add20b597a87650d5cf8ed956c761fcbbe4bf58bf4026",
+            "c1b077083e18fdb2cd4995f13c945ab2deb18196a6970ad3488ad0abbf034804d44d0e4abfc0d4475f37474d663a83d6",
+        ),
+        (
+            "postgres/0008_schedule_plans.sql",
+            "7510a14919699f6aaac2062363fe198ff44b64148f5b98bf91707ca367f6bba2bd66c3ca291ce10a295ac52a97bb4138",
+        ),
+        (
+            "postgres/0009_plans.sql",
+            "4a115081b8209bf1e8ffab37752a955d8e15ac2c7519f9ecc4c0aeddca6e01f1f82c78ed195b8a9d1dadae07ba1c73f0",
+        ),
+        (
+            "postgres/0010_subscriptions.sql",
+            "2590fa309c2c0aa2d3ae03d73213f652c75e67c2927b06a648853719ff05ecf45c09df35738169b799360157204841ce",
         ),
         (
             "sqlite/0001_foundation.sql",
@@ -138,7 +150,19 @@ mod tests {
         ),
         (
             "sqlite/0007_files_and_schedules.sql",
-            "79a347b0816cc4801976c922347b24ae8c9cf2cca8ecdbed806b06a218f6f64c60826bbf2868c9b7c4cfb17984a428be",
+            "2fbc5ca296040a4196923de1bff2a488d576aaa83ab9ff7f7b12f719d1ae26a155af0ddc0ab2606fc21689fe608cae56",
+        ),
+        (
+            "sqlite/0008_schedule_plans.sql",
+            "7510a14919699f6aaac2062363fe198ff44b64148f5b98bf91707ca367f6bba2bd66c3ca291ce10a295ac52a97bb4138",
+        ),
+        (
+            "sqlite/0009_plans.sql",
+            "bf9aa870c6a753f6469e7fe5170320d35bb8af6460a03d784c831c3a2189318e55498f4e93629a133f4cf0b5f173ef2b",
+        ),
+        (
+            "sqlite/0010_subscriptions.sql",
+            "0a0a848a57a1b0c23603a80f7b4e67821c6ad919eeca0950e1d331e66a1c7944c36fd4000c66503b30b6b0403a581b3f",
         ),
         (
             "sqlite-tenant/0001_module_data.sql",

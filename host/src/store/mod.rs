@@ -9,6 +9,7 @@ mod mail;
 mod migrations;
 mod module_data;
 mod modules;
+pub mod plans;
 pub mod records;
 pub mod schedules;
 mod sessions;
@@ -30,8 +31,8 @@ pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
 pub use sessions::{RefreshUse, SessionProblem};
 pub use tenants::{
-    Created, DomainChange, TENANT_CHANGES, Tenant, TenantChanges, TenantQuery, TenantRow,
-    TenantStatistics, TenantStatus, module_settings,
+    Created, DomainChange, Moved, Subscription, SubscriptionState, TENANT_CHANGES, Tenant,
+    TenantChanges, TenantQuery, TenantRow, TenantStatistics, TenantStatus, module_settings,
 };
 pub use users::{Account, NewAccount, Realm};
 

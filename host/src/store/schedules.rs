@@ -97,12 +97,17 @@ impl Db {
 
     /// Starts a record, first firing at `next_at`, or re-plans one whose plan (its
     /// cadence or the tenant's zone) changed. A record of the same plan is left alone.
+    /// A re-plan only ever brings the next firing closer: during a rolling deploy
+    /// replicas with the old and the new cadence re-plan in turn, and neither may
+    /// push the firing away for good; after it, each firing plans the next with the
+    /// cadence of the replica that ran it.
     pub async fn plan_schedule(&self, key: &ScheduleKey, plan: &str, next_at: i64) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO schedule_runs (tenant_id, module, schedule_id, plan, next_at) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, module, schedule_id) DO UPDATE \
-             SET plan = excluded.plan, next_at = excluded.next_at \
+             SET plan = excluded.plan, next_at = CASE WHEN excluded.next_at < schedule_runs.next_at \
+             THEN excluded.next_at ELSE schedule_runs.next_at END \
              WHERE schedule_runs.plan <> excluded.plan",
         )
         .bind(&key.tenant_id)

@@ -59,6 +59,24 @@ pub const RESERVED_SUBDOMAINS: &[&str] = &[
     "bulk-update-modules",
 ];
 
+/// The time zone named `name` (IANA, e.g. `Europe/Paris`), from jiff's bundled
+/// database: the one modules have, so the host and every module agree on what a
+/// tenant's zone means whatever this machine's `/usr/share/zoneinfo` holds.
+pub fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    static BUNDLED: std::sync::OnceLock<jiff::tz::TimeZoneDatabase> = std::sync::OnceLock::new();
+    BUNDLED
+        .get_or_init(jiff::tz::TimeZoneDatabase::bundled)
+        .get(name)
+        .ok()
+}
+
+/// `name` as the bundled database spells it (`europe/paris` → `Europe/Paris`), or
+/// none for a zone it does not have.
+pub fn canonical_zone(name: &str) -> Option<String> {
+    let zone = zone(name)?;
+    Some(zone.iana_name().unwrap_or(name).to_owned())
+}
+
 /// Whether `s` may be a tenant subdomain: a lower-case DNS label, not reserved, and
 /// not shaped like a tenant id (so the two can never be confused).
 pub fn valid_subdomain(s: &str) -> Result<(), &'static str> {

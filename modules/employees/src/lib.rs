@@ -3,7 +3,7 @@
 use mosaic_sdk::input::{Field, Fields};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::store::{self, Collection, Index};
-use mosaic_sdk::{Capability, events, time::Date};
+use mosaic_sdk::{Capability, events};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -47,7 +47,9 @@ struct Employee {
     position: Option<String>,
     /// Minor currency units.
     salary: i64,
-    hired_on: Date,
+    /// `YYYY-MM-DD`, checked on the way in; text, so that a document stored by an
+    /// older version with a date jiff does not read still loads.
+    hired_on: String,
     status: String,
 }
 

@@ -7,6 +7,7 @@ mod demo_requests;
 mod domains;
 mod events;
 mod modules;
+mod plans;
 mod schedules;
 mod states;
 mod tenants;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(modules::router())
         .merge(audit::router())
         .merge(events::router())
+        .merge(plans::router())
         .merge(schedules::router())
         .merge(demo_requests::router())
 }
@@ -106,6 +108,8 @@ impl From<ProvisionError> for ApiError {
             ProvisionError::UnknownModule(m) => ApiError::NotFound(format!("Unknown module {m}")),
             ProvisionError::UnknownDomain(d) => ApiError::NotFound(format!("Unknown domain {d}")),
             ProvisionError::UnknownDemoRequest => ApiError::NotFound("Unknown demo request".into()),
+            ProvisionError::UnknownPlan(p) => ApiError::NotFound(format!("Unknown plan {p}")),
+            ProvisionError::PlanTaken(p) => ApiError::Conflict(format!("Plan {p} exists already")),
             ProvisionError::DemoRequestConverted => {
                 ApiError::Conflict("The demo request was converted already".into())
             }

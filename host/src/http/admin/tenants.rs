@@ -134,7 +134,9 @@ struct UpdateTenant {
     primary_color: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     secondary_color: Option<Option<String>>,
-    timezone: Option<String>,
+    /// Present and null is refused: a tenant always has a zone.
+    #[serde(default, deserialize_with = "present")]
+    timezone: Option<Option<String>>,
 }
 
 /// A field that is present: `Some(None)` for `null`, `Some(Some(v))` for a value.
@@ -156,7 +158,14 @@ async fn update_tenant(
         primary_color: body.primary_color,
         secondary_color: body.secondary_color,
         logo: None,
-        timezone: body.timezone,
+        timezone: match body.timezone {
+            Some(None) => {
+                return Err(ApiError::Validation(
+                    json!({"timezone": "must be an IANA time zone such as Europe/Paris, not null"}),
+                ));
+            }
+            other => other.flatten(),
+        },
     };
     let details = state
         .provisioner()

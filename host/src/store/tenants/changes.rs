@@ -17,6 +17,7 @@ const TENANT_TABLES: &[&str] = &[
     "event_outbox",
     "module_files",
     "schedule_runs",
+    "subscriptions",
     "refresh_tokens",
     "one_time_tokens",
     "mail_outbox",
@@ -40,6 +41,8 @@ pub struct TenantRow<'a> {
     pub admin: Option<NewAccount<'a>>,
     /// The demo request this tenant converts, marked converted in the same transaction.
     pub demo_request: Option<&'a str>,
+    /// When the trial its subscription starts with ends.
+    pub trial_ends_at: i64,
 }
 
 /// The editable fields of a tenant; `None` leaves a field as it is, `Some(None)`
@@ -97,6 +100,7 @@ impl Db {
                 for key in row.modules {
                     set_module(conn, &tenant.id, key, true, now).await?;
                 }
+                super::subscriptions::start_trial(conn, &tenant.id, row.trial_ends_at, now).await?;
                 if let Some(admin) = &row.admin {
                     insert_account(conn, Realm::Tenant(&tenant.id), admin).await?;
                 }

@@ -9,6 +9,7 @@ mod changes;
 mod domains;
 mod modules;
 mod statistics;
+mod subscriptions;
 
 use std::str::FromStr;
 
@@ -20,6 +21,7 @@ pub use changes::{Created, TenantChanges, TenantRow};
 pub use domains::DomainChange;
 pub use modules::module_settings;
 pub use statistics::TenantStatistics;
+pub use subscriptions::{Moved, Subscription, SubscriptionState};
 
 /// The PostgreSQL `LISTEN` channel; the payload is the changed tenant's id.
 pub const TENANT_CHANGES: &str = "mosaic_tenant_changes";

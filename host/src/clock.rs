@@ -1,5 +1,5 @@
-//! The scheduler's clock: the system's, or one a test moves by hand so that a day
-//! of firings takes no time.
+//! The clock of time-driven work (schedules, subscription renewals): the system's,
+//! or one a test moves by hand so that a day of it takes no time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,19 @@ impl Clock {
                 let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
                 now.send_modify(|now| *now = now.saturating_add(by));
                 true
+            }
+        }
+    }
+
+    /// Waits until a manual clock is moved; the system clock never is, so this
+    /// never returns for it.
+    pub async fn advanced(&self) {
+        match self {
+            Self::System => std::future::pending().await,
+            Self::Manual(now) => {
+                let mut changes = now.subscribe();
+                // The sender lives as long as this clock, so this waits, never fails.
+                let _ = changes.changed().await;
             }
         }
     }

@@ -1,0 +1,66 @@
+//! `mosaic billing ...`: the plans tenants subscribe from, and moving subscriptions
+//! on in time.
+
+use clap::Subcommand;
+
+use super::{cli_actor_id, print_json};
+use crate::AppState;
+use crate::billing::Renewals;
+use crate::provisioning::{Actor, NewPlan, PlanChanges};
+use crate::store::Origin;
+
+#[derive(Subcommand)]
+pub enum BillingCommand {
+    /// The plans, in sort order.
+    Plans {
+        /// Retired plans too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Add a plan, given as JSON: `{"key","name","price_minor","currency","period",
+    /// "modules":[..],"limits":{"max_employees",..},"sort_order"}`.
+    CreatePlan { json: String },
+    /// Change a plan: the JSON fields given replace the plan's.
+    UpdatePlan { key: String, json: String },
+    /// The plan keeps its subscribers and takes no new ones.
+    RetirePlan { key: String },
+    /// Makes the subscription moves due now (or at `--now`), as every running host
+    /// does by itself, and prints them.
+    Tick {
+        /// An RFC 3339 time, e.g. `2026-12-31T00:00:00Z`.
+        #[arg(long)]
+        now: Option<jiff::Timestamp>,
+    },
+}
+
+pub(super) async fn run(state: AppState, command: BillingCommand) -> anyhow::Result<()> {
+    let actor_id = cli_actor_id();
+    let actor = Actor {
+        id: &actor_id,
+        origin: Origin::default(),
+    };
+    let provisioner = state.provisioner();
+    match command {
+        BillingCommand::Plans { all } => print_json(&state.db.plans(all).await?),
+        BillingCommand::CreatePlan { json } => {
+            let new: NewPlan = serde_json::from_str(&json)?;
+            print_json(&provisioner.create_plan(new, &actor).await?)
+        }
+        BillingCommand::UpdatePlan { key, json } => {
+            let changes: PlanChanges = serde_json::from_str(&json)?;
+            print_json(&provisioner.update_plan(&key, changes, &actor).await?)
+        }
+        BillingCommand::RetirePlan { key } => {
+            print_json(&provisioner.retire_plan(&key, &actor).await?)
+        }
+        BillingCommand::Tick { now } => {
+            let renewals = Renewals {
+                db: &state.db,
+                clock: &state.config.clock,
+                settings: &state.config.billing,
+            };
+            let now = now.map_or_else(|| state.config.clock.now_ms(), |t| t.as_millisecond());
+            print_json(&renewals.tick(now).await?)
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! A tenant's subscription to its plan (`tenants.plan`): its state and the times
+//! that move it. Each time-driven move is a conditional update with its audit row,
+//! announced like any tenant change, so it happens once across replicas and every
+//! replica sees it.
+
+use std::str::FromStr;
+
+use sqlx::{AnyConnection, Row as _};
+
+use super::{Announce, one_row};
+use crate::store::{AuditEntry, Db, DbResult, Origin};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    Trial,
+    Active,
+    PastDue,
+    Cancelled,
+    Expired,
+}
+
+impl SubscriptionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trial => "trial",
+            Self::Active => "active",
+            Self::PastDue => "past_due",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl FromStr for SubscriptionState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "trial" => Self::Trial,
+            "active" => Self::Active,
+            "past_due" => Self::PastDue,
+            "cancelled" => Self::Cancelled,
+            "expired" => Self::Expired,
+            other => return Err(format!("unknown subscription state {other:?}")),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Subscription {
+    pub state: SubscriptionState,
+    pub trial_ends_at: Option<i64>,
+    /// Paid until.
+    pub period_end: Option<i64>,
+    /// Past due, still served until.
+    pub grace_ends_at: Option<i64>,
+}
+
+/// A time-driven move: from `from` when `column` has passed.
+struct Move {
+    from: SubscriptionState,
+    to: SubscriptionState,
+    column: &'static str,
+}
+
+/// Every move time makes, in the order they are tried.
+const MOVES: &[Move] = &[
+    Move {
+        from: SubscriptionState::Trial,
+        to: SubscriptionState::Expired,
+        column: "trial_ends_at",
+    },
+    Move {
+        from: SubscriptionState::Active,
+        to: SubscriptionState::PastDue,
+        column: "period_end",
+    },
+    Move {
+        from: SubscriptionState::PastDue,
+        to: SubscriptionState::Expired,
+        column: "grace_ends_at",
+    },
+    Move {
+        from: SubscriptionState::Cancelled,
+        to: SubscriptionState::Expired,
+        column: "period_end",
+    },
+];
+
+/// A subscription that time moved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Moved {
+    pub tenant_id: String,
+    pub from: SubscriptionState,
+    pub to: SubscriptionState,
+}
+
+/// Starts a new tenant's trial, in its creation's transaction.
+pub(super) async fn start_trial(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    trial_ends_at: i64,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO subscriptions (tenant_id, state, trial_ends_at, created_at, updated_at) \
+         VALUES ($1, 'trial', $2, $3, $3)",
+    )
+    .bind(tenant_id)
+    .bind(trial_ends_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Db {
+    pub async fn subscription(&self, tenant_id: &str) -> DbResult<Option<Subscription>> {
+        let row = sqlx::query(
+            "SELECT state, trial_ends_at, period_end, grace_ends_at FROM subscriptions \
+             WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let state: String = row.try_get(0)?;
+            Ok(Subscription {
+                state: state
+                    .parse()
+                    .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+                trial_ends_at: row.try_get(1)?,
+                period_end: row.try_get(2)?,
+                grace_ends_at: row.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Makes every move that is due at `now`, each with its audit row by `actor`. A
+    /// past-due subscription is served for `grace_ms` after its period ends.
+    pub async fn advance_subscriptions(
+        &self,
+        now: i64,
+        grace_ms: i64,
+        actor: &str,
+        origin: &Origin,
+    ) -> DbResult<Vec<Moved>> {
+        let mut moved = Vec::new();
+        for step in MOVES {
+            let sql = format!(
+                "SELECT tenant_id FROM subscriptions WHERE state = $1 AND {} <= $2",
+                step.column
+            );
+            let due: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(step.from.as_str())
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+            for tenant_id in due {
+                let change = Moved {
+                    tenant_id,
+                    from: step.from,
+                    to: step.to,
+                };
+                let target = format!("subscription:{}", change.tenant_id);
+                let action = match change.to {
+                    SubscriptionState::PastDue => "subscription.past_due",
+                    _ => "subscription.expire",
+                };
+                let audit =
+                    AuditEntry::new(origin, actor, Some(&change.tenant_id), action, &target)
+                        .before(&serde_json::json!({ "state": change.from }))
+                        .after(&serde_json::json!({ "state": change.to }));
+                if self.make_move(step, &change, now, grace_ms, audit).await? {
+                    moved.push(change);
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// One move, if the subscription is still where it was found (another replica,
+    /// or a payment, may have moved it since).
+    async fn make_move(
+        &self,
+        step: &Move,
+        change: &Moved,
+        now: i64,
+        grace_ms: i64,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<bool> {
+        let sql = format!(
+            "UPDATE subscriptions SET state = $1, updated_at = $2, \
+             grace_ends_at = CASE WHEN $1 = 'past_due' THEN period_end + $3 ELSE grace_ends_at END \
+             WHERE tenant_id = $4 AND state = $5 AND {} <= $2",
+            step.column
+        );
+        let tenant_id = change.tenant_id.clone();
+        let done = self
+            .change_tenant(&tenant_id, Announce::Touch, audit, async |conn, _| {
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(step.to.as_str())
+                    .bind(now)
+                    .bind(grace_ms)
+                    .bind(&tenant_id)
+                    .bind(step.from.as_str())
+                    .execute(conn)
+                    .await?;
+                Ok(one_row(&done))
+            })
+            .await?;
+        Ok(done.is_ok())
+    }
+
+    /// When the next move is due, if any subscription has one coming.
+    pub async fn next_subscription_move(&self) -> DbResult<Option<i64>> {
+        let mut next: Option<i64> = None;
+        for step in MOVES {
+            let sql = format!(
+                "SELECT MIN({}) FROM subscriptions WHERE state = $1",
+                step.column
+            );
+            let at: Option<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(step.from.as_str())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+            next = match (next, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(next)
+    }
+}
