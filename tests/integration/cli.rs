@@ -191,3 +191,46 @@ async fn billing_tick_moves_subscriptions_once() {
     assert!(!ok);
     assert!(stderr.contains("--now"), "{stderr}");
 }
+
+/// A command's JSON can be piped: logs go to stderr, and a reader that goes away
+/// early is no crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_is_pipeable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = mosaic_command(crate::MOSAIC)
+        .env("MOSAIC_LOG", "info")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["billing", "plans"])
+        .output()
+        .await
+        .expect("mosaic runs");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str::<serde_json::Value>(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not only JSON ({e}): {stdout}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("INFO"), "the logs went to stderr: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colours off a terminal: {stderr}"
+    );
+
+    // `| head -c 1`: the reader closes after one byte.
+    let mut child = mosaic_command(crate::MOSAIC)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["billing", "plans"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosaic runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.expect("mosaic ends");
+    assert_ne!(
+        output.status.code(),
+        Some(101),
+        "no panic: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -142,12 +142,16 @@ pub enum Command {
 
 /// Parses the command line and runs it.
 pub async fn run() -> anyhow::Result<()> {
-    // Already set when a test runs the CLI in-process.
+    // Logs go to stderr, so that what a command prints on stdout (JSON, a token) can
+    // be piped; colours only on a terminal. Already set when a test runs the CLI
+    // in-process.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("MOSAIC_LOG")
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let cli = Cli::parse();
     let mut config = Config::new(&cli.common.data_dir);
@@ -226,7 +230,13 @@ pub(super) fn cli_actor_id() -> String {
     format!("cli:{login}")
 }
 
+/// Prints `value` as JSON on stdout. A reader that went away (`| head`) ends the
+/// output quietly rather than with a panic.
 pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(value)?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
 }

@@ -40,6 +40,10 @@ async fn proxy(
     let (module, path) = split_module_path(parts.uri.path());
     tracing::Span::current().record("module", module);
     let Some(loaded) = state.runtime.gate(&auth.tenant, module) else {
+        // An upgrade cannot bring a module this host does not have.
+        if state.runtime.module(module).is_none() {
+            return Err(ApiError::NotFound(format!("No module {module}")));
+        }
         return Err(ApiError::ModuleNotEnabled(module.to_owned()));
     };
     let limit = state.runtime.limits().max_request_bytes;
