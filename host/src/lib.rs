@@ -80,6 +80,14 @@ impl AppState {
             .await
             .context("connecting to the database")?;
         db.migrate().await.context("migrating the database")?;
+        let default_plan = &config.billing.default_plan;
+        anyhow::ensure!(
+            db.plan(default_plan)
+                .await?
+                .is_some_and(|plan| plan.retired_at.is_none()),
+            "the default plan {default_plan:?} (MOSAIC_DEFAULT_PLAN) is no plan that takes \
+             subscribers: name one of `mosaic billing plans`"
+        );
         let runtime = Runtime::new(db.clone(), config.limits.clone(), config.cache_dir())?;
         let shipped = config.shipped_modules.iter().map(|path| {
             let key = path.file_stem().unwrap_or_default().to_string_lossy();

@@ -152,3 +152,30 @@ async fn time_moves_subscriptions_on(backend: Backend) {
         ]
     );
 }
+
+/// A sign-up's trial runs from its approval, not from its request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_trial_starts_at_approval() {
+    let clock = Clock::manual(START_MS);
+    let app = TestApp::builder(Backend::Sqlite)
+        .with_clock(&clock)
+        .start()
+        .await;
+    app.req(Method::POST, "/api/auth/register")
+        .json(&json!({
+            "company_name": "Initech", "subdomain": "initech", "full_name": "Peter Gibbons",
+            "email": "peter@initech.example", "password": "correct horse battery"
+        }))
+        .send()
+        .await
+        .expect(201);
+    clock.advance(DAY * 20);
+    app.req(Method::POST, "/api/admin/tenants/initech/approve")
+        .bearer(&app.admin_token())
+        .send()
+        .await
+        .expect(200);
+    let found = subscription(&app, "initech").await;
+    assert_eq!(found["state"], "trial", "{found}");
+    assert_eq!(found["trial_ends_at"], START_MS + 34 * DAY_MS);
+}

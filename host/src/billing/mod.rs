@@ -72,8 +72,10 @@ impl Renewals<'_> {
             if let Err(err) = self.tick(self.clock.now_ms()).await {
                 tracing::warn!(error = %err, "moving subscriptions on failed");
             }
+            // A move still due after the tick failed: it is tried again after a
+            // poll, not at once.
             let next = match self.db.next_subscription_move().await {
-                Ok(next) => next,
+                Ok(next) => next.filter(|at| *at > self.clock.now_ms()),
                 Err(err) => {
                     tracing::warn!(error = %err, "looking for the next subscription move failed");
                     None

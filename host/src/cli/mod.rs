@@ -80,10 +80,12 @@ struct Common {
     )]
     default_plan: String,
     /// Length of a new tenant's trial, in days.
-    #[arg(long, env = "MOSAIC_TRIAL_DAYS", default_value_t = 14, global = true)]
+    #[arg(long, env = "MOSAIC_TRIAL_DAYS", default_value_t = 14, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
     trial_days: u64,
     /// How long a past-due subscription is still served, in days.
-    #[arg(long, env = "MOSAIC_GRACE_DAYS", default_value_t = 7, global = true)]
+    #[arg(long, env = "MOSAIC_GRACE_DAYS", default_value_t = 7, global = true,
+          value_parser = clap::value_parser!(u64).range(0..=3650))]
     grace_days: u64,
 }
 

@@ -148,6 +148,13 @@ pub struct Provisioner<'a> {
 }
 
 impl Provisioner<'_> {
+    /// When a trial starting now ends.
+    pub(crate) fn trial_ends_at(&self) -> i64 {
+        self.clock
+            .now_ms()
+            .saturating_add(crate::billing::millis(self.billing.trial))
+    }
+
     /// The tenant named by id or subdomain.
     pub async fn find_tenant(&self, key: &str) -> Result<Arc<TenantView>, ProvisionError> {
         self.directory

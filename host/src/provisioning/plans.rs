@@ -130,6 +130,9 @@ impl Provisioner<'_> {
     }
 }
 
+/// The most modules a plan lists.
+const MAX_PLAN_MODULES: usize = 100;
+
 fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 32
@@ -157,8 +160,14 @@ fn check(plan: &Plan) -> BTreeMap<String, String> {
             "must be an ISO 4217 code such as USD".into(),
         );
     }
+    if plan.modules.len() > MAX_PLAN_MODULES {
+        problems.insert(
+            "modules".into(),
+            format!("must list at most {MAX_PLAN_MODULES} modules"),
+        );
+    }
     let mut seen = std::collections::HashSet::new();
-    for module in &plan.modules {
+    for module in plan.modules.iter().take(MAX_PLAN_MODULES) {
         let problem = if !valid_key(module) {
             Some(format!("{module:?} is not a module key"))
         } else if CORE_MODULES.contains(&module.as_str()) {

@@ -128,6 +128,7 @@ impl Provisioner<'_> {
                 transition.from(),
                 transition.to(),
                 reason,
+                (transition == Transition::Approve).then(|| self.trial_ends_at()),
                 audit,
             )
             .await?

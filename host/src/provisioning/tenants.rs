@@ -178,10 +178,7 @@ impl Provisioner<'_> {
         let audit = actor
             .audit(Some(&tenant.id), "tenant.create", &target)
             .after(&json!({"name": tenant.name, "status": tenant.status, "modules": new.modules, "timezone": tenant.timezone}));
-        let trial_ends_at = self
-            .clock
-            .now_ms()
-            .saturating_add(crate::billing::millis(self.billing.trial));
+        let trial_ends_at = self.trial_ends_at();
         let row = TenantRow {
             tenant: &tenant,
             modules: &new.modules,

@@ -162,12 +162,15 @@ impl Db {
 
     /// Moves a tenant into state `to` from one of `from`, recording the reason, with
     /// its audit row, in one transaction. False when the tenant was in none of `from`.
+    /// `trial_ends_at` restarts a subscription still on trial (a sign-up's trial runs
+    /// from its approval, not from its request).
     pub async fn transition_tenant(
         &self,
         tenant_id: &str,
         from: &[TenantStatus],
         to: TenantStatus,
         reason: Option<&str>,
+        trial_ends_at: Option<i64>,
         audit: AuditEntry<'_>,
     ) -> DbResult<bool> {
         let status_params: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
@@ -186,7 +189,13 @@ impl Db {
                 for state in from {
                     query = query.bind(state.as_str());
                 }
-                Ok(one_row(&query.bind(tenant_id).execute(conn).await?))
+                let moved = one_row(&query.bind(tenant_id).execute(&mut *conn).await?);
+                if moved.is_ok()
+                    && let Some(ends) = trial_ends_at
+                {
+                    super::subscriptions::restart_trial(conn, tenant_id, ends, now).await?;
+                }
+                Ok(moved)
             })
             .await?;
         Ok(moved.is_ok())

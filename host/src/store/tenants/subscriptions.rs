@@ -115,6 +115,25 @@ pub(super) async fn start_trial(
     Ok(())
 }
 
+/// Moves the end of a trial still running to `trial_ends_at`.
+pub(super) async fn restart_trial(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    trial_ends_at: i64,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE subscriptions SET trial_ends_at = $1, updated_at = $2 \
+         WHERE tenant_id = $3 AND state = 'trial'",
+    )
+    .bind(trial_ends_at)
+    .bind(now)
+    .bind(tenant_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 impl Db {
     pub async fn subscription(&self, tenant_id: &str) -> DbResult<Option<Subscription>> {
         let row = sqlx::query(
@@ -149,8 +168,10 @@ impl Db {
     ) -> DbResult<Vec<Moved>> {
         let mut moved = Vec::new();
         for step in MOVES {
+            // A pending sign-up's trial has not started: it starts at approval.
             let sql = format!(
-                "SELECT tenant_id FROM subscriptions WHERE state = $1 AND {} <= $2",
+                "SELECT s.tenant_id FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id \
+                 WHERE s.state = $1 AND s.{} <= $2 AND t.status <> 'pending'",
                 step.column
             );
             let due: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
@@ -173,8 +194,14 @@ impl Db {
                     AuditEntry::new(origin, actor, Some(&change.tenant_id), action, &target)
                         .before(&serde_json::json!({ "state": change.from }))
                         .after(&serde_json::json!({ "state": change.to }));
-                if self.make_move(step, &change, now, grace_ms, audit).await? {
-                    moved.push(change);
+                // One row that fails is logged and left for the next tick; the
+                // others still move.
+                match self.make_move(step, &change, now, grace_ms, audit).await {
+                    Ok(true) => moved.push(change),
+                    Ok(false) => {}
+                    Err(err) => {
+                        tracing::warn!(tenant_id = %change.tenant_id, error = %err, "moving a subscription on failed");
+                    }
                 }
             }
         }
