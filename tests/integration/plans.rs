@@ -6,7 +6,11 @@ use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-both_backends!(plans_are_seeded_and_public, platform_admins_manage_plans);
+both_backends!(
+    plans_are_seeded_and_public,
+    platform_admins_manage_plans,
+    a_plan_decides_the_modules,
+);
 
 async fn public_keys(app: &TestApp) -> Vec<String> {
     let body = app
@@ -187,4 +191,144 @@ async fn platform_admins_manage_plans(backend: Backend) {
         .map(|row| row["action"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(actions, ["plan.retire", "plan.update", "plan.create"]);
+}
+
+/// A module some plan lists is sold: a tenant has it only on a plan that lists it.
+/// A downgrade switches it off (data kept), the upgrade back brings it back.
+async fn a_plan_decides_the_modules(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_testbed()
+        .with_tenant("acme", &["attendance"])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    // Before any plan lists the testbed, it is not gated.
+    let enable = |module: &'static str, enabled: bool| {
+        let req = app
+            .req(
+                Method::POST,
+                &format!("/api/admin/tenants/acme/modules/{module}"),
+            )
+            .bearer(&admin)
+            .json(&json!({ "enabled": enabled }));
+        async move { req.send().await }
+    };
+    enable("testbed", true).await.expect(200);
+    enable("testbed", false).await.expect(200);
+    app.req(Method::POST, "/api/admin/plans")
+        .bearer(&admin)
+        .json(
+            &json!({"key": "lab", "name": "Lab", "price_minor": 19900, "currency": "USD",
+                      "period": "month", "modules": ["testbed"]}),
+        )
+        .send()
+        .await
+        .expect(201);
+    app.req(Method::POST, "/api/admin/plans")
+        .bearer(&admin)
+        .json(
+            &json!({"key": "lab-yearly", "name": "Lab yearly", "price_minor": 199000,
+                      "currency": "USD", "period": "year", "modules": ["testbed", "attendance"]}),
+        )
+        .send()
+        .await
+        .expect(201);
+
+    // Now it is sold, and not in acme's Starter plan: the cheapest plan with it is named.
+    let refused = enable("testbed", true)
+        .await
+        .expect_error(403, "plan_upgrade_required")
+        .body;
+    assert_eq!(refused["upgrade"], true);
+    assert_eq!(refused["module"], "testbed");
+    assert_eq!(
+        refused["plan"], "lab-yearly",
+        "199000 a year beats 19900 a month"
+    );
+    app.req(Method::POST, "/api/admin/tenants")
+        .bearer(&admin)
+        .json(&json!({"name": "Globex", "subdomain": "globex", "modules": ["testbed"]}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+
+    // Upgrade: at once.
+    let token = app.token("acme", Role::TenantAdmin).await;
+    app.as_user(Method::GET, "/api/testbed/fixed", "acme", &token)
+        .send()
+        .await
+        .expect(403);
+    let upgraded = app
+        .req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&admin)
+        .json(&json!({"plan": "lab-yearly"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(upgraded["previous"], "starter");
+    enable("testbed", true).await.expect(200);
+    app.as_user(Method::GET, "/api/testbed/fixed", "acme", &token)
+        .send()
+        .await
+        .expect(200);
+
+    // Downgrade: the modules the plan lacks are switched off, data kept...
+    let downgraded = app
+        .req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&admin)
+        .json(&json!({"plan": "lab"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(downgraded["paused"], json!(["attendance"]));
+    app.as_user(Method::GET, "/api/attendance/", "acme", &token)
+        .send()
+        .await
+        .expect(403);
+    app.as_user(Method::GET, "/api/testbed/fixed", "acme", &token)
+        .send()
+        .await
+        .expect(200);
+    // ...and come back with a plan that has them.
+    let back = app
+        .req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&admin)
+        .json(&json!({"plan": "lab-yearly"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(back["resumed"], json!(["attendance"]));
+    app.as_user(Method::GET, "/api/attendance/", "acme", &token)
+        .send()
+        .await
+        .expect(200);
+    let subscription = app
+        .as_user(Method::GET, "/api/billing/subscription", "acme", &token)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(subscription["plan"]["key"], "lab-yearly");
+
+    // A retired or unknown plan takes no one new.
+    app.req(Method::POST, "/api/admin/plans/business/retire")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    app.req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&admin)
+        .json(&json!({"plan": "business"}))
+        .send()
+        .await
+        .expect_error(409, "conflict");
+    app.req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&admin)
+        .json(&json!({"plan": "platinum"}))
+        .send()
+        .await
+        .expect_error(404, "not_found");
 }

@@ -24,6 +24,8 @@ pub enum BillingCommand {
     UpdatePlan { key: String, json: String },
     /// The plan keeps its subscribers and takes no new ones.
     RetirePlan { key: String },
+    /// Moves a tenant to another plan (modules it lacks are switched off).
+    ChangePlan { tenant: String, plan: String },
     /// Makes the subscription moves due now (or at `--now`), as every running host
     /// does by itself, and prints them.
     Tick {
@@ -52,6 +54,9 @@ pub(super) async fn run(state: AppState, command: BillingCommand) -> anyhow::Res
         }
         BillingCommand::RetirePlan { key } => {
             print_json(&provisioner.retire_plan(&key, &actor).await?)
+        }
+        BillingCommand::ChangePlan { tenant, plan } => {
+            print_json(&provisioner.change_plan(&tenant, &plan, &actor).await?)
         }
         BillingCommand::Tick { now } => {
             let renewals = Renewals {

@@ -31,6 +31,14 @@ pub enum ApiError {
     /// The module gate's answer, in its documented shape.
     #[error("Module not enabled")]
     ModuleNotEnabled(String),
+    /// The tenant's plan does not include the module; `upgrade_to` is the cheapest
+    /// plan that does.
+    #[error("Module {module} is not in the {plan} plan")]
+    NotInPlan {
+        module: String,
+        plan: String,
+        upgrade_to: Option<String>,
+    },
     #[error("Tenant is {0}")]
     TenantInactive(&'static str),
     /// Too many failed logins; seconds until the next attempt is allowed.
@@ -67,6 +75,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::ModuleNotEnabled(_) => (StatusCode::FORBIDDEN, "module_not_enabled"),
+            Self::NotInPlan { .. } => (StatusCode::FORBIDDEN, "plan_upgrade_required"),
             Self::TenantInactive(_) => (StatusCode::FORBIDDEN, "tenant_inactive"),
             Self::Locked(_) => (StatusCode::LOCKED, "account_locked"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -85,6 +94,12 @@ impl IntoResponse for ApiError {
             Self::ModuleNotEnabled(module) => {
                 json!({"error": "Module not enabled", "module": module, "upgrade": true})
             }
+            Self::NotInPlan {
+                module, upgrade_to, ..
+            } => json!({
+                "error": self.to_string(), "code": code, "module": module, "upgrade": true,
+                "plan": upgrade_to, "request_id": request_id
+            }),
             Self::Locked(retry_after) | Self::RateLimited(retry_after) => json!({
                 "error": self.to_string(), "code": code, "retry_after": retry_after, "request_id": request_id
             }),

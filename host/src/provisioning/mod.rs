@@ -22,7 +22,7 @@ use crate::tenancy::{Directory, TenantView};
 pub use demo::Conversion;
 pub use files::{AssetRefusal, ImageKind, TenantFiles, WrittenFile};
 pub use modules::Toggled;
-pub use plans::{NewPlan, PlanChanges};
+pub use plans::{NewPlan, PlanChanged, PlanChanges};
 pub use publishing::TenantHealth;
 pub use states::Transition;
 pub use tenants::{FirstAdmin, NewTenant, TenantDetails};
@@ -47,6 +47,13 @@ pub enum ProvisionError {
     UnknownPlan(String),
     #[error("plan {0} exists already")]
     PlanTaken(String),
+    #[error("module {module} is not in the {plan} plan")]
+    NotInPlan {
+        module: String,
+        plan: String,
+        /// The cheapest plan that has it.
+        upgrade_to: Option<String>,
+    },
     #[error("the demo request was converted already")]
     DemoRequestConverted,
     #[error("module {0} is core and always enabled")]

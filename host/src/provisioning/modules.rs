@@ -76,6 +76,10 @@ impl Provisioner<'_> {
         if loaded.core && !enabled {
             return Err(ProvisionError::CoreModule(module.to_owned()));
         }
+        if enabled {
+            self.check_plan_allows(&view.tenant.plan, &[module.to_owned()])
+                .await?;
+        }
         let tenant_id = view.tenant.id.clone();
         let target = format!("tenant:{}/module:{module}", view.tenant.subdomain);
         let action = if enabled {

@@ -1,5 +1,9 @@
 //! Billing plans: platform admins create, edit and retire them; tenants subscribe
-//! from the ones not retired.
+//! from the ones not retired, and a plan decides which modules a tenant may have.
+//!
+//! A module that some plan lists is sold: a tenant may switch it on only if its own
+//! plan lists it. Core modules come with every plan, and a module no plan lists (a
+//! third-party module not priced yet) is not gated.
 
 use std::collections::BTreeMap;
 
@@ -41,7 +45,130 @@ pub struct PlanChanges {
     pub sort_order: Option<i64>,
 }
 
+/// The result of a plan change.
+#[derive(Debug, serde::Serialize)]
+pub struct PlanChanged {
+    pub tenant: String,
+    pub plan: String,
+    pub previous: String,
+    /// Switched off because the new plan lacks them; data kept.
+    pub paused: Vec<String>,
+    /// Switched back on: paused by an earlier change, and in the new plan.
+    pub resumed: Vec<String>,
+}
+
+/// Whether a tenant on `plan` may have `module`, given every plan (retired ones
+/// too, which still say a module is sold).
+fn allows(plans: &[Plan], plan: &str, module: &str) -> bool {
+    CORE_MODULES.contains(&module)
+        || !plans.iter().any(|p| p.modules.iter().any(|m| m == module))
+        || plans
+            .iter()
+            .any(|p| p.key == plan && p.modules.iter().any(|m| m == module))
+}
+
+/// The cheapest plan taking subscribers that includes `module` (prices compared
+/// per year).
+fn cheapest_with(plans: &[Plan], module: &str) -> Option<String> {
+    plans
+        .iter()
+        .filter(|p| p.retired_at.is_none() && p.modules.iter().any(|m| m == module))
+        .min_by_key(|p| match p.period {
+            Period::Month => p.price_minor.saturating_mul(12),
+            Period::Year => p.price_minor,
+        })
+        .map(|p| p.key.clone())
+}
+
 impl Provisioner<'_> {
+    /// Refuses the first of `modules` that a tenant on `plan` may not have, naming
+    /// the cheapest plan that would let it.
+    pub(super) async fn check_plan_allows(
+        &self,
+        plan: &str,
+        modules: &[String],
+    ) -> Result<(), ProvisionError> {
+        let plans = self.db.plans(true).await?;
+        match modules.iter().find(|m| !allows(&plans, plan, m)) {
+            Some(module) => Err(ProvisionError::NotInPlan {
+                module: module.clone(),
+                plan: plan.to_owned(),
+                upgrade_to: cheapest_with(&plans, module),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Moves a tenant to another plan, at once and on every replica. Modules the new
+    /// plan lacks are switched off (their data kept), and modules an earlier change
+    /// switched off come back when the new plan has them.
+    pub async fn change_plan(
+        &self,
+        tenant_key: &str,
+        plan_key: &str,
+        actor: &Actor<'_>,
+    ) -> Result<PlanChanged, ProvisionError> {
+        let view = self.find_tenant(tenant_key).await?;
+        let tenant = &view.tenant;
+        let plans = self.db.plans(true).await?;
+        let plan = plans
+            .iter()
+            .find(|p| p.key == plan_key)
+            .ok_or_else(|| ProvisionError::UnknownPlan(plan_key.to_owned()))?;
+        if plan.retired_at.is_some() && tenant.plan != plan.key {
+            return Err(ProvisionError::InvalidTransition(format!(
+                "plan {plan_key} is retired and takes no new subscribers"
+            )));
+        }
+        let paused: Vec<String> = self
+            .module_map(&view)
+            .into_iter()
+            .filter(|(module, on)| *on && !allows(&plans, plan_key, module))
+            .map(|(module, _)| module)
+            .collect();
+        let resumed: Vec<String> = self
+            .db
+            .paused_modules(&tenant.id)
+            .await?
+            .into_iter()
+            .filter(|module| {
+                self.runtime.module(module).is_some() && allows(&plans, plan_key, module)
+            })
+            .collect();
+        let changed = PlanChanged {
+            tenant: tenant.subdomain.clone(),
+            plan: plan_key.to_owned(),
+            previous: tenant.plan.clone(),
+            paused,
+            resumed,
+        };
+        let target = format!("tenant:{}", tenant.subdomain);
+        let audit = actor
+            .audit(Some(&tenant.id), "tenant.plan", &target)
+            .before(&serde_json::json!({ "plan": tenant.plan }))
+            .after(&changed);
+        if !self
+            .db
+            .change_plan(
+                &tenant.id,
+                plan_key,
+                &changed.paused,
+                &changed.resumed,
+                audit,
+            )
+            .await?
+        {
+            return Err(ProvisionError::UnknownTenant);
+        }
+        for module in &changed.paused {
+            self.runtime.drop_slot(&tenant.id, module);
+        }
+        self.runtime.modules_changed(&tenant.id);
+        self.published(&tenant.id).await?;
+        tracing::info!(tenant = %tenant.subdomain, plan = plan_key, paused = ?changed.paused, resumed = ?changed.resumed, "plan changed");
+        Ok(changed)
+    }
+
     pub async fn create_plan(
         &self,
         new: NewPlan,

@@ -122,6 +122,20 @@ impl Provisioner<'_> {
         }
         if let Err(message) = self.check_modules(&new.modules) {
             problems.insert("modules".into(), message);
+        } else {
+            match self
+                .check_plan_allows(&self.billing.default_plan, &new.modules)
+                .await
+            {
+                Ok(()) => {}
+                Err(ProvisionError::NotInPlan { module, plan, .. }) => {
+                    problems.insert(
+                        "modules".into(),
+                        format!("{module} is not in the {plan} plan new tenants start on"),
+                    );
+                }
+                Err(other) => return Err(other),
+            }
         }
         let branding = TenantChanges {
             contact_email: Some(new.contact_email.clone()),

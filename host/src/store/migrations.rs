@@ -125,6 +125,10 @@ mod tests {
             "2590fa309c2c0aa2d3ae03d73213f652c75e67c2927b06a648853719ff05ecf45c09df35738169b799360157204841ce",
         ),
         (
+            "postgres/0011_plan_pauses.sql",
+            "6a3a23604f02c4728e12a2566e00cc79cb86593428d3e1981a6301955c7e9168f060adc2d4ef7dc5cdcfa31ff127700c",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -163,6 +167,10 @@ mod tests {
         (
             "sqlite/0010_subscriptions.sql",
             "0a0a848a57a1b0c23603a80f7b4e67821c6ad919eeca0950e1d331e66a1c7944c36fd4000c66503b30b6b0403a581b3f",
+        ),
+        (
+            "sqlite/0011_plan_pauses.sql",
+            "4ca612344ca07f4d4a489730af85db326eaf9bf2eb9329cc5f35f4e84c587c3ff4cff1927e406bdfbc0926e74858476e",
         ),
         (
             "sqlite-tenant/0001_module_data.sql",

@@ -110,6 +110,15 @@ impl From<ProvisionError> for ApiError {
             ProvisionError::UnknownDemoRequest => ApiError::NotFound("Unknown demo request".into()),
             ProvisionError::UnknownPlan(p) => ApiError::NotFound(format!("Unknown plan {p}")),
             ProvisionError::PlanTaken(p) => ApiError::Conflict(format!("Plan {p} exists already")),
+            ProvisionError::NotInPlan {
+                module,
+                plan,
+                upgrade_to,
+            } => ApiError::NotInPlan {
+                module,
+                plan,
+                upgrade_to,
+            },
             ProvisionError::DemoRequestConverted => {
                 ApiError::Conflict("The demo request was converted already".into())
             }

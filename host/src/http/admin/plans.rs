@@ -13,11 +13,18 @@ use crate::http::ApiError;
 use crate::http::extract::JsonBody;
 use crate::provisioning::{NewPlan, PlanChanges};
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePlan {
+    plan: String,
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/admin/plans", get(list).post(create))
         .route("/api/admin/plans/{key}", patch(update))
         .route("/api/admin/plans/{key}/retire", post(retire))
+        .route("/api/admin/tenants/{tenant}/plan", post(change_plan))
 }
 
 /// Every plan, retired ones included.
@@ -60,4 +67,19 @@ async fn retire(
         .retire_plan(&key, &admin.actor())
         .await?;
     Ok(Json(json!(plan)))
+}
+
+/// Moves a tenant to another plan: modules it lacks are switched off (data kept),
+/// modules switched off by an earlier change come back when it has them.
+async fn change_plan(
+    State(state): State<AppState>,
+    admin: AdminActor,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody<ChangePlan>,
+) -> Result<Json<Value>, ApiError> {
+    let changed = state
+        .provisioner()
+        .change_plan(&tenant, &body.plan, &admin.actor())
+        .await?;
+    Ok(Json(json!(changed)))
 }

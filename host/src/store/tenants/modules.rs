@@ -110,7 +110,8 @@ pub(super) async fn set_module(
     sqlx::query(
         "INSERT INTO tenant_modules (tenant_id, module_key, enabled, settings, updated_at) \
          VALUES ($1, $2, $3, '{}', $4) \
-         ON CONFLICT (tenant_id, module_key) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+         ON CONFLICT (tenant_id, module_key) DO UPDATE SET enabled = excluded.enabled, \
+         paused_by_plan = 0, updated_at = excluded.updated_at",
     )
     .bind(tenant_id)
     .bind(module)

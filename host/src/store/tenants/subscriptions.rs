@@ -241,6 +241,59 @@ impl Db {
         Ok(done.is_ok())
     }
 
+    /// Modules of the tenant that a plan change switched off.
+    pub async fn paused_modules(&self, tenant_id: &str) -> DbResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT module_key FROM tenant_modules WHERE tenant_id = $1 AND paused_by_plan = 1 \
+             ORDER BY module_key",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Moves the tenant to `plan`, switching off (`pause`) the modules it lacks and
+    /// back on (`resume`) those it brings back, with its audit row, in one
+    /// transaction announced to every replica. False when the tenant is gone.
+    pub async fn change_plan(
+        &self,
+        tenant_id: &str,
+        plan: &str,
+        pause: &[String],
+        resume: &[String],
+        audit: AuditEntry<'_>,
+    ) -> DbResult<bool> {
+        let changed = self
+            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+                let done = sqlx::query("UPDATE tenants SET plan = $1 WHERE id = $2")
+                    .bind(plan)
+                    .bind(tenant_id)
+                    .execute(&mut *conn)
+                    .await?;
+                if one_row(&done).is_err() {
+                    return Ok(one_row(&done));
+                }
+                for (modules, enabled, paused) in [(pause, 0_i64, 1_i64), (resume, 1, 0)] {
+                    for module in modules {
+                        sqlx::query(
+                            "UPDATE tenant_modules SET enabled = $1, paused_by_plan = $2, \
+                             updated_at = $3 WHERE tenant_id = $4 AND module_key = $5",
+                        )
+                        .bind(enabled)
+                        .bind(paused)
+                        .bind(now)
+                        .bind(tenant_id)
+                        .bind(module)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                Ok(one_row(&done))
+            })
+            .await?;
+        Ok(changed.is_ok())
+    }
+
     /// When the next move is due, if any subscription has one coming.
     pub async fn next_subscription_move(&self) -> DbResult<Option<i64>> {
         let mut next: Option<i64> = None;
