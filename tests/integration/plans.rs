@@ -313,6 +313,31 @@ async fn a_plan_decides_the_modules(backend: Backend) {
         .body;
     assert_eq!(subscription["plan"]["key"], "lab-yearly");
 
+    // A module switched off by hand after a downgrade stays off after the upgrade.
+    let down = app
+        .req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&admin)
+        .json(&json!({"plan": "lab"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(down["paused"], json!(["attendance"]));
+    enable("attendance", false).await.expect(200);
+    let up = app
+        .req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&admin)
+        .json(&json!({"plan": "lab-yearly"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(up["resumed"], json!([]));
+    app.as_user(Method::GET, "/api/attendance/", "acme", &token)
+        .send()
+        .await
+        .expect(403);
+
     // A retired or unknown plan takes no one new.
     app.req(Method::POST, "/api/admin/plans/business/retire")
         .bearer(&admin)

@@ -20,6 +20,9 @@ use crate::store::{Db, DbResult, Moved, Origin, Subscription, SubscriptionState}
 pub struct BillingSettings {
     /// The plan a new tenant's trial is of.
     pub default_plan: String,
+    /// Refuse to start unless the default plan takes subscribers (off only for the
+    /// `mosaic billing` commands that repair it).
+    pub check_default_plan: bool,
     pub trial: Duration,
     /// How long a past-due subscription is still served.
     pub grace: Duration,
@@ -29,6 +32,7 @@ impl Default for BillingSettings {
     fn default() -> Self {
         Self {
             default_plan: "starter".into(),
+            check_default_plan: true,
             trial: Duration::from_secs(14 * 86_400),
             grace: Duration::from_secs(7 * 86_400),
         }
@@ -74,8 +78,8 @@ impl Renewals<'_> {
             }
             // A move still due after the tick failed: it is tried again after a
             // poll, not at once.
-            let next = match self.db.next_subscription_move().await {
-                Ok(next) => next.filter(|at| *at > self.clock.now_ms()),
+            let next = match self.db.next_subscription_move(self.clock.now_ms()).await {
+                Ok(next) => next,
                 Err(err) => {
                     tracing::warn!(error = %err, "looking for the next subscription move failed");
                     None

@@ -171,6 +171,8 @@ pub async fn run() -> anyhow::Result<()> {
     config.production = cli.common.production;
     config.billing = crate::billing::BillingSettings {
         default_plan: cli.common.default_plan.clone(),
+        // The billing commands are how a wrong default is put right.
+        check_default_plan: !matches!(cli.command, Command::Billing { .. }),
         trial: std::time::Duration::from_secs(cli.common.trial_days.saturating_mul(86_400)),
         grace: std::time::Duration::from_secs(cli.common.grace_days.saturating_mul(86_400)),
     };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Actor, BulkItem, ProvisionError, Provisioner};
+use super::{Actor, BulkItem, ProvisionError, Provisioner, plans};
 use crate::runtime::registry::LoadedModule;
 use crate::tenancy::TenantView;
 
@@ -76,10 +76,13 @@ impl Provisioner<'_> {
         if loaded.core && !enabled {
             return Err(ProvisionError::CoreModule(module.to_owned()));
         }
-        if enabled {
-            self.check_plan_allows(&view.tenant.plan, &[module.to_owned()])
-                .await?;
-        }
+        // The plans that include a sold module, checked against the tenant's plan in
+        // the switch's own transaction.
+        let allowed_plans = if enabled {
+            self.plans_allowing(module).await?
+        } else {
+            None
+        };
         let tenant_id = view.tenant.id.clone();
         let target = format!("tenant:{}/module:{module}", view.tenant.subdomain);
         let action = if enabled {
@@ -94,10 +97,21 @@ impl Provisioner<'_> {
         // The change's own notification may reach this replica's tenant follower,
         // which drops the tenant's slots, before the line below does.
         let had_slot = !enabled && self.runtime.has_slot(&tenant_id, module);
-        let was_enabled = self
+        let was_enabled = match self
             .db
-            .toggle_module(&tenant_id, module, enabled, audit)
-            .await?;
+            .toggle_module(&tenant_id, module, enabled, allowed_plans.as_deref(), audit)
+            .await?
+        {
+            Ok(was_enabled) => was_enabled,
+            Err(plan) => {
+                let plans = self.db.plans(true).await?;
+                return Err(ProvisionError::NotInPlan {
+                    module: module.to_owned(),
+                    upgrade_to: plans::cheapest_with(&plans, &plan, module),
+                    plan,
+                });
+            }
+        };
         let slot_dropped = !enabled && (self.runtime.drop_slot(&tenant_id, module) || had_slot);
         self.runtime.modules_changed(&tenant_id);
         self.published(&tenant_id).await?;

@@ -67,12 +67,17 @@ fn allows(plans: &[Plan], plan: &str, module: &str) -> bool {
             .any(|p| p.key == plan && p.modules.iter().any(|m| m == module))
 }
 
-/// The cheapest plan taking subscribers that includes `module` (prices compared
-/// per year).
-fn cheapest_with(plans: &[Plan], module: &str) -> Option<String> {
+/// The cheapest plan taking subscribers that includes `module`, among those in the
+/// currency of the tenant's plan `current` (prices compared per year).
+pub(super) fn cheapest_with(plans: &[Plan], current: &str, module: &str) -> Option<String> {
+    let currency = plans
+        .iter()
+        .find(|p| p.key == current)
+        .map(|p| p.currency.as_str());
     plans
         .iter()
         .filter(|p| p.retired_at.is_none() && p.modules.iter().any(|m| m == module))
+        .filter(|p| currency.is_none_or(|c| p.currency == c))
         .min_by_key(|p| match p.period {
             Period::Month => p.price_minor.saturating_mul(12),
             Period::Year => p.price_minor,
@@ -93,10 +98,30 @@ impl Provisioner<'_> {
             Some(module) => Err(ProvisionError::NotInPlan {
                 module: module.clone(),
                 plan: plan.to_owned(),
-                upgrade_to: cheapest_with(&plans, module),
+                upgrade_to: cheapest_with(&plans, plan, module),
             }),
             None => Ok(()),
         }
+    }
+
+    /// The plans a tenant must be on to have `module`; none when it is not gated (core,
+    /// or listed by no plan).
+    pub(super) async fn plans_allowing(
+        &self,
+        module: &str,
+    ) -> Result<Option<Vec<String>>, ProvisionError> {
+        let plans = self.db.plans(true).await?;
+        let sold = plans.iter().any(|p| p.modules.iter().any(|m| m == module));
+        if CORE_MODULES.contains(&module) || !sold {
+            return Ok(None);
+        }
+        Ok(Some(
+            plans
+                .iter()
+                .filter(|p| p.modules.iter().any(|m| m == module))
+                .map(|p| p.key.clone())
+                .collect(),
+        ))
     }
 
     /// Moves a tenant to another plan, at once and on every replica. Modules the new
@@ -120,46 +145,38 @@ impl Provisioner<'_> {
                 "plan {plan_key} is retired and takes no new subscribers"
             )));
         }
-        let paused: Vec<String> = self
-            .module_map(&view)
+        // Every module some plan sells that this one does not, and every installed
+        // module this one allows: the transaction pauses and resumes from these what
+        // the tenant's rows say, so a toggle at the same moment cannot be undone.
+        let sold_elsewhere: Vec<String> = plans
+            .iter()
+            .flat_map(|p| p.modules.iter())
+            .filter(|m| !allows(&plans, plan_key, m))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .filter(|(module, on)| *on && !allows(&plans, plan_key, module))
-            .map(|(module, _)| module)
             .collect();
-        let resumed: Vec<String> = self
+        let allowed: Vec<String> = self
+            .runtime
+            .modules()
+            .iter()
+            .map(|m| m.key.clone())
+            .filter(|m| allows(&plans, plan_key, m))
+            .collect();
+        let target = format!("tenant:{}", tenant.subdomain);
+        let audit = actor.audit(Some(&tenant.id), "tenant.plan", &target);
+        let change = self
             .db
-            .paused_modules(&tenant.id)
+            .change_plan(&tenant.id, plan_key, &sold_elsewhere, &allowed, audit)
             .await?
-            .into_iter()
-            .filter(|module| {
-                self.runtime.module(module).is_some() && allows(&plans, plan_key, module)
-            })
-            .collect();
+            .ok_or(ProvisionError::UnknownTenant)?;
         let changed = PlanChanged {
             tenant: tenant.subdomain.clone(),
             plan: plan_key.to_owned(),
-            previous: tenant.plan.clone(),
-            paused,
-            resumed,
+            previous: change.previous,
+            paused: change.paused,
+            resumed: change.resumed,
         };
-        let target = format!("tenant:{}", tenant.subdomain);
-        let audit = actor
-            .audit(Some(&tenant.id), "tenant.plan", &target)
-            .before(&serde_json::json!({ "plan": tenant.plan }))
-            .after(&changed);
-        if !self
-            .db
-            .change_plan(
-                &tenant.id,
-                plan_key,
-                &changed.paused,
-                &changed.resumed,
-                audit,
-            )
-            .await?
-        {
-            return Err(ProvisionError::UnknownTenant);
-        }
         for module in &changed.paused {
             self.runtime.drop_slot(&tenant.id, module);
         }

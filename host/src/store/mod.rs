@@ -31,8 +31,8 @@ pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
 pub use sessions::{RefreshUse, SessionProblem};
 pub use tenants::{
-    Created, DomainChange, Moved, Subscription, SubscriptionState, TENANT_CHANGES, Tenant,
-    TenantChanges, TenantQuery, TenantRow, TenantStatistics, TenantStatus, module_settings,
+    Created, DomainChange, Moved, PlanChange, Subscription, SubscriptionState, TENANT_CHANGES,
+    Tenant, TenantChanges, TenantQuery, TenantRow, TenantStatistics, TenantStatus, module_settings,
 };
 pub use users::{Account, NewAccount, Realm};
 

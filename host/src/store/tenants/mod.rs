@@ -21,7 +21,7 @@ pub use changes::{Created, TenantChanges, TenantRow};
 pub use domains::DomainChange;
 pub use modules::module_settings;
 pub use statistics::TenantStatistics;
-pub use subscriptions::{Moved, Subscription, SubscriptionState};
+pub use subscriptions::{Moved, PlanChange, Subscription, SubscriptionState};
 
 /// The PostgreSQL `LISTEN` channel; the payload is the changed tenant's id.
 pub const TENANT_CHANGES: &str = "mosaic_tenant_changes";

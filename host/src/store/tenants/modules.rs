@@ -18,32 +18,39 @@ impl Db {
     }
 
     /// Switches a module for a tenant, bumps the tenant's generation and writes the
-    /// audit row, all in one transaction. Returns whether it was enabled before.
+    /// audit row, all in one transaction. Returns whether it was enabled before, or
+    /// the tenant's plan when `allowed_plans` (the plans that include the module, for
+    /// a module that is sold) does not name it: read in the same transaction as the
+    /// switch, so a plan change at the same moment cannot slip between the two.
     pub async fn toggle_module(
         &self,
         tenant_id: &str,
         module: &str,
         enabled: bool,
+        allowed_plans: Option<&[String]>,
         audit: AuditEntry<'_>,
-    ) -> DbResult<bool> {
-        let toggled = self
-            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
-                let before = sqlx::query(
-                    "SELECT enabled FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2",
-                )
-                .bind(tenant_id)
-                .bind(module)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| r.try_get::<i64, _>(0))
-                .transpose()?
-                    == Some(1);
-                set_module(conn, tenant_id, module, enabled, now).await?;
-                Ok(Ok::<_, Infallible>(before))
-            })
-            .await?;
-        let Ok(was_enabled) = toggled;
-        Ok(was_enabled)
+    ) -> DbResult<Result<bool, String>> {
+        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+            if let Some(allowed) = allowed_plans {
+                let plan = super::subscriptions::plan_for_update(conn, tenant_id).await?;
+                if !allowed.contains(&plan) {
+                    return Ok(Err(plan));
+                }
+            }
+            let before = sqlx::query(
+                "SELECT enabled FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2",
+            )
+            .bind(tenant_id)
+            .bind(module)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+                == Some(1);
+            set_module(conn, tenant_id, module, enabled, now).await?;
+            Ok(Ok(before))
+        })
+        .await
     }
 
     /// Writes the audit row of a change made to the tenant's module data (a replay

@@ -8,7 +8,17 @@ use std::str::FromStr;
 use sqlx::{AnyConnection, Row as _};
 
 use super::{Announce, one_row};
-use crate::store::{AuditEntry, Db, DbResult, Origin};
+use crate::store::{AuditEntry, Db, DbResult, Origin, now_ms};
+
+/// What a plan change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanChange {
+    pub previous: String,
+    /// Switched off: on before, and not in the new plan.
+    pub paused: Vec<String>,
+    /// Switched back on: paused by an earlier change, and in the new plan.
+    pub resumed: Vec<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,6 +123,21 @@ pub(super) async fn start_trial(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The tenant's plan, its row locked until the transaction ends (on PostgreSQL; a
+/// SQLite transaction has the one writer already).
+pub(super) async fn plan_for_update(conn: &mut AnyConnection, tenant_id: &str) -> DbResult<String> {
+    let lock = if conn.backend_name() == "PostgreSQL" {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT plan FROM tenants WHERE id = $1{lock}");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .fetch_one(conn)
+        .await
 }
 
 /// Moves the end of a trial still running to `trial_ends_at`.
@@ -252,58 +277,87 @@ impl Db {
         .await
     }
 
-    /// Moves the tenant to `plan`, switching off (`pause`) the modules it lacks and
-    /// back on (`resume`) those it brings back, with its audit row, in one
-    /// transaction announced to every replica. False when the tenant is gone.
+    /// Moves the tenant to `plan` in one transaction announced to every replica:
+    /// of `sold_elsewhere` (the modules sold without this plan), those on are
+    /// switched off and marked paused; of `allowed` (the modules this plan lets a
+    /// tenant have), those paused come back. The audit row (`audit`, given the
+    /// previous plan and what changed) is written with it. None when the tenant is
+    /// gone.
     pub async fn change_plan(
         &self,
         tenant_id: &str,
         plan: &str,
-        pause: &[String],
-        resume: &[String],
+        sold_elsewhere: &[String],
+        allowed: &[String],
         audit: AuditEntry<'_>,
-    ) -> DbResult<bool> {
-        let changed = self
-            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
-                let done = sqlx::query("UPDATE tenants SET plan = $1 WHERE id = $2")
-                    .bind(plan)
-                    .bind(tenant_id)
-                    .execute(&mut *conn)
-                    .await?;
-                if one_row(&done).is_err() {
-                    return Ok(one_row(&done));
-                }
-                for (modules, enabled, paused) in [(pause, 0_i64, 1_i64), (resume, 1, 0)] {
-                    for module in modules {
-                        sqlx::query(
-                            "UPDATE tenant_modules SET enabled = $1, paused_by_plan = $2, \
-                             updated_at = $3 WHERE tenant_id = $4 AND module_key = $5",
-                        )
-                        .bind(enabled)
-                        .bind(paused)
-                        .bind(now)
-                        .bind(tenant_id)
-                        .bind(module)
-                        .execute(&mut *conn)
-                        .await?;
-                    }
-                }
-                Ok(one_row(&done))
-            })
+    ) -> DbResult<Option<PlanChange>> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        let previous = match plan_for_update(&mut w.tx, tenant_id).await {
+            Ok(previous) => previous,
+            Err(sqlx::Error::RowNotFound) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        sqlx::query("UPDATE tenants SET plan = $1 WHERE id = $2")
+            .bind(plan)
+            .bind(tenant_id)
+            .execute(&mut *w.tx)
             .await?;
-        Ok(changed.is_ok())
+        let mut change = PlanChange {
+            previous,
+            paused: Vec::new(),
+            resumed: Vec::new(),
+        };
+        for (modules, from, to, changed) in [
+            (
+                sold_elsewhere,
+                "enabled = 1",
+                (0_i64, 1_i64),
+                &mut change.paused,
+            ),
+            (allowed, "paused_by_plan = 1", (1, 0), &mut change.resumed),
+        ] {
+            for module in modules {
+                let sql = format!(
+                    "UPDATE tenant_modules SET enabled = $1, paused_by_plan = $2, updated_at = $3 \
+                     WHERE tenant_id = $4 AND module_key = $5 AND {from}"
+                );
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(to.0)
+                    .bind(to.1)
+                    .bind(now)
+                    .bind(tenant_id)
+                    .bind(module)
+                    .execute(&mut *w.tx)
+                    .await?;
+                if done.rows_affected() > 0 {
+                    changed.push(module.clone());
+                }
+            }
+        }
+        super::touch_tenant(&mut w.tx, tenant_id, now).await?;
+        audit
+            .before(&serde_json::json!({ "plan": change.previous }))
+            .after(&serde_json::json!({ "plan": plan, "paused": change.paused, "resumed": change.resumed }))
+            .insert(&mut w.tx, now)
+            .await?;
+        w.commit().await?;
+        Ok(Some(change))
     }
 
-    /// When the next move is due, if any subscription has one coming.
-    pub async fn next_subscription_move(&self) -> DbResult<Option<i64>> {
+    /// When the next move after `now` is due, if any subscription has one coming
+    /// (a pending tenant's trial has not started).
+    pub async fn next_subscription_move(&self, now: i64) -> DbResult<Option<i64>> {
         let mut next: Option<i64> = None;
         for step in MOVES {
             let sql = format!(
-                "SELECT MIN({}) FROM subscriptions WHERE state = $1",
+                "SELECT MIN(s.{0}) FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id \
+                 WHERE s.state = $1 AND s.{0} > $2 AND t.status <> 'pending'",
                 step.column
             );
             let at: Option<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(step.from.as_str())
+                .bind(now)
                 .fetch_one(&self.pool)
                 .await?
                 .try_get(0)?;
