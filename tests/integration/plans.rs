@@ -193,6 +193,17 @@ async fn platform_admins_manage_plans(backend: Backend) {
     assert_eq!(actions, ["plan.retire", "plan.update", "plan.create"]);
 }
 
+/// Moves acme to `plan`; answers what changed.
+async fn change_plan(app: &TestApp, plan: &str) -> Value {
+    app.req(Method::POST, "/api/admin/tenants/acme/plan")
+        .bearer(&app.admin_token())
+        .json(&json!({ "plan": plan }))
+        .send()
+        .await
+        .expect(200)
+        .body
+}
+
 /// A module some plan lists is sold: a tenant has it only on a plan that lists it.
 /// A downgrade switches it off (data kept), the upgrade back brings it back.
 async fn a_plan_decides_the_modules(backend: Backend) {
@@ -258,14 +269,7 @@ async fn a_plan_decides_the_modules(backend: Backend) {
         .send()
         .await
         .expect(403);
-    let upgraded = app
-        .req(Method::POST, "/api/admin/tenants/acme/plan")
-        .bearer(&admin)
-        .json(&json!({"plan": "lab-yearly"}))
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let upgraded = change_plan(&app, "lab-yearly").await;
     assert_eq!(upgraded["previous"], "starter");
     enable("testbed", true).await.expect(200);
     app.as_user(Method::GET, "/api/testbed/fixed", "acme", &token)
@@ -274,14 +278,7 @@ async fn a_plan_decides_the_modules(backend: Backend) {
         .expect(200);
 
     // Downgrade: the modules the plan lacks are switched off, data kept...
-    let downgraded = app
-        .req(Method::POST, "/api/admin/tenants/acme/plan")
-        .bearer(&admin)
-        .json(&json!({"plan": "lab"}))
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let downgraded = change_plan(&app, "lab").await;
     assert_eq!(downgraded["paused"], json!(["attendance"]));
     app.as_user(Method::GET, "/api/attendance/", "acme", &token)
         .send()
@@ -292,14 +289,7 @@ async fn a_plan_decides_the_modules(backend: Backend) {
         .await
         .expect(200);
     // ...and come back with a plan that has them.
-    let back = app
-        .req(Method::POST, "/api/admin/tenants/acme/plan")
-        .bearer(&admin)
-        .json(&json!({"plan": "lab-yearly"}))
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let back = change_plan(&app, "lab-yearly").await;
     assert_eq!(back["resumed"], json!(["attendance"]));
     app.as_user(Method::GET, "/api/attendance/", "acme", &token)
         .send()
@@ -314,24 +304,10 @@ async fn a_plan_decides_the_modules(backend: Backend) {
     assert_eq!(subscription["plan"]["key"], "lab-yearly");
 
     // A module switched off by hand after a downgrade stays off after the upgrade.
-    let down = app
-        .req(Method::POST, "/api/admin/tenants/acme/plan")
-        .bearer(&admin)
-        .json(&json!({"plan": "lab"}))
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let down = change_plan(&app, "lab").await;
     assert_eq!(down["paused"], json!(["attendance"]));
     enable("attendance", false).await.expect(200);
-    let up = app
-        .req(Method::POST, "/api/admin/tenants/acme/plan")
-        .bearer(&admin)
-        .json(&json!({"plan": "lab-yearly"}))
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let up = change_plan(&app, "lab-yearly").await;
     assert_eq!(up["resumed"], json!([]));
     app.as_user(Method::GET, "/api/attendance/", "acme", &token)
         .send()
