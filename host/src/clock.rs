@@ -6,6 +6,24 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+/// A manual clock's moves since [`Clock::moves`] was called.
+#[derive(Debug)]
+pub struct ClockMoves(Option<watch::Receiver<i64>>);
+
+impl ClockMoves {
+    /// Waits for the next move, or returns at once if one came since the last call
+    /// (or since the watch began); never returns for the system clock.
+    pub async fn moved(&mut self) {
+        match &mut self.0 {
+            // The sender lives as long as the clock, so this waits, never fails.
+            Some(changes) => {
+                let _ = changes.changed().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub enum Clock {
     #[default]
@@ -41,17 +59,12 @@ impl Clock {
         }
     }
 
-    /// Waits until a manual clock is moved; the system clock never is, so this
-    /// never returns for it.
-    pub async fn advanced(&self) {
-        match self {
-            Self::System => std::future::pending().await,
-            Self::Manual(now) => {
-                let mut changes = now.subscribe();
-                // The sender lives as long as this clock, so this waits, never fails.
-                let _ = changes.changed().await;
-            }
-        }
+    /// The moves of a manual clock from now on (the system clock is never moved).
+    pub fn moves(&self) -> ClockMoves {
+        ClockMoves(match self {
+            Self::System => None,
+            Self::Manual(now) => Some(now.subscribe()),
+        })
     }
 
     /// Waits until the clock reads `at_ms` or later.

@@ -72,6 +72,9 @@ impl Renewals<'_> {
 
     /// Runs until the task is aborted.
     pub async fn run(&self) {
+        // Watched from before each tick, so a move of a test's clock during the tick
+        // is not missed.
+        let mut moves = self.clock.moves();
         loop {
             if let Err(err) = self.tick(self.clock.now_ms()).await {
                 tracing::warn!(error = %err, "moving subscriptions on failed");
@@ -94,7 +97,7 @@ impl Renewals<'_> {
             tokio::select! {
                 () = due => {}
                 // A test's clock moved: deadlines set meanwhile may have passed.
-                () = self.clock.advanced() => {}
+                () = moves.moved() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
         }
