@@ -17,7 +17,8 @@ pub struct Limits {
     pub max_response_bytes: usize,
     /// Warm instances per (tenant, module) slot, and so its concurrency.
     pub instances_per_slot: usize,
-    /// How long a request waits for a free instance before a 503.
+    /// The longest a request waits for a free instance before a 503 (each waits a
+    /// random part of it, from half to all).
     pub queue_timeout: Duration,
     /// An instance is recycled after this many calls...
     pub recycle_after_calls: u32,
@@ -27,9 +28,10 @@ pub struct Limits {
     pub slot_idle_timeout: Duration,
     /// Instances the engine's pooling allocator can hold at once, over all slots.
     pub total_instances: u32,
-    /// Calls that have computed for 2 ms (CPU-bound ones) that may run at once, over
-    /// all tenants; the others wait their turn, round robin.
-    /// Short calls never need a turn, so spinning guests cannot take every core.
+    /// Threads (at nice 19) where calls that have computed for 2 ms (CPU-bound ones)
+    /// of all tenants run on, round robin. Short calls stay on the request
+    /// executor, so spinning guests take at most these threads, and only the cycles
+    /// no request wants.
     pub cpu_bound_calls: usize,
     /// Largest file a module may put.
     pub max_file_bytes: usize,

@@ -8,9 +8,11 @@
 //! - writes: the quiet tenant creates employees, beside a flood of requests that
 //!   write and then hold their unit of work open (`/write-then-sleep`).
 //!
-//! `cargo run --release -p mosaic-tests --bin noisy-neighbour -- [flood] [rate] [secs]`
+//! `cargo run --release -p mosaic-tests --bin noisy-neighbour -- [flood] [rate] [secs] [rounds]`
 //! flood: concurrent flooding connections (200); rate: quiet requests/s (100);
-//! secs: seconds per phase (10).
+//! secs: seconds per phase (10); rounds: how often the phases alternate (3). Each
+//! figure is the median over the rounds; the ratio compares each flood with the
+//! quiet tenant alone in the same round.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,7 @@ fn main() {
     let flood = args.first().copied().unwrap_or(200) as usize;
     let rate = args.get(1).copied().unwrap_or(100);
     let phase = Duration::from_secs(args.get(2).copied().unwrap_or(10));
+    let rounds = args.get(3).copied().unwrap_or(3);
 
     // The host gets the machine's usual runtime; the quiet client and the flood
     // each get a runtime (a thread) of their own, as load generators in other
@@ -68,37 +71,54 @@ fn main() {
         for _ in 0..20 {
             assert!(quiet.request(true).await.is_some(), "seeding an employee");
         }
-        println!("| scenario | quiet p50 | quiet p99 | p99 vs alone | quiet failures |");
-        println!("|---|---:|---:|---:|---:|");
-        for (writes, floods) in [
-            (
-                false,
-                ["GET /api/testbed/spin", "GET /api/testbed/fixed"].as_slice(),
-            ),
-            (
-                true,
-                ["POST /api/testbed/write-then-sleep?ms=1900"].as_slice(),
-            ),
-        ] {
-            let what = if writes { "writes" } else { "reads" };
-            let alone = quiet.paced(writes, rate, phase).await;
-            report(&format!("quiet tenant {what} alone"), &alone, &alone);
-            for route in floods {
-                let stop = Instant::now() + phase + Duration::from_secs(1);
-                let flooders: Vec<_> = (0..flood)
-                    .map(|_| flooding.spawn(hammer(app.url(""), route, noisy.clone(), stop)))
-                    .collect();
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let under = quiet.paced(writes, rate, phase).await;
-                report(
-                    &format!("quiet {what}, {flood} connections flooding `{route}`"),
-                    &under,
-                    &alone,
-                );
-                for flooder in flooders {
-                    flooder.await.expect("flooder");
+        // Phases alternate, alone then beside each flood, `rounds` times: the
+        // machine's noise drifts, and each flood is compared with the quiet
+        // tenant alone in the same round.
+        let scenarios: [(bool, &[&str]); 2] = [
+            (false, &["GET /api/testbed/spin", "GET /api/testbed/fixed"]),
+            (true, &["POST /api/testbed/write-then-sleep?ms=1900"]),
+        ];
+        let mut results: Vec<(String, Vec<Phase>, Vec<f64>)> = Vec::new();
+        for round in 0..rounds {
+            for (writes, floods) in scenarios {
+                let what = if writes { "writes" } else { "reads" };
+                let alone = quiet.paced(writes, rate, phase).await;
+                let alone_p99 = percentile(&alone.latencies, 0.99);
+                let mut phases = vec![(format!("quiet tenant {what} alone"), alone)];
+                for route in floods {
+                    let stop = Instant::now() + phase + Duration::from_secs(1);
+                    let flooders: Vec<_> = (0..flood)
+                        .map(|_| flooding.spawn(hammer(app.url(""), route, noisy.clone(), stop)))
+                        .collect();
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let under = quiet.paced(writes, rate, phase).await;
+                    phases.push((
+                        format!("quiet {what}, {flood} connections flooding `{route}`"),
+                        under,
+                    ));
+                    for flooder in flooders {
+                        flooder.await.expect("flooder");
+                    }
+                }
+                for (scenario, measured) in phases {
+                    let ratio = ratio(percentile(&measured.latencies, 0.99), alone_p99);
+                    eprintln!("round {round}: {scenario}: p99 {ratio:.2}× alone");
+                    match results.iter_mut().find(|(s, _, _)| *s == scenario) {
+                        Some((_, all, ratios)) => {
+                            all.push(measured);
+                            ratios.push(ratio);
+                        }
+                        None => results.push((scenario, vec![measured], vec![ratio])),
+                    }
                 }
             }
+        }
+        println!(
+            "| scenario ({rounds} rounds) | quiet p50 | quiet p99 | p99 vs alone, same round | quiet failures |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        for (scenario, phases, ratios) in &results {
+            report(scenario, phases, ratios);
         }
     });
 }
@@ -192,14 +212,30 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(rank - 1).copied().unwrap_or_default()
 }
 
-fn report(scenario: &str, phase: &Phase, alone: &Phase) {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let p99 = percentile(&phase.latencies, 0.99);
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// A scenario's medians over its rounds.
+fn report(scenario: &str, phases: &[Phase], ratios: &[f64]) {
+    let ms = |p: f64| {
+        median(
+            phases
+                .iter()
+                .map(|phase| percentile(&phase.latencies, p).as_secs_f64() * 1000.0)
+                .collect(),
+        )
+    };
     println!(
         "| {scenario} | {:.2} ms | {:.2} ms | {:.2}× | {} |",
-        ms(percentile(&phase.latencies, 0.50)),
-        ms(p99),
-        ms(p99) / ms(percentile(&alone.latencies, 0.99)),
-        phase.failures,
+        ms(0.50),
+        ms(0.99),
+        median(ratios.to_vec()),
+        phases.iter().map(|p| p.failures).sum::<usize>(),
     );
 }

@@ -268,7 +268,7 @@ async fn bad_and_impostor_modules_are_refused_and_the_rest_serve() {
     assert_eq!(employees["version"], "0.1.0");
 }
 
-/// Many spinning calls of one tenant take at most the CPU-bound gate's share: a
+/// Many spinning calls of one tenant run on the low-priority CPU-bound pool: a
 /// quiet tenant's requests are served meanwhile, each well before the spinners'
 /// deadline (the noisy-neighbour benchmark measures how much slower).
 async fn spinning_modules_leave_cpu_for_other_tenants(backend: Backend) {

@@ -47,8 +47,8 @@ pub struct Serve {
     /// Recycle an instance after this many calls (1: a fresh instance per request).
     #[arg(long, env = "MOSAIC_RECYCLE_AFTER_CALLS", default_value_t = Limits::default().recycle_after_calls)]
     recycle_after_calls: u32,
-    /// CPU-bound module calls (computing for over 2 ms) that run at once, over
-    /// all tenants; the others wait their turn. Default: half the cores, at least 1.
+    /// Threads, at the lowest priority, that CPU-bound module calls (computing for
+    /// over 2 ms) of all tenants move to. Default: half the cores, at least 1.
     #[arg(long, env = "MOSAIC_CPU_BOUND_CALLS", default_value_t = Limits::default().cpu_bound_calls)]
     cpu_bound_calls: usize,
     /// Failed logins in a row that lock an account.

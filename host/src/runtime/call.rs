@@ -74,8 +74,8 @@ impl CallContext {
 }
 
 /// An export the runtime calls on a leased instance.
-pub trait Export: Send {
-    type Output: Send;
+pub trait Export: Send + 'static {
+    type Output: Send + 'static;
 
     fn call(
         self,
@@ -215,38 +215,60 @@ impl Runtime {
             other => DispatchError::Internal(other.to_string()),
         })?;
         let deadline = ctx.deadline;
+        let (who, cpu_bound) = (Who::of(&ctx), lease.instance.store.data().cpu.cpu_bound());
         {
             let state = lease.instance.store.data_mut();
             state.deadline = deadline;
             state.call = Some(ctx);
         }
+        let call = Box::pin(async move {
+            let output = export.call(&mut lease.instance).await;
+            (lease, output)
+        });
         // The epoch callback stops a guest that computes past the deadline; this
         // stops one that waits in a host or WASI call (a sleep, a poll, a slow
-        // query). The dropped call cancels that wait, and its instance is discarded.
-        let result = tokio::time::timeout_at(deadline.into(), export.call(&mut lease.instance))
-            .await
-            .unwrap_or_else(|_| Err(DeadlineExceeded.into()));
+        // query). The dropped call cancels that wait, and its instance is discarded
+        // with its lease.
+        let Some((mut lease, result)) = self.inner.cpu_bound.run(call, &cpu_bound, deadline).await
+        else {
+            return Err(classify(&DeadlineExceeded.into(), &who));
+        };
         let state = lease.instance.store.data_mut();
         state.cpu.end_call();
-        let ctx = state.call.take();
+        state.call = None;
         match result {
             Ok(output) => {
                 lease.release(limits);
                 E::check(output, limits)
             }
             // The lease is dropped here, and the instance with it.
-            Err(err) => Err(classify(&err, ctx.as_ref())),
+            Err(err) => Err(classify(&err, &who)),
+        }
+    }
+}
+
+/// Whose call it was, for the log.
+struct Who {
+    tenant: Arc<TenantView>,
+    module: Arc<LoadedModule>,
+    request_id: Arc<str>,
+}
+
+impl Who {
+    fn of(ctx: &CallContext) -> Self {
+        Self {
+            tenant: ctx.tenant.clone(),
+            module: ctx.module.clone(),
+            request_id: ctx.request_id.clone(),
         }
     }
 }
 
 /// Names what cut a call short; the host log gets the details.
-fn classify(err: &wasmtime::Error, ctx: Option<&CallContext>) -> DispatchError {
-    let tenant = ctx
-        .map(|c| c.tenant.tenant.subdomain.as_str())
-        .unwrap_or_default();
-    let module = ctx.map(|c| c.module.key.as_str()).unwrap_or_default();
-    let request_id = ctx.map(|c| &*c.request_id).unwrap_or_default();
+fn classify(err: &wasmtime::Error, who: &Who) -> DispatchError {
+    let tenant = &who.tenant.tenant.subdomain;
+    let module = &who.module.key;
+    let request_id = &who.request_id;
     let kind = if err.chain().any(|e| e.is::<DeadlineExceeded>()) {
         DispatchError::Timeout
     } else if err.chain().any(|e| e.is::<MemoryExceeded>()) {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::guest_log::GuestLog;
-use super::limits::CpuShare;
 use super::registry::{self, LoadedModule, Provenance};
 use super::types::Manifest;
 use super::wit::ModulePre;
@@ -99,8 +98,7 @@ impl Runtime {
     async fn describe(&self, pre: &ModulePre) -> anyhow::Result<Manifest> {
         // `describe` must not call imports; what it prints is the installer's.
         let log = GuestLog::new("-", "-", Default::default());
-        let cpu = CpuShare::new(self.inner.cpu_gate.clone());
-        let mut store = slot::new_store(&self.inner.engine, &self.inner.limits, log, cpu);
+        let mut store = slot::new_store(&self.inner.engine, &self.inner.limits, log);
         let instance = pre
             .instantiate(&mut store)
             .await

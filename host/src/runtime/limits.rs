@@ -1,11 +1,17 @@
-//! The per-instance memory cap, the CPU share of long calls, and the errors by
-//! which a call is cut short.
+//! The per-instance memory cap, the CPU share of long calls (and the pool where
+//! CPU-bound calls run), and the errors by which a call is cut short.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use futures::FutureExt as _;
+use futures::executor::ThreadPool;
+use futures::future::BoxFuture;
+use tracing::Instrument as _;
 
 /// Fails any memory growth past the cap with a trap the runtime recognises.
 pub struct MemoryLimiter {
@@ -67,53 +73,129 @@ const CPU_BOUND_AFTER: std::time::Duration = std::time::Duration::from_millis(2)
 const CPU_BOUND_AFTER_TICKS: u32 =
     (CPU_BOUND_AFTER.as_micros() / super::engine::EPOCH_TICK.as_micros()) as u32;
 
-/// An instance's share of the CPU. A call yields at every epoch tick; once it has
-/// computed for `CPU_BOUND_AFTER` it is CPU-bound and must win a turn from a gate
-/// shared by all tenants before it runs on, so that CPU-bound calls take at most the gate's
-/// width of cores and queue round robin, while short calls never wait for a turn.
+/// An instance's share of the CPU. A call yields to the executor at every epoch
+/// tick; once it has computed for `CPU_BOUND_AFTER` it is CPU-bound, and the
+/// runtime moves it to the [`CpuBoundPool`] at its next yield.
 pub struct CpuShare {
-    gate: Arc<Semaphore>,
-    turn: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
     ticks: u32,
+    cpu_bound: Arc<AtomicBool>,
 }
 
 impl CpuShare {
-    pub fn new(gate: Arc<Semaphore>) -> Self {
+    pub fn new() -> Self {
         Self {
-            gate,
-            turn: Arc::default(),
             ticks: 0,
+            cpu_bound: Arc::default(),
         }
     }
 
-    /// At an epoch tick: give up the turn held, and the future that yields to the
-    /// executor (and, for a CPU-bound call, waits for its next turn).
+    /// Set once the current call is CPU-bound.
+    pub fn cpu_bound(&self) -> Arc<AtomicBool> {
+        self.cpu_bound.clone()
+    }
+
+    /// At an epoch tick: counts the tick, and gives the future that yields.
     pub fn next_turn(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         self.ticks += 1;
-        self.release();
-        if self.ticks < CPU_BOUND_AFTER_TICKS {
-            return Box::pin(tokio::task::yield_now());
+        if self.ticks >= CPU_BOUND_AFTER_TICKS {
+            self.cpu_bound.store(true, Ordering::Relaxed);
         }
-        let (gate, turn) = (self.gate.clone(), self.turn.clone());
-        Box::pin(async move {
-            tokio::task::yield_now().await;
-            if let Ok(permit) = gate.acquire_owned().await {
-                *turn.lock().unwrap_or_else(PoisonError::into_inner) = Some(permit);
-            }
-        })
+        Box::pin(tokio::task::yield_now())
     }
 
     /// The call ended: the next one starts short.
     pub fn end_call(&mut self) {
         self.ticks = 0;
-        self.release();
+        self.cpu_bound.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Where CPU-bound calls run: a few threads (`Limits::cpu_bound_calls`) at the
+/// lowest scheduling priority, apart from the executor that serves requests. A
+/// guest that spins yields every epoch tick either way, but only the operating
+/// system can preempt it in the middle of a tick: on a thread of its own at nice
+/// 19, any request thread that wakes up takes the core from it at once, while
+/// spinning calls still get every cycle nobody else wants (round robin among
+/// themselves).
+pub struct CpuBoundPool {
+    pool: ThreadPool,
+}
+
+impl CpuBoundPool {
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        let pool = ThreadPool::builder()
+            .pool_size(threads.max(1))
+            .name_prefix("mosaic-cpu-bound-")
+            .after_start(|_| lower_this_threads_priority())
+            .create()?;
+        Ok(Self { pool })
     }
 
-    /// Gives back the turn held: the call waits in the host, not computing.
-    pub fn release(&self) {
-        self.turn
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+    /// Runs `call` until `deadline`: here while it is short, on the pool once
+    /// `cpu_bound` is set. None if the deadline passed first, and the call is
+    /// dropped then (on the pool, at its next poll).
+    pub async fn run<T: Send + 'static>(
+        &self,
+        mut call: BoxFuture<'static, T>,
+        cpu_bound: &AtomicBool,
+        deadline: Instant,
+    ) -> Option<T> {
+        let here = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending if cpu_bound.load(Ordering::Relaxed) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        });
+        match tokio::time::timeout_at(deadline.into(), here).await {
+            Ok(Some(output)) => return Some(output),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        // Timers, sockets and tasks the call makes from now on still belong to the
+        // request executor, which drives them.
+        let moved = InRuntime {
+            runtime: tokio::runtime::Handle::current(),
+            call,
+        }
+        .instrument(tracing::Span::current());
+        let (remote, handle) = moved.remote_handle();
+        self.pool.spawn_ok(remote);
+        tokio::time::timeout_at(deadline.into(), handle).await.ok()
+    }
+}
+
+/// A future polled, and dropped, inside a tokio runtime's context from threads
+/// that are not its own.
+struct InRuntime<T: 'static> {
+    runtime: tokio::runtime::Handle,
+    call: BoxFuture<'static, T>,
+}
+
+impl<T: 'static> Future for InRuntime<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = &mut *self;
+        let _entered = this.runtime.enter();
+        this.call.as_mut().poll(cx)
+    }
+}
+
+impl<T: 'static> Drop for InRuntime<T> {
+    fn drop(&mut self) {
+        // The instance and its store go with the call; what they hold (a pooled
+        // database connection, say) may spawn a task as it is given back.
+        let _entered = self.runtime.enter();
+        drop(std::mem::replace(
+            &mut self.call,
+            Box::pin(std::future::pending()),
+        ));
+    }
+}
+
+/// Nice 19 for the calling thread (a thread's own attribute on Linux).
+fn lower_this_threads_priority() {
+    #[cfg(unix)]
+    if let Err(err) = rustix::process::setpriority_process(None, 19) {
+        tracing::warn!(error = %err, "could not lower the priority of a CPU-bound call thread");
     }
 }

@@ -64,8 +64,8 @@ struct Inner {
     disabled_at: DashMap<(String, String), Instant>,
     /// Each (tenant, module)'s guest log budget, shared by its instances.
     log_budgets: DashMap<(String, String), Arc<LogBudget>>,
-    /// Turns for CPU-bound calls, shared by all tenants (`CpuShare`).
-    cpu_gate: Arc<tokio::sync::Semaphore>,
+    /// Where CPU-bound calls of every tenant run (`CpuShare`).
+    cpu_bound: limits::CpuBoundPool,
     /// Components refused at start-up.
     refused: std::sync::Mutex<Vec<RefusedModule>>,
     /// Tenants with events to deliver.
@@ -95,7 +95,7 @@ impl Runtime {
                 disabled_at: DashMap::new(),
                 log_budgets: DashMap::new(),
                 refused: Default::default(),
-                cpu_gate: Arc::new(tokio::sync::Semaphore::new(limits.cpu_bound_calls.max(1))),
+                cpu_bound: limits::CpuBoundPool::new(limits.cpu_bound_calls)?,
                 deliveries: TenantSignal::default(),
                 schedules: TenantSignal::default(),
                 last_errors: DashMap::new(),

@@ -12,18 +12,18 @@ use crate::config::Limits;
 use crate::tenancy::TenantView;
 
 /// `on-schedule`: `Err` is the module's own failure.
-struct OnSchedule<'a> {
-    schedule: &'a str,
+struct OnSchedule {
+    schedule: String,
     fired_at: i64,
 }
 
-impl Export for OnSchedule<'_> {
+impl Export for OnSchedule {
     type Output = Result<(), String>;
 
     async fn call(self, instance: &mut Instance) -> wasmtime::Result<Self::Output> {
         instance
             .bindings
-            .on_schedule(&mut instance.store, self.schedule, self.fired_at)
+            .on_schedule(&mut instance.store, &self.schedule, self.fired_at)
             .await
     }
 
@@ -48,7 +48,11 @@ impl Runtime {
     ) -> Result<(), String> {
         let request_id: Arc<str> = format!("schedule:{}:{schedule}:{fired_at}", module.key).into();
         let ctx = CallContext::outermost(self, tenant, module, None, request_id);
-        match self.run_unit(ctx, OnSchedule { schedule, fired_at }).await {
+        let firing = OnSchedule {
+            schedule: schedule.to_owned(),
+            fired_at,
+        };
+        match self.run_unit(ctx, firing).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(refusal)) => Err(format!("the module answered: {refusal}")),
             Err(err) => Err(err.to_string()),

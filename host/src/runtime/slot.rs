@@ -20,8 +20,6 @@ pub struct Slot {
     pub module: Arc<LoadedModule>,
     pub tenant_id: String,
     log: GuestLog,
-    /// The runtime's gate for CPU-bound calls.
-    cpu_gate: Arc<Semaphore>,
     idle: std::sync::Mutex<Vec<Instance>>,
     permits: Arc<Semaphore>,
     size: usize,
@@ -60,14 +58,12 @@ impl Slot {
         module: Arc<LoadedModule>,
         tenant_id: String,
         log: GuestLog,
-        cpu_gate: Arc<Semaphore>,
         limits: &Limits,
     ) -> Self {
         Self {
             module,
             tenant_id,
             log,
-            cpu_gate,
             idle: std::sync::Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.instances_per_slot)),
             size: limits.instances_per_slot,
@@ -93,7 +89,11 @@ impl Slot {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                tokio::time::timeout(limits.queue_timeout, self.permits.clone().acquire_owned())
+                // Each waiter gives up at its own moment, between half and all of
+                // the queue timeout: a flood that arrived at once must not come
+                // back at once as a burst of refusals (and of new requests).
+                let wait = limits.queue_timeout.mul_f64(rand::random_range(0.5..=1.0));
+                tokio::time::timeout(wait, self.permits.clone().acquire_owned())
                     .await
                     .map_err(|_| CheckoutError::Busy(self.size))?
                     .map_err(|_| CheckoutError::Busy(self.size))?
@@ -123,8 +123,7 @@ impl Slot {
         engine: &Engine,
         limits: &Limits,
     ) -> Result<Instance, CheckoutError> {
-        let cpu = CpuShare::new(self.cpu_gate.clone());
-        let mut store = new_store(engine, limits, self.log.clone(), cpu);
+        let mut store = new_store(engine, limits, self.log.clone());
         let bindings = self.module.pre.instantiate(&mut store).await.map_err(|e| {
             let message = format!("{e:?}");
             // wasmtime's pooling allocator: "maximum concurrent ... limit of N reached".
@@ -169,12 +168,8 @@ impl Slot {
 /// A store for one instance, logging to `log`, under the limits: the memory cap,
 /// and a deadline (starting at one call timeout from now, moved before each call)
 /// checked at every epoch tick.
-pub fn new_store(
-    engine: &Engine,
-    limits: &Limits,
-    log: GuestLog,
-    cpu: CpuShare,
-) -> Store<HostState> {
+pub fn new_store(engine: &Engine, limits: &Limits, log: GuestLog) -> Store<HostState> {
+    let cpu = CpuShare::new();
     let mut store = Store::new(engine, HostState::new(limits.max_memory_bytes, log, cpu));
     store.limiter(|state| &mut state.limiter);
     store.data_mut().deadline = Instant::now() + limits.call_timeout;
@@ -182,15 +177,14 @@ pub fn new_store(
     // holds an executor thread for more than one tick. tokio's own yield puts the
     // guest behind every other ready task and lets the I/O driver run first: a
     // plain self-wake would be polled again at once, starving other tenants. A
-    // CPU-bound call then also waits its turn (`CpuShare`).
+    // call that keeps computing is then moved off the request executor
+    // (`CpuShare`, `CpuBoundPool`).
     store.set_epoch_deadline(1);
-    // A call waiting in the host (for the database, say) is not computing: it gives
-    // its turn back, and the time it waits does not count towards its next tick.
+    // Time a call waits in the host (for the database, say) is not computing: it
+    // does not count towards its next tick.
     store.call_hook(|mut ctx, hook| {
-        match hook {
-            CallHook::CallingHost => ctx.data().cpu.release(),
-            CallHook::ReturningFromHost => ctx.set_epoch_deadline(1),
-            CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+        if let CallHook::ReturningFromHost = hook {
+            ctx.set_epoch_deadline(1);
         }
         Ok(())
     });

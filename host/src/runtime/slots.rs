@@ -48,7 +48,6 @@ impl Runtime {
                 module.clone(),
                 tenant_id.clone(),
                 self.guest_log(&ctx.tenant, &module.key),
-                self.inner.cpu_gate.clone(),
                 &self.inner.limits,
             ))
         };
