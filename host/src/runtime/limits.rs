@@ -199,3 +199,48 @@ fn lower_this_threads_priority() {
         tracing::warn!(error = %err, "could not lower the priority of a CPU-bound call thread");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_cpu_bound_call_moves_to_the_pool_and_keeps_the_runtime() {
+        let pool = CpuBoundPool::new(1).expect("pool");
+        let cpu_bound = Arc::new(AtomicBool::new(false));
+        let flag = cpu_bound.clone();
+        let call = Box::pin(async move {
+            let before = thread_name();
+            flag.store(true, Ordering::Relaxed);
+            tokio::task::yield_now().await;
+            // Timers made on the pool belong to the request runtime, which drives them.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            (before, thread_name())
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (before, after) = pool.run(call, &cpu_bound, deadline).await.expect("in time");
+        assert!(!before.starts_with("mosaic-cpu-bound"), "{before}");
+        assert!(after.starts_with("mosaic-cpu-bound"), "{after}");
+    }
+
+    #[tokio::test]
+    async fn a_moved_call_ends_at_the_deadline() {
+        let pool = CpuBoundPool::new(1).expect("pool");
+        let cpu_bound = Arc::new(AtomicBool::new(false));
+        let flag = cpu_bound.clone();
+        let call = Box::pin(async move {
+            flag.store(true, Ordering::Relaxed);
+            tokio::task::yield_now().await;
+            std::future::pending::<()>().await;
+        });
+        let deadline = Instant::now() + Duration::from_millis(50);
+        assert!(pool.run(call, &cpu_bound, deadline).await.is_none());
+        assert!(Instant::now() < deadline + Duration::from_secs(1));
+    }
+}
