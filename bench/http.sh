@@ -42,11 +42,13 @@ stop_server() {
 }
 
 # start_server NAME [serve flags...]: a fresh data dir, the testbed installed, a
-# tenant "bench" with it enabled and 20 employees. Sets TOKEN.
+# tenant "bench" with it enabled and 20 employees, on a plan without limits (a
+# plan's request rate would cap the host's). Sets TOKEN.
 start_server() {
   local name=$1; shift
   export MOSAIC_DATA_DIR=$SCRATCH/$name
-  "$BIN" serve --addr 127.0.0.1:$PORT --no-demo --bench-routes --module "$TESTBED" "$@" >"$SCRATCH/$name.log" 2>&1 &
+  "$BIN" billing create-plan '{"key":"bench","name":"Bench","price_minor":0,"currency":"USD","period":"month"}' >/dev/null
+  MOSAIC_DEFAULT_PLAN=bench "$BIN" serve --addr 127.0.0.1:$PORT --no-demo --bench-routes --module "$TESTBED" "$@" >"$SCRATCH/$name.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.2; done
   local admin; admin=$("$BIN" token issue --platform-admin)

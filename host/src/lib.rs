@@ -186,6 +186,7 @@ pub async fn serve(
             db: &renewing.db,
             clock: &renewing.config.clock,
             settings: &renewing.config.billing,
+            directory: Some(&renewing.directory),
         }
         .run()
         .await;

@@ -71,7 +71,7 @@ impl Error {
             Self::NotFound(m) => json!({"error": m, "code": "not_found"}),
             Self::Conflict(m) => json!({"error": m, "code": "conflict"}),
             Self::Forbidden(m) => json!({"error": m, "code": "forbidden"}),
-            Self::QuotaExceeded(m) => json!({"error": m, "code": "quota_exceeded"}),
+            Self::QuotaExceeded(m) => quota_body(&m),
             Self::Unavailable(m) => json!({"error": m, "code": "module_unavailable"}),
             Self::Internal(detail) => {
                 crate::log::error(&detail);
@@ -82,6 +82,20 @@ impl Error {
             body["request_id"] = json!(id);
         }
         Response::raw_json(status, body.to_string())
+    }
+}
+
+/// A quota refusal: the host's details (`{"message", "limit", "plan", ...}`)
+/// beside the usual `error` and `code`, or its text as the error.
+fn quota_body(message: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(message) {
+        Ok(serde_json::Value::Object(mut details)) if details.contains_key("message") => {
+            let text = details.remove("message").unwrap_or_default();
+            let mut body = json!({"error": text, "code": "quota_exceeded"});
+            body.as_object_mut().expect("a JSON object").extend(details);
+            body
+        }
+        _ => json!({"error": message, "code": "quota_exceeded"}),
     }
 }
 

@@ -45,6 +45,7 @@ mod http;
 mod manifest;
 mod router;
 
+pub mod billing;
 pub mod events;
 pub mod files;
 pub mod identity;

@@ -1,13 +1,13 @@
-//! `mosaic billing ...`: the plans tenants subscribe from, and moving subscriptions
-//! on in time.
+//! `mosaic billing ...`: the plans tenants subscribe from, moving subscriptions on
+//! in time, invoices, verifying payments, and the dashboard.
 
 use clap::Subcommand;
 
 use super::{cli_actor_id, print_json};
 use crate::AppState;
-use crate::billing::Renewals;
+use crate::billing::{PlatformDashboard, Renewals};
 use crate::provisioning::{Actor, NewPlan, PlanChanges};
-use crate::store::Origin;
+use crate::store::{Origin, PaymentStatus};
 
 #[derive(Subcommand)]
 pub enum BillingCommand {
@@ -32,6 +32,27 @@ pub enum BillingCommand {
         /// An RFC 3339 time, e.g. `2026-12-31T00:00:00Z`.
         #[arg(long)]
         now: Option<jiff::Timestamp>,
+    },
+    /// Recurring revenue, subscriptions by state, payments to verify, overdue tenants.
+    Dashboard,
+    /// A tenant's invoices, newest first.
+    Invoices { tenant: String },
+    /// Payments, newest first.
+    Payments {
+        /// `pending_verification` (the queue), `completed` or `failed`.
+        #[arg(long)]
+        status: Option<PaymentStatus>,
+        /// A tenant's id or subdomain.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Approves a pending payment: its invoice is paid and the subscription active.
+    Approve { payment: String },
+    /// Rejects a pending payment, with the reason the tenant sees.
+    Reject {
+        payment: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -63,9 +84,34 @@ pub(super) async fn run(state: AppState, command: BillingCommand) -> anyhow::Res
                 db: &state.db,
                 clock: &state.config.clock,
                 settings: &state.config.billing,
+                // Running hosts hear of the moves as of any tenant change.
+                directory: None,
             };
             let now = now.map_or_else(|| state.config.clock.now_ms(), |t| t.as_millisecond());
             print_json(&renewals.tick(now).await?)
         }
+        BillingCommand::Dashboard => {
+            let now = state.config.clock.now_ms();
+            print_json(&PlatformDashboard::load(&state.db, now).await?)
+        }
+        BillingCommand::Invoices { tenant } => {
+            let tenant = provisioner.find_tenant(&tenant).await?;
+            print_json(&state.db.invoices(&tenant.tenant.id).await?)
+        }
+        BillingCommand::Payments { status, tenant } => {
+            let tenant = match tenant {
+                Some(key) => Some(provisioner.find_tenant(&key).await?.tenant.id.clone()),
+                None => None,
+            };
+            print_json(&state.db.payments(tenant.as_deref(), status, 1000).await?)
+        }
+        BillingCommand::Approve { payment } => {
+            print_json(&provisioner.approve_payment(&payment, &actor).await?)
+        }
+        BillingCommand::Reject { payment, reason } => print_json(
+            &provisioner
+                .reject_payment(&payment, &reason, &actor)
+                .await?,
+        ),
     }
 }

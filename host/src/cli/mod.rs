@@ -87,6 +87,18 @@ struct Common {
     #[arg(long, env = "MOSAIC_GRACE_DAYS", default_value_t = 7, global = true,
           value_parser = clap::value_parser!(u64).range(0..=3650))]
     grace_days: u64,
+    /// Tax on every invoice, in basis points (2000 is 20 %).
+    #[arg(long, env = "MOSAIC_TAX_RATE_BPS", default_value_t = 0, global = true,
+          value_parser = clap::value_parser!(i64).range(0..=10_000))]
+    tax_rate_bps: i64,
+    /// Who invoices are from, as printed on them.
+    #[arg(
+        long,
+        env = "MOSAIC_PLATFORM_NAME",
+        default_value = "Mosaic",
+        global = true
+    )]
+    platform_name: String,
 }
 
 #[derive(Subcommand)]
@@ -175,6 +187,8 @@ pub async fn run() -> anyhow::Result<()> {
         check_default_plan: !matches!(cli.command, Command::Billing { .. }),
         trial: std::time::Duration::from_secs(cli.common.trial_days.saturating_mul(86_400)),
         grace: std::time::Duration::from_secs(cli.common.grace_days.saturating_mul(86_400)),
+        tax_rate_bps: cli.common.tax_rate_bps,
+        platform_name: cli.common.platform_name.clone(),
     };
     let modules_dir = cli.common.modules_dir.unwrap_or_else(|| {
         std::env::var_os("CARGO_TARGET_DIR")

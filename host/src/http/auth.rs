@@ -278,6 +278,7 @@ impl From<AuthError> for ApiError {
             AuthError::WeakPassword(why) => ApiError::Validation(json!({"new_password": why})),
             AuthError::InvalidField(field, why) => ApiError::Validation(json!({ field: why })),
             AuthError::TenantInactive => ApiError::TenantInactive("not active"),
+            AuthError::UserLimit(quota) => ApiError::QuotaExceeded(quota),
             AuthError::EmailTaken => {
                 ApiError::Conflict("An account with this email already exists".into())
             }

@@ -1,16 +1,37 @@
-//! `/api/billing/`: what tenants see of billing: the public plan catalog, and the
-//! tenant's own subscription.
+//! `/api/billing/`: what tenants see of billing: the public plan catalog, and for
+//! tenant admins the subscription, invoices (JSON and PDF), payments with their
+//! proofs, and the dashboard.
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::extract::TenantCaller;
 use crate::AppState;
 use crate::auth::Role;
 use crate::billing::SubscriptionStatus;
 use crate::http::ApiError;
+use crate::store::{AuditEntry, NewPayment, Origin, PaymentRefusal, Proof, SubscriptionRefusal};
+
+/// The largest proof of payment.
+pub const MAX_PROOF_BYTES: usize = 5 * 1024 * 1024;
+/// The proof's content types, judged by its bytes.
+const PROOF_TYPES: &[&str] = &["application/pdf", "image/png", "image/jpeg"];
+/// How a payment was made.
+const METHODS: &[&str] = &[
+    "bank_transfer",
+    "card",
+    "cash",
+    "cheque",
+    "mobile_money",
+    "other",
+];
+const MAX_REFERENCE_CHARS: usize = 100;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -18,6 +39,44 @@ pub fn router() -> Router<AppState> {
         .route("/api/billing/plans/", get(plans))
         .route("/api/billing/subscription", get(subscription))
         .route("/api/billing/subscription/", get(subscription))
+        .route("/api/billing/subscription/cancel", post(cancel))
+        .route("/api/billing/subscription/renew", post(renew))
+        .route("/api/billing/invoices", get(invoices))
+        .route("/api/billing/invoices/", get(invoices))
+        .route("/api/billing/invoices/{id}", get(invoice))
+        .route("/api/billing/invoices/{id}/pdf", get(invoice_pdf))
+        .route(
+            "/api/billing/payments",
+            get(payments)
+                .post(submit_payment)
+                // The proof and the form around it.
+                .layer(DefaultBodyLimit::max(MAX_PROOF_BYTES + 64 * 1024)),
+        )
+        .route("/api/billing/payments/", get(payments))
+        .route("/api/billing/dashboard", get(dashboard))
+}
+
+/// The plan, the subscription, the next invoice and usage against each limit.
+async fn dashboard(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    let now = state.config.clock.now_ms();
+    let dashboard = crate::billing::TenantDashboard::load(&state.db, tenant, now)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("The tenant has no subscription".into()))?;
+    Ok(Json(json!(dashboard)))
+}
+
+/// The tenant, if the caller is one of its admins.
+fn tenant_admin(auth: &TenantCaller) -> Result<&crate::store::Tenant, ApiError> {
+    if auth.caller.role < Role::TenantAdmin {
+        return Err(ApiError::Forbidden(
+            "Only tenant admins manage the tenant's billing".into(),
+        ));
+    }
+    Ok(&auth.tenant.tenant)
 }
 
 /// Every plan that takes subscribers, in sort order: price, period, modules and
@@ -32,12 +91,7 @@ async fn subscription(
     State(state): State<AppState>,
     auth: TenantCaller,
 ) -> Result<Json<Value>, ApiError> {
-    if auth.caller.role < Role::TenantAdmin {
-        return Err(ApiError::Forbidden(
-            "Only tenant admins see the subscription".into(),
-        ));
-    }
-    let tenant = &auth.tenant.tenant;
+    let tenant = tenant_admin(&auth)?;
     let subscription = state
         .db
         .subscription(&tenant.id)
@@ -46,4 +100,318 @@ async fn subscription(
     let plan = state.db.plan(&tenant.plan).await?;
     let status = SubscriptionStatus::new(plan, subscription, state.config.clock.now_ms());
     Ok(Json(json!(status)))
+}
+
+fn subscription_refusal(refused: SubscriptionRefusal, action: &str) -> ApiError {
+    match refused {
+        SubscriptionRefusal::NoSubscription => {
+            ApiError::NotFound("The tenant has no subscription".into())
+        }
+        SubscriptionRefusal::Not(state) => ApiError::Conflict(format!(
+            "A subscription that is {} cannot be {action}",
+            state.as_str()
+        )),
+    }
+}
+
+/// Cancels an active subscription: it is served to the end of the paid period.
+async fn cancel(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    origin: Origin,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    let actor = format!("user:{}", auth.caller.user_id);
+    let target = format!("subscription:{}", tenant.id);
+    let audit = AuditEntry::new(
+        &origin,
+        &actor,
+        Some(&tenant.id),
+        "subscription.cancel",
+        &target,
+    );
+    let now = state.config.clock.now_ms();
+    let cancelled = state
+        .db
+        .cancel_subscription(&tenant.id, now, audit)
+        .await?
+        .map_err(|r| subscription_refusal(r, "cancelled"))?;
+    state.directory.refresh(&tenant.id).await?;
+    Ok(Json(json!(cancelled)))
+}
+
+/// Renews: a cancelled subscription is active again; one on trial, past due or
+/// expired gets the invoice to pay for its next period (its open one, or a new
+/// one: an expired subscription's period starts when it is paid).
+async fn renew(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    origin: Origin,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    let plan = state
+        .db
+        .plan(&tenant.plan)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant's plan is missing")))?;
+    let now = state.config.clock.now_ms();
+    let settings = &state.config.billing;
+    let invoice = |subscription: &crate::store::Subscription| {
+        settings.renewal_invoice(&plan, subscription, now)
+    };
+    let actor = format!("user:{}", auth.caller.user_id);
+    let target = format!("subscription:{}", tenant.id);
+    let audit = AuditEntry::new(
+        &origin,
+        &actor,
+        Some(&tenant.id),
+        "subscription.renew",
+        &target,
+    );
+    let renewed = state
+        .db
+        .renew_subscription(&tenant.id, &invoice, now, audit)
+        .await?
+        .map_err(|r| subscription_refusal(r, "renewed"))?;
+    state.directory.refresh(&tenant.id).await?;
+    Ok(Json(json!(renewed)))
+}
+
+async fn invoices(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    Ok(Json(
+        json!({ "items": state.db.invoices(&tenant.id).await? }),
+    ))
+}
+
+async fn find_invoice(
+    state: &AppState,
+    tenant_id: &str,
+    id: &str,
+) -> Result<crate::store::invoices::Invoice, ApiError> {
+    state
+        .db
+        .invoice(tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such invoice".into()))
+}
+
+async fn invoice(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    Ok(Json(json!(find_invoice(&state, &tenant.id, &id).await?)))
+}
+
+async fn invoice_pdf(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    let invoice = find_invoice(&state, &tenant.id, &id).await?;
+    let pdf = crate::billing::pdf::render(&invoice, tenant, &state.config.billing.platform_name);
+    Ok(pdf_response(pdf, &invoice.label))
+}
+
+pub(super) fn pdf_response(pdf: Vec<u8>, label: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{label}.pdf\""),
+            ),
+        ],
+        pdf,
+    )
+        .into_response()
+}
+
+async fn payments(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    Ok(Json(
+        json!({ "items": state.db.payments(Some(&tenant.id), None, 1000).await? }),
+    ))
+}
+
+pub(super) fn payment_refusal(refused: PaymentRefusal) -> ApiError {
+    match refused {
+        PaymentRefusal::UnknownInvoice => ApiError::NotFound("No such invoice".into()),
+        PaymentRefusal::InvoiceNot(state) => {
+            ApiError::Conflict(format!("The invoice is {}", state.as_str()))
+        }
+        PaymentRefusal::AlreadyPending => {
+            ApiError::Conflict("A payment of this invoice is awaiting verification already".into())
+        }
+        PaymentRefusal::UnknownPayment => ApiError::NotFound("No such payment".into()),
+        PaymentRefusal::AlreadyReviewed(status) => ApiError::Conflict(format!(
+            "The payment was reviewed already: it is {}",
+            status.as_str()
+        )),
+    }
+}
+
+fn multipart_error(err: &MultipartError) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(MAX_PROOF_BYTES)
+    } else {
+        ApiError::BadRequest(format!("Malformed multipart body: {}", err.body_text()))
+    }
+}
+
+/// The form of a payment: which invoice, how it was paid, and the proof.
+#[derive(Default)]
+struct PaymentForm {
+    invoice: Option<String>,
+    method: Option<String>,
+    reference: Option<String>,
+    proof: Option<(String, Vec<u8>)>,
+}
+
+impl PaymentForm {
+    async fn read(mut form: Multipart) -> Result<Self, ApiError> {
+        let mut out = Self::default();
+        while let Some(mut field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "proof" {
+                let file_name = proof_name(field.file_name());
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+                    if bytes.len() + chunk.len() > MAX_PROOF_BYTES {
+                        return Err(ApiError::PayloadTooLarge(MAX_PROOF_BYTES));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                out.proof = Some((file_name, bytes));
+                continue;
+            }
+            let slot = match name.as_str() {
+                "invoice" => &mut out.invoice,
+                "method" => &mut out.method,
+                "reference" => &mut out.reference,
+                other => {
+                    return Err(ApiError::Validation(
+                        json!({ other: "unknown field; expected invoice, method, reference and proof" }),
+                    ));
+                }
+            };
+            let text = field.text().await.map_err(|e| multipart_error(&e))?;
+            *slot = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        }
+        Ok(out)
+    }
+}
+
+/// A file name for display: its last path segment, without control characters.
+fn proof_name(sent: Option<&str>) -> String {
+    let last = sent
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(255).collect();
+    if clean.is_empty() || clean == "." || clean == ".." {
+        "proof".into()
+    } else {
+        clean
+    }
+}
+
+/// Submits a payment of an open invoice with its proof (`multipart/form-data`:
+/// `invoice`, `method`, optional `reference`, and the `proof` file: PDF, PNG or
+/// JPEG by its content, at most 5 MiB). It awaits a platform admin's verification.
+async fn submit_payment(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    origin: Origin,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant = tenant_admin(&auth)?;
+    let form = form.map_err(|_| {
+        ApiError::UnsupportedMediaType("Expected Content-Type: multipart/form-data".into())
+    })?;
+    let form = PaymentForm::read(form).await?;
+    let mut problems = serde_json::Map::new();
+    if form.invoice.is_none() {
+        problems.insert(
+            "invoice".into(),
+            json!("required: the id of the invoice paid"),
+        );
+    }
+    match form.method.as_deref() {
+        Some(m) if METHODS.contains(&m) => {}
+        _ => {
+            problems.insert(
+                "method".into(),
+                json!(format!("one of {}", METHODS.join(", "))),
+            );
+        }
+    }
+    if form
+        .reference
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REFERENCE_CHARS || r.chars().any(char::is_control))
+    {
+        problems.insert(
+            "reference".into(),
+            json!(format!(
+                "at most {MAX_REFERENCE_CHARS} characters, on one line"
+            )),
+        );
+    }
+    if form
+        .proof
+        .as_ref()
+        .is_none_or(|(_, bytes)| bytes.is_empty())
+    {
+        problems.insert("proof".into(), json!("required: a PDF, PNG or JPEG file"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(Value::Object(problems)));
+    }
+    let (name, bytes) = form.proof.unwrap_or_default();
+    let content_type = infer::get(&bytes)
+        .map(|kind| kind.mime_type())
+        .filter(|mime| PROOF_TYPES.contains(mime))
+        .ok_or_else(|| {
+            ApiError::UnsupportedMediaType(
+                "The proof must be a PDF, PNG or JPEG file (judged by its content)".into(),
+            )
+        })?;
+    let proof = Proof {
+        name,
+        content_type: content_type.to_owned(),
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+    };
+    let actor = format!("user:{}", auth.caller.user_id);
+    let invoice_id = form.invoice.unwrap_or_default();
+    let target = format!("invoice:{invoice_id}");
+    let audit = AuditEntry::new(&origin, &actor, Some(&tenant.id), "payment.submit", &target)
+        .after(&json!({ "method": form.method, "reference": form.reference, "proof": proof }));
+    let new = NewPayment {
+        invoice_id: &invoice_id,
+        method: form.method.as_deref().unwrap_or_default(),
+        reference: form.reference.as_deref(),
+        proof: &proof,
+        proof_bytes: &bytes,
+        submitted_by: &actor,
+    };
+    let now = state.config.clock.now_ms();
+    let payment = state
+        .db
+        .submit_payment(&tenant.id, &new, now, audit)
+        .await?
+        .map_err(payment_refusal)?;
+    tracing::info!(payment = %payment.id, invoice = %payment.invoice_id, "payment submitted");
+    Ok((StatusCode::CREATED, Json(json!(payment))))
 }

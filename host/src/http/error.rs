@@ -41,6 +41,14 @@ pub enum ApiError {
     },
     #[error("Tenant is {0}")]
     TenantInactive(&'static str),
+    /// A plan limit the request would pass.
+    #[error("{}", .0.message)]
+    QuotaExceeded(crate::billing::Quota),
+    /// The tenant's subscription has expired: its modules wait for a payment.
+    #[error(
+        "The subscription has expired: pay the open invoice, or renew, to use the modules again"
+    )]
+    SubscriptionExpired,
     /// Too many failed logins; seconds until the next attempt is allowed.
     #[error("Account is locked after too many failed logins")]
     Locked(u64),
@@ -77,6 +85,8 @@ impl ApiError {
             Self::ModuleNotEnabled(_) => (StatusCode::FORBIDDEN, "module_not_enabled"),
             Self::NotInPlan { .. } => (StatusCode::FORBIDDEN, "plan_upgrade_required"),
             Self::TenantInactive(_) => (StatusCode::FORBIDDEN, "tenant_inactive"),
+            Self::SubscriptionExpired => (StatusCode::PAYMENT_REQUIRED, "subscription_expired"),
+            Self::QuotaExceeded(_) => (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
             Self::Locked(_) => (StatusCode::LOCKED, "account_locked"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -99,6 +109,21 @@ impl IntoResponse for ApiError {
             } => json!({
                 "error": self.to_string(), "code": code, "module": module, "upgrade": true,
                 "plan": upgrade_to, "request_id": request_id
+            }),
+            Self::QuotaExceeded(quota) => {
+                let mut body = quota.details();
+                body["error"] = json!(quota.message);
+                body["code"] = json!(code);
+                body["request_id"] = json!(request_id);
+                body
+            }
+            Self::SubscriptionExpired => json!({
+                "error": self.to_string(), "code": code, "request_id": request_id,
+                "renew": {
+                    "invoices": "/api/billing/invoices",
+                    "pay": "POST /api/billing/payments",
+                    "renew": "POST /api/billing/subscription/renew",
+                },
             }),
             Self::Locked(retry_after) | Self::RateLimited(retry_after) => json!({
                 "error": self.to_string(), "code": code, "retry_after": retry_after, "request_id": request_id

@@ -110,7 +110,9 @@ impl FromRequestParts<AppState> for TenantCtx {
             TenantStatus::Archived => return Err(ApiError::TenantInactive("archived")),
         }
         tracing::Span::current().record("tenant", view.tenant.subdomain.as_str());
-        state.throttle.tenant(&view.tenant.id)?;
+        state
+            .throttle
+            .tenant(&view.tenant.id, view.max_requests_per_second)?;
         let ctx = Self(view);
         parts.extensions.insert(ctx.clone());
         Ok(ctx)

@@ -12,6 +12,7 @@ use super::{ApiError, current_request_id};
 use crate::AppState;
 use crate::runtime::types::Header;
 use crate::runtime::{Dispatch, DispatchError};
+use crate::store::SubscriptionState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,6 +40,11 @@ async fn proxy(
     let (parts, body) = req.into_parts();
     let (module, path) = split_module_path(parts.uri.path());
     tracing::Span::current().record("module", module);
+    if auth.tenant.subscription == Some(SubscriptionState::Expired)
+        && state.runtime.module(module).is_some()
+    {
+        return Err(ApiError::SubscriptionExpired);
+    }
     let Some(loaded) = state.runtime.gate(&auth.tenant, module) else {
         // An upgrade cannot bring a module this host does not have.
         if state.runtime.module(module).is_none() {

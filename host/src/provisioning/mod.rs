@@ -7,6 +7,7 @@ mod demo;
 mod domains;
 pub mod files;
 mod modules;
+mod payments;
 mod plans;
 mod publishing;
 mod states;
@@ -60,6 +61,8 @@ pub enum ProvisionError {
     CoreModule(String),
     #[error("{0}")]
     InvalidTransition(String),
+    #[error("payment refused: {0:?}")]
+    Payment(crate::store::PaymentRefusal),
     #[error("the confirmation does not match the tenant's subdomain")]
     ConfirmationMismatch,
     #[error("hashing the password failed: {0}")]
@@ -155,11 +158,24 @@ pub struct Provisioner<'a> {
 }
 
 impl Provisioner<'_> {
-    /// When a trial starting now ends.
-    pub(crate) fn trial_ends_at(&self) -> i64 {
-        self.clock
+    /// A trial of `plan` starting now, with the invoice for the period after it.
+    pub(crate) async fn trial_start(
+        &self,
+        plan: &str,
+    ) -> Result<crate::store::TrialStart, ProvisionError> {
+        let plan = self
+            .db
+            .plan(plan)
+            .await?
+            .ok_or_else(|| ProvisionError::UnknownPlan(plan.to_owned()))?;
+        let ends_at = self
+            .clock
             .now_ms()
-            .saturating_add(crate::billing::millis(self.billing.trial))
+            .saturating_add(crate::billing::millis(self.billing.trial));
+        Ok(crate::store::TrialStart {
+            ends_at,
+            first_invoice: self.billing.first_invoice(&plan, ends_at),
+        })
     }
 
     /// The tenant named by id or subdomain.

@@ -55,6 +55,9 @@ pub struct PlanChanged {
     pub paused: Vec<String>,
     /// Switched back on: paused by an earlier change, and in the new plan.
     pub resumed: Vec<String>,
+    /// Issued by the change: open period invoices at the new price, and an
+    /// upgrade's pro-rated difference.
+    pub invoices: Vec<crate::store::invoices::Invoice>,
 }
 
 /// Whether a tenant on `plan` may have `module`, given every plan (retired ones
@@ -165,9 +168,17 @@ impl Provisioner<'_> {
             .collect();
         let target = format!("tenant:{}", tenant.subdomain);
         let audit = actor.audit(Some(&tenant.id), "tenant.plan", &target);
+        let now = self.clock.now_ms();
+        let reprice =
+            |change: &crate::store::Repricing<'_>| self.billing.reprice(&plans, plan, now, change);
         let change = self
             .db
-            .change_plan(&tenant.id, plan_key, &sold_elsewhere, &allowed, audit)
+            .change_plan(
+                &tenant.id,
+                (plan_key, &sold_elsewhere, &allowed),
+                &reprice,
+                audit,
+            )
             .await?
             .ok_or(ProvisionError::UnknownTenant)?;
         let changed = PlanChanged {
@@ -176,6 +187,7 @@ impl Provisioner<'_> {
             previous: change.previous,
             paused: change.paused,
             resumed: change.resumed,
+            invoices: change.invoices,
         };
         for module in &changed.paused {
             self.runtime.drop_slot(&tenant.id, module);
@@ -244,8 +256,14 @@ impl Provisioner<'_> {
             return Err(ProvisionError::Invalid(problems));
         }
         let audit = actor.audit(None, "plan.update", key).before(&before);
-        if !self.db.update_plan(&plan, audit).await? {
-            return Err(ProvisionError::UnknownPlan(key.to_owned()));
+        let subscribers = self
+            .db
+            .update_plan(&plan, audit)
+            .await?
+            .ok_or_else(|| ProvisionError::UnknownPlan(key.to_owned()))?;
+        // Their cached views carry the plan's limits.
+        for tenant_id in &subscribers {
+            self.directory.invalidate(tenant_id);
         }
         Ok(plan)
     }

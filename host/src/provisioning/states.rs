@@ -121,6 +121,11 @@ impl Provisioner<'_> {
             .audit(Some(&tenant.id), transition.action(), &target)
             .before(&json!({"status": tenant.status}))
             .after(&json!({"status": transition.to(), "reason": reason}));
+        let trial = if transition == Transition::Approve {
+            Some(self.trial_start(&tenant.plan).await?)
+        } else {
+            None
+        };
         if !self
             .db
             .transition_tenant(
@@ -128,7 +133,7 @@ impl Provisioner<'_> {
                 transition.from(),
                 transition.to(),
                 reason,
-                (transition == Transition::Approve).then(|| self.trial_ends_at()),
+                trial.as_ref(),
                 audit,
             )
             .await?

@@ -192,7 +192,7 @@ impl Provisioner<'_> {
         let audit = actor
             .audit(Some(&tenant.id), "tenant.create", &target)
             .after(&json!({"name": tenant.name, "status": tenant.status, "modules": new.modules, "timezone": tenant.timezone}));
-        let trial_ends_at = self.trial_ends_at();
+        let trial = self.trial_start(&tenant.plan).await?;
         let row = TenantRow {
             tenant: &tenant,
             modules: &new.modules,
@@ -204,7 +204,9 @@ impl Provisioner<'_> {
                 password_hash: &a.password_hash,
             }),
             demo_request,
-            trial_ends_at,
+            trial_ends_at: trial.ends_at,
+            // A pending sign-up's trial, and its first invoice, start at approval.
+            first_invoice: (tenant.status != TenantStatus::Pending).then_some(trial.first_invoice),
         };
         match self.db.create_tenant(&row, audit).await? {
             Created::Yes => {}

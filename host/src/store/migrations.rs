@@ -129,6 +129,10 @@ mod tests {
             "6a3a23604f02c4728e12a2566e00cc79cb86593428d3e1981a6301955c7e9168f060adc2d4ef7dc5cdcfa31ff127700c",
         ),
         (
+            "postgres/0012_invoices_payments_usage.sql",
+            "1ae04269aed1e0ef3ecebfd8bcc5e02679f22126ccbf60bb69b197a6839faf21372af8000d1b66a25e14d6641aaec437",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -173,6 +177,10 @@ mod tests {
             "4ca612344ca07f4d4a489730af85db326eaf9bf2eb9329cc5f35f4e84c587c3ff4cff1927e406bdfbc0926e74858476e",
         ),
         (
+            "sqlite/0012_invoices_payments_usage.sql",
+            "c9b93f128606ce108042249989dce160520b35e9eccf83b5d5ba8686112e898b7e39dc9e80b311c6aa49c417d91649b4",
+        ),
+        (
             "sqlite-tenant/0001_module_data.sql",
             "a9f4400037288f6df94108321d08f32dd818748aadfee0ab97d2e29e99b93a8ff55e75b0edcf54b5f860192c311be4d2",
         ),
@@ -183,6 +191,10 @@ mod tests {
         (
             "sqlite-tenant/0003_files.sql",
             "125596b95f40ad2ded022440e33004ad32c19245a3d556df17a2bd65822201e9e6195fda4aa561ae6e7cf3f6eb4652ee",
+        ),
+        (
+            "sqlite-tenant/0004_usage.sql",
+            "bc620cf1d5ccb473c0beb33db003bb68eb593b5d1bb389f33465de57b6dfc972f56329544f56cd270e17132f5ab425c2",
         ),
     ];
 

@@ -5,6 +5,7 @@ mod audit;
 mod demo_requests;
 pub mod events;
 pub mod files;
+pub mod invoices;
 mod mail;
 mod migrations;
 mod module_data;
@@ -14,6 +15,7 @@ pub mod records;
 pub mod schedules;
 mod sessions;
 mod tenants;
+pub mod usage;
 mod users;
 
 use std::path::Path;
@@ -31,9 +33,12 @@ pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
 pub use sessions::{RefreshUse, SessionProblem};
 pub use tenants::{
-    Created, DomainChange, Moved, PlanChange, Subscription, SubscriptionState, TENANT_CHANGES,
-    Tenant, TenantChanges, TenantQuery, TenantRow, TenantStatistics, TenantStatus, module_settings,
+    Created, DomainChange, Moved, NewPayment, Payment, PaymentRefusal, PaymentStatus, PlanChange,
+    Proof, Renewed, Repricing, Reviewed, Subscription, SubscriptionRefusal, SubscriptionState,
+    TENANT_CHANGES, Tenant, TenantChanges, TenantQuery, TenantRow, TenantStatistics, TenantStatus,
+    TrialStart, module_settings,
 };
+
 pub use users::{Account, NewAccount, Realm};
 
 /// A database error the caller cannot act on: logged, answered as 500.

@@ -140,9 +140,14 @@ impl Db {
         Ok(true)
     }
 
-    /// Replaces the plan `changed.key` names (its retirement is kept); false when
-    /// there is none.
-    pub async fn update_plan(&self, changed: &Plan, audit: AuditEntry<'_>) -> DbResult<bool> {
+    /// Replaces the plan `changed.key` names (its retirement is kept), and bumps
+    /// its subscribers' generations so every replica reloads their limits. The
+    /// subscribers, or None when there is no such plan.
+    pub async fn update_plan(
+        &self,
+        changed: &Plan,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<Option<Vec<String>>> {
         let mut w = self.begin_write().await?;
         let now = now_ms();
         let done = sqlx::query(
@@ -166,11 +171,28 @@ impl Db {
         .execute(&mut *w.tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Ok(false);
+            return Ok(None);
+        }
+        let subscribers: Vec<String> = sqlx::query_scalar(
+            "UPDATE tenants SET generation = generation + 1, updated_at = $1 WHERE plan = $2 \
+             RETURNING id",
+        )
+        .bind(now)
+        .bind(&changed.key)
+        .fetch_all(&mut *w.tx)
+        .await?;
+        if self.dialect == super::Dialect::Postgres {
+            for tenant_id in &subscribers {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(super::TENANT_CHANGES)
+                    .bind(tenant_id)
+                    .execute(&mut *w.tx)
+                    .await?;
+            }
         }
         audit.after(changed).insert(&mut w.tx, now).await?;
         w.commit().await?;
-        Ok(true)
+        Ok(Some(subscribers))
     }
 
     /// Stops the plan taking new subscribers; false when there is no such plan or it

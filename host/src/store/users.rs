@@ -121,6 +121,36 @@ impl Db {
         insert_account(&mut conn, realm, new).await
     }
 
+    /// Creates a tenant account unless the tenant has `max` users already
+    /// (`Err(used)`); false if the email is taken. Two at once take turns on
+    /// PostgreSQL, so both cannot take the last place.
+    pub async fn insert_tenant_account_within(
+        &self,
+        tenant_id: &str,
+        new: &NewAccount<'_>,
+        max: Option<i64>,
+    ) -> DbResult<Result<bool, i64>> {
+        let mut w = self.begin_write().await?;
+        if let Some(max) = max {
+            if self.dialect == super::Dialect::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(super::advisory_key(&["users", tenant_id]))
+                    .execute(&mut *w.tx)
+                    .await?;
+            }
+            let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_one(&mut *w.tx)
+                .await?;
+            if used >= max {
+                return Ok(Err(used));
+            }
+        }
+        let created = insert_account(&mut w.tx, Realm::Tenant(tenant_id), new).await?;
+        w.commit().await?;
+        Ok(Ok(created))
+    }
+
     /// Reserves one login attempt before the password is checked, so concurrent
     /// guesses cannot all slip past the limit. None when the account is locked; else
     /// the number of failures in a row, this attempt included.

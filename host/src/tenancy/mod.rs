@@ -13,7 +13,7 @@ use dashmap::DashMap;
 
 // The tenant row lives in the store; re-exported because the request path knows it
 // as part of tenancy.
-use crate::store::{Db, DbResult};
+use crate::store::{Db, DbResult, SubscriptionState};
 pub use crate::store::{Tenant, TenantStatus};
 
 /// A tenant's public configuration, rendered once per cached view.
@@ -28,6 +28,10 @@ pub struct RenderedConfig {
 #[derive(Debug)]
 pub struct TenantView {
     pub tenant: Tenant,
+    /// Where its subscription stands: an expired one keeps it out of its modules.
+    pub subscription: Option<SubscriptionState>,
+    /// Its plan's request rate limit.
+    pub max_requests_per_second: Option<i64>,
     enabled: HashSet<String>,
     /// Filled on first use; a change to the tenant replaces the whole view.
     pub config: OnceLock<Arc<RenderedConfig>>,
@@ -229,8 +233,12 @@ impl Directory {
             .await?
             .into_iter()
             .collect();
+        let subscription = self.db.subscription(&tenant.id).await?.map(|s| s.state);
+        let plan = self.db.plan(&tenant.plan).await?;
         let view = Arc::new(TenantView {
             tenant,
+            subscription,
+            max_requests_per_second: plan.and_then(|p| p.limits.max_requests_per_second),
             enabled,
             config: OnceLock::new(),
         });

@@ -3,7 +3,7 @@
 use mosaic_sdk::input::{Field, Fields};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::store::{self, Collection, Index};
-use mosaic_sdk::{Capability, events};
+use mosaic_sdk::{Capability, billing, events};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -21,6 +21,7 @@ impl Module for Employees {
             .sort_order(10)
             .collection(&EMPLOYEES)
             .capability(Capability::Events)
+            .capability(Capability::Billing)
     }
 
     fn router() -> Router {
@@ -87,6 +88,8 @@ fn list(req: &Request) -> Result<Response> {
 
 fn create(req: &Request) -> Result<Response> {
     let employee: Employee = EMPLOYEE.create(req)?;
+    // The plan's employee limit: the host counts, within this request.
+    billing::check_quota("employees", 1)?;
     let doc = EMPLOYEES.insert(&employee).map_err(email_taken)?;
     events::emit("employee.created", Some(&doc.id), &employee)?;
     Ok(Response::raw_json(201, doc.to_json()))

@@ -31,10 +31,12 @@ impl Accounts<'_> {
         }
         let realm = Realm::Tenant(&tenant.id);
         let id = uuid::Uuid::now_v7().to_string();
+        let plan = self.db.plan(&tenant.plan).await?;
+        let max = plan.as_ref().and_then(|p| p.limits.max_users);
         let created = self
             .db
-            .insert_account(
-                realm,
+            .insert_tenant_account_within(
+                &tenant.id,
                 &crate::store::NewAccount {
                     id: &id,
                     email: &email,
@@ -42,10 +44,25 @@ impl Accounts<'_> {
                     role,
                     password_hash: NO_PASSWORD_YET,
                 },
+                max,
             )
             .await?;
-        if !created {
-            return Err(AuthError::EmailTaken);
+        match created {
+            Ok(true) => {}
+            Ok(false) => return Err(AuthError::EmailTaken),
+            Err(used) => {
+                let (Some(plan), Some(max)) = (plan, max) else {
+                    unreachable!("only a plan's limit refuses");
+                };
+                return Err(AuthError::UserLimit(crate::billing::Quota::new(
+                    &plan,
+                    "users",
+                    "max_users",
+                    max,
+                    used,
+                    1,
+                )));
+            }
         }
         send_invitation(self.db, tenant, &id, &email, full_name).await?;
         let actor = format!("user:{inviter}");

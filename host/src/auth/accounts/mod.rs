@@ -78,6 +78,8 @@ pub enum AuthError {
     EmailTaken,
     #[error("the tenant is not active")]
     TenantInactive,
+    #[error("{}", .0.message)]
+    UserLimit(crate::billing::Quota),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("signing failed: {0}")]

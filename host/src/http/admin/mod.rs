@@ -7,6 +7,7 @@ mod demo_requests;
 mod domains;
 mod events;
 mod modules;
+mod payments;
 mod plans;
 mod schedules;
 mod states;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(events::router())
         .merge(plans::router())
+        .merge(payments::router())
         .merge(schedules::router())
         .merge(demo_requests::router())
 }
@@ -126,6 +128,7 @@ impl From<ProvisionError> for ApiError {
                 ApiError::Conflict(format!("Module {m} is core and cannot be disabled"))
             }
             ProvisionError::InvalidTransition(m) => ApiError::Conflict(m),
+            ProvisionError::Payment(refused) => super::billing::payment_refusal(refused),
             ProvisionError::ConfirmationMismatch => {
                 ApiError::Validation(json!({"confirm": "must repeat the tenant's subdomain"}))
             }

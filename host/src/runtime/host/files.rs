@@ -42,7 +42,19 @@ pub async fn put(
         sha256: sha256_hex(&content),
         created_at: now_ms(),
     };
-    let cap = i64::try_from(limits.tenant_file_bytes).unwrap_or(i64::MAX);
+    // The host's cap, or the plan's storage limit if lower.
+    let plan = ctx
+        .uow
+        .main_db()
+        .plan(&ctx.tenant.tenant.plan)
+        .await
+        .map_err(|err| internal(ctx, &err))?;
+    let cap = i64::try_from(limits.tenant_file_bytes)
+        .unwrap_or(i64::MAX)
+        .min(
+            plan.and_then(|p| p.limits.max_storage_bytes)
+                .unwrap_or(i64::MAX),
+        );
     let scope = scope(ctx);
     let dialect = ctx.uow.main_db().dialect;
     let result = ctx

@@ -367,19 +367,15 @@ macro_rules! adapter {
 
         impl billing::Host for HostState {
             async fn check_quota(&mut self, metric: String, amount: u64) -> Res<()> {
-                Ok(answer(host::billing::check_quota(
-                    self.ctx()?,
-                    &metric,
-                    amount,
-                )))
+                Ok(answer(
+                    host::billing::check_quota(self.ctx()?, &metric, amount).await,
+                ))
             }
 
             async fn record_usage(&mut self, metric: String, amount: u64) -> Res<()> {
-                Ok(answer(host::billing::record_usage(
-                    self.ctx()?,
-                    &metric,
-                    amount,
-                )))
+                Ok(answer(
+                    host::billing::record_usage(self.ctx()?, &metric, amount).await,
+                ))
             }
         }
 

@@ -3,8 +3,11 @@
 use sqlx::AssertSqlSafe;
 
 use super::modules::set_module;
+use super::subscriptions::TrialStart;
 use super::{Announce, Tenant, TenantStatus, one_row};
+use crate::billing::invoice::NewInvoice;
 use crate::store::demo_requests::mark_converted;
+use crate::store::invoices;
 use crate::store::users::insert_account;
 use crate::store::{AuditEntry, Db, DbResult, NewAccount, Realm};
 
@@ -16,7 +19,10 @@ const TENANT_TABLES: &[&str] = &[
     "event_deliveries",
     "event_outbox",
     "module_files",
+    "usage",
     "schedule_runs",
+    "payments",
+    "invoices",
     "subscriptions",
     "refresh_tokens",
     "one_time_tokens",
@@ -43,6 +49,9 @@ pub struct TenantRow<'a> {
     pub demo_request: Option<&'a str>,
     /// When the trial its subscription starts with ends.
     pub trial_ends_at: i64,
+    /// The invoice for the first period after the trial (none for a pending
+    /// sign-up: its trial restarts at approval, which issues it).
+    pub first_invoice: Option<NewInvoice>,
 }
 
 /// The editable fields of a tenant; `None` leaves a field as it is, `Some(None)`
@@ -101,6 +110,9 @@ impl Db {
                     set_module(conn, &tenant.id, key, true, now).await?;
                 }
                 super::subscriptions::start_trial(conn, &tenant.id, row.trial_ends_at, now).await?;
+                if let Some(invoice) = &row.first_invoice {
+                    invoices::issue(conn, &tenant.id, invoice, now).await?;
+                }
                 if let Some(admin) = &row.admin {
                     insert_account(conn, Realm::Tenant(&tenant.id), admin).await?;
                 }
@@ -162,15 +174,15 @@ impl Db {
 
     /// Moves a tenant into state `to` from one of `from`, recording the reason, with
     /// its audit row, in one transaction. False when the tenant was in none of `from`.
-    /// `trial_ends_at` restarts a subscription still on trial (a sign-up's trial runs
-    /// from its approval, not from its request).
+    /// `trial` restarts a subscription still on trial (a sign-up's trial runs from
+    /// its approval, not from its request) with the invoice for the period after it.
     pub async fn transition_tenant(
         &self,
         tenant_id: &str,
         from: &[TenantStatus],
         to: TenantStatus,
         reason: Option<&str>,
-        trial_ends_at: Option<i64>,
+        trial: Option<&TrialStart>,
         audit: AuditEntry<'_>,
     ) -> DbResult<bool> {
         let status_params: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
@@ -191,9 +203,9 @@ impl Db {
                 }
                 let moved = one_row(&query.bind(tenant_id).execute(&mut *conn).await?);
                 if moved.is_ok()
-                    && let Some(ends) = trial_ends_at
+                    && let Some(trial) = trial
                 {
-                    super::subscriptions::restart_trial(conn, tenant_id, ends, now).await?;
+                    super::subscriptions::restart_trial(conn, tenant_id, trial, now).await?;
                 }
                 Ok(moved)
             })

@@ -8,6 +8,7 @@
 mod changes;
 mod domains;
 mod modules;
+mod payments;
 mod statistics;
 mod subscriptions;
 
@@ -20,8 +21,12 @@ use super::{AuditEntry, Db, DbResult, now_ms};
 pub use changes::{Created, TenantChanges, TenantRow};
 pub use domains::DomainChange;
 pub use modules::module_settings;
+pub use payments::{NewPayment, Payment, PaymentRefusal, PaymentStatus, Proof, Reviewed};
 pub use statistics::TenantStatistics;
-pub use subscriptions::{Moved, PlanChange, Subscription, SubscriptionState};
+pub use subscriptions::{
+    Moved, PlanChange, Renewed, Repricing, Subscription, SubscriptionRefusal, SubscriptionState,
+    TrialStart,
+};
 
 /// The PostgreSQL `LISTEN` channel; the payload is the changed tenant's id.
 pub const TENANT_CHANGES: &str = "mosaic_tenant_changes";

@@ -7,7 +7,9 @@ use std::str::FromStr;
 
 use sqlx::{AnyConnection, Row as _};
 
-use super::{Announce, one_row};
+use super::Announce;
+use crate::billing::invoice::NewInvoice;
+use crate::store::invoices::{self, Invoice};
 use crate::store::{AuditEntry, Db, DbResult, Origin, now_ms};
 
 /// What a plan change did.
@@ -18,6 +20,8 @@ pub struct PlanChange {
     pub paused: Vec<String>,
     /// Switched back on: paused by an earlier change, and in the new plan.
     pub resumed: Vec<String>,
+    /// Issued: the voided period invoices repriced, and an upgrade's difference.
+    pub invoices: Vec<Invoice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,7 +65,9 @@ impl FromStr for SubscriptionState {
 pub struct Subscription {
     pub state: SubscriptionState,
     pub trial_ends_at: Option<i64>,
-    /// Paid until.
+    /// The paid period: from (with `period_end`, what a plan change pro-rates)...
+    pub period_start: Option<i64>,
+    /// ...until.
     pub period_end: Option<i64>,
     /// Past due, still served until.
     pub grace_ends_at: Option<i64>,
@@ -106,6 +112,25 @@ pub struct Moved {
     pub to: SubscriptionState,
 }
 
+/// A trial that starts at a sign-up's approval, with the invoice for the first
+/// period after it.
+pub struct TrialStart {
+    pub ends_at: i64,
+    pub first_invoice: NewInvoice,
+}
+
+/// Issues the invoices `make` asks for the subscription as it is in `conn`'s
+/// transaction (a renewal, a plan change), returning them.
+pub type Invoicing<'a> = &'a (dyn Fn(&Subscription, &str) -> Vec<NewInvoice> + Send + Sync);
+
+/// What a plan change reprices: the subscription, the plan it leaves and the open
+/// period invoices of that plan it voided.
+pub struct Repricing<'a> {
+    pub previous: &'a str,
+    pub subscription: &'a Subscription,
+    pub voided: &'a [Invoice],
+}
+
 /// Starts a new tenant's trial, in its creation's transaction.
 pub(super) async fn start_trial(
     conn: &mut AnyConnection,
@@ -140,54 +165,256 @@ pub(super) async fn plan_for_update(conn: &mut AnyConnection, tenant_id: &str) -
         .await
 }
 
-/// Moves the end of a trial still running to `trial_ends_at`.
+/// Moves the end of a trial still running to `trial.ends_at`, replacing the
+/// invoice for the period after it.
 pub(super) async fn restart_trial(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    trial_ends_at: i64,
+    trial: &TrialStart,
     now: i64,
 ) -> DbResult<()> {
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE subscriptions SET trial_ends_at = $1, updated_at = $2 \
          WHERE tenant_id = $3 AND state = 'trial'",
     )
-    .bind(trial_ends_at)
+    .bind(trial.ends_at)
     .bind(now)
     .bind(tenant_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() > 0 {
+        invoices::void_open_periods(conn, tenant_id, now).await?;
+        invoices::issue(conn, tenant_id, &trial.first_invoice, now).await?;
+    }
+    Ok(())
+}
+
+/// The tenant's subscription and plan as `conn`'s transaction sees them, the row
+/// locked on PostgreSQL.
+pub(super) async fn subscription_for_update(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> DbResult<Option<Subscription>> {
+    let lock = if conn.backend_name() == "PostgreSQL" {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = $1{lock}"
+    )))
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(subscription).transpose()
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "state, trial_ends_at, period_start, period_end, grace_ends_at";
+
+fn subscription(row: &sqlx::any::AnyRow) -> DbResult<Subscription> {
+    let state: String = row.try_get(0)?;
+    Ok(Subscription {
+        state: state
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        trial_ends_at: row.try_get(1)?,
+        period_start: row.try_get(2)?,
+        period_end: row.try_get(3)?,
+        grace_ends_at: row.try_get(4)?,
+    })
+}
+
+/// Settles a paid invoice on the subscription: a period invoice makes it active for
+/// the invoice's period, or, once expired, for as long from `now`. What it was and
+/// what it became, for the audit row.
+pub(super) async fn settle(
+    conn: &mut AnyConnection,
+    invoice: &Invoice,
+    now: i64,
+) -> DbResult<Option<(Subscription, Subscription)>> {
+    if invoice.kind != crate::billing::invoice::InvoiceKind::Period {
+        return Ok(None);
+    }
+    let Some(before) = subscription_for_update(conn, &invoice.tenant_id).await? else {
+        return Ok(None);
+    };
+    let (start, end) = if before.state == SubscriptionState::Expired && invoice.period_start < now {
+        (now, now + (invoice.period_end - invoice.period_start))
+    } else {
+        (invoice.period_start, invoice.period_end)
+    };
+    sqlx::query(
+        "UPDATE subscriptions SET state = 'active', period_start = $1, period_end = $2, \
+         grace_ends_at = NULL, updated_at = $3 WHERE tenant_id = $4",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(now)
+    .bind(&invoice.tenant_id)
     .execute(conn)
     .await?;
-    Ok(())
+    let after = Subscription {
+        state: SubscriptionState::Active,
+        period_start: Some(start),
+        period_end: Some(end),
+        grace_ends_at: None,
+        ..before.clone()
+    };
+    Ok(Some((before, after)))
+}
+
+/// Why a tenant admin's cancel or renew was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionRefusal {
+    NoSubscription,
+    /// Not in a state the action applies to.
+    Not(SubscriptionState),
+}
+
+/// What renewing did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Renewed {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// The period invoice to pay (none when a cancellation was undone).
+    pub invoice: Option<Invoice>,
 }
 
 impl Db {
     pub async fn subscription(&self, tenant_id: &str) -> DbResult<Option<Subscription>> {
-        let row = sqlx::query(
-            "SELECT state, trial_ends_at, period_end, grace_ends_at FROM subscriptions \
-             WHERE tenant_id = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = $1"
+        )))
         .bind(tenant_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            let state: String = row.try_get(0)?;
-            Ok(Subscription {
-                state: state
-                    .parse()
-                    .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
-                trial_ends_at: row.try_get(1)?,
-                period_end: row.try_get(2)?,
-                grace_ends_at: row.try_get(3)?,
+        row.as_ref().map(subscription).transpose()
+    }
+
+    /// How many subscriptions are in each state (pending sign-ups not counted).
+    pub async fn subscriptions_by_state(&self) -> DbResult<Vec<(SubscriptionState, i64)>> {
+        let rows = sqlx::query(
+            "SELECT s.state, COUNT(*) FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id \
+             WHERE t.status <> 'pending' GROUP BY s.state ORDER BY s.state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get(0)?;
+                Ok((
+                    state
+                        .parse()
+                        .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+                    row.try_get(1)?,
+                ))
             })
+            .collect()
+    }
+
+    /// The plan of every paying subscription (active, past due or cancelled but
+    /// still paid for), with how many tenants are on it: what recurring revenue
+    /// is made of.
+    pub async fn paying_plans(&self) -> DbResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT t.plan, COUNT(*) FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id \
+             WHERE s.state IN ('active', 'past_due', 'cancelled') GROUP BY t.plan ORDER BY t.plan",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    /// A tenant admin cancels: an active subscription stays served until the end of
+    /// its paid period, then expires, and no renewal invoice is made.
+    pub async fn cancel_subscription(
+        &self,
+        tenant_id: &str,
+        now: i64,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<Result<Subscription, SubscriptionRefusal>> {
+        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, _| {
+            let Some(before) = subscription_for_update(conn, tenant_id).await? else {
+                return Ok(Err(SubscriptionRefusal::NoSubscription));
+            };
+            if before.state != SubscriptionState::Active {
+                return Ok(Err(SubscriptionRefusal::Not(before.state)));
+            }
+            sqlx::query(
+                "UPDATE subscriptions SET state = 'cancelled', updated_at = $1 WHERE tenant_id = $2",
+            )
+            .bind(now)
+            .bind(tenant_id)
+            .execute(&mut *conn)
+            .await?;
+            invoices::void_open_periods(conn, tenant_id, now).await?;
+            Ok(Ok(Subscription {
+                state: SubscriptionState::Cancelled,
+                ..before
+            }))
         })
-        .transpose()
+        .await
+    }
+
+    /// A tenant admin renews: a cancelled subscription is active again (its renewal
+    /// invoice comes at the end of the period); one on trial, past due or expired
+    /// gets its open period invoice, or the one `invoice` makes for it, to pay.
+    pub async fn renew_subscription(
+        &self,
+        tenant_id: &str,
+        invoice: &(dyn Fn(&Subscription) -> Option<NewInvoice> + Send + Sync),
+        now: i64,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<Result<Renewed, SubscriptionRefusal>> {
+        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, _| {
+            let Some(before) = subscription_for_update(conn, tenant_id).await? else {
+                return Ok(Err(SubscriptionRefusal::NoSubscription));
+            };
+            if before.state == SubscriptionState::Cancelled {
+                sqlx::query(
+                    "UPDATE subscriptions SET state = 'active', updated_at = $1 WHERE tenant_id = $2",
+                )
+                .bind(now)
+                .bind(tenant_id)
+                .execute(&mut *conn)
+                .await?;
+                return Ok(Ok(Renewed {
+                    subscription: Subscription {
+                        state: SubscriptionState::Active,
+                        ..before
+                    },
+                    invoice: None,
+                }));
+            }
+            let open = match invoices::open_period(conn, tenant_id).await? {
+                Some(open) => Some(open),
+                None => match invoice(&before) {
+                    Some(new) => Some(invoices::issue(conn, tenant_id, &new, now).await?),
+                    None => None,
+                },
+            };
+            match open {
+                Some(invoice) => Ok(Ok(Renewed {
+                    subscription: before,
+                    invoice: Some(invoice),
+                })),
+                None => Ok(Err(SubscriptionRefusal::Not(before.state))),
+            }
+        })
+        .await
     }
 
     /// Makes every move that is due at `now`, each with its audit row by `actor`. A
     /// past-due subscription is served for `grace_ms` after its period ends.
+    /// A subscription going past due gets the invoice `renewal` makes for it (the
+    /// next period, from the end of the paid one).
     pub async fn advance_subscriptions(
         &self,
         now: i64,
         grace_ms: i64,
+        renewal: Invoicing<'_>,
         actor: &str,
         origin: &Origin,
     ) -> DbResult<Vec<Moved>> {
@@ -221,7 +448,10 @@ impl Db {
                         .after(&serde_json::json!({ "state": change.to }));
                 // One row that fails is logged and left for the next tick; the
                 // others still move.
-                match self.make_move(step, &change, now, grace_ms, audit).await {
+                match self
+                    .make_move(step, &change, (now, grace_ms), renewal, audit)
+                    .await
+                {
                     Ok(true) => moved.push(change),
                     Ok(false) => {}
                     Err(err) => {
@@ -239,8 +469,8 @@ impl Db {
         &self,
         step: &Move,
         change: &Moved,
-        now: i64,
-        grace_ms: i64,
+        (now, grace_ms): (i64, i64),
+        renewal: Invoicing<'_>,
         audit: AuditEntry<'_>,
     ) -> DbResult<bool> {
         let sql = format!(
@@ -258,9 +488,20 @@ impl Db {
                     .bind(grace_ms)
                     .bind(&tenant_id)
                     .bind(step.from.as_str())
-                    .execute(conn)
+                    .execute(&mut *conn)
                     .await?;
-                Ok(one_row(&done))
+                if done.rows_affected() == 0 {
+                    return Ok(Err(()));
+                }
+                if step.to == SubscriptionState::PastDue {
+                    let plan = plan_for_update(conn, &tenant_id).await?;
+                    if let Some(now_due) = subscription_for_update(conn, &tenant_id).await? {
+                        for invoice in renewal(&now_due, &plan) {
+                            invoices::issue(conn, &tenant_id, &invoice, now).await?;
+                        }
+                    }
+                }
+                Ok(Ok(()))
             })
             .await?;
         Ok(done.is_ok())
@@ -281,14 +522,14 @@ impl Db {
     /// of `sold_elsewhere` (the modules sold without this plan), those on are
     /// switched off and marked paused; of `allowed` (the modules this plan lets a
     /// tenant have), those paused come back. The audit row (`audit`, given the
-    /// previous plan and what changed) is written with it. None when the tenant is
-    /// gone.
+    /// previous plan and what changed) is written with it. The open period invoices
+    /// are voided, and `reprice` says what to issue instead (and for an upgrade
+    /// within a paid period). None when the tenant is gone.
     pub async fn change_plan(
         &self,
         tenant_id: &str,
-        plan: &str,
-        sold_elsewhere: &[String],
-        allowed: &[String],
+        (plan, sold_elsewhere, allowed): (&str, &[String], &[String]),
+        reprice: &(dyn Fn(&Repricing<'_>) -> Vec<NewInvoice> + Send + Sync),
         audit: AuditEntry<'_>,
     ) -> DbResult<Option<PlanChange>> {
         let mut w = self.begin_write().await?;
@@ -307,7 +548,20 @@ impl Db {
             previous,
             paused: Vec::new(),
             resumed: Vec::new(),
+            invoices: Vec::new(),
         };
+        if let Some(subscription) = subscription_for_update(&mut w.tx, tenant_id).await? {
+            let voided = invoices::void_open_periods(&mut w.tx, tenant_id, now).await?;
+            let basis = Repricing {
+                previous: &change.previous,
+                subscription: &subscription,
+                voided: &voided,
+            };
+            for invoice in reprice(&basis) {
+                let issued = invoices::issue(&mut w.tx, tenant_id, &invoice, now).await?;
+                change.invoices.push(issued);
+            }
+        }
         for (modules, from, to, changed) in [
             (
                 sold_elsewhere,
@@ -338,7 +592,10 @@ impl Db {
         super::touch_tenant(&mut w.tx, tenant_id, now).await?;
         audit
             .before(&serde_json::json!({ "plan": change.previous }))
-            .after(&serde_json::json!({ "plan": plan, "paused": change.paused, "resumed": change.resumed }))
+            .after(&serde_json::json!({
+                "plan": plan, "paused": change.paused, "resumed": change.resumed,
+                "invoices": change.invoices.iter().map(|i| &i.label).collect::<Vec<_>>(),
+            }))
             .insert(&mut w.tx, now)
             .await?;
         w.commit().await?;
