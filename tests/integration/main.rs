@@ -5,6 +5,7 @@ mod admin;
 mod attendance;
 mod audit;
 mod auth;
+mod billing;
 mod cli;
 mod contracts;
 mod demo_requests;

@@ -36,8 +36,9 @@ async fn config_file_and_endpoint(backend: Backend) {
     assert_eq!(
         on_disk,
         json!({
-            "name": "Acme", "subdomain": "acme", "status": "active",
+            "name": "Acme", "subdomain": "acme", "status": "active", "plan": "starter",
             "modules": {"employees": true, "attendance": false, "notifications": true},
+            "in_plan": {"employees": true, "attendance": true, "notifications": true},
             "theme": {"primary_color": "#112233", "secondary_color": null},
             "logo_url": null,
         })

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mosaic::auth::{Claims, Role};
+use mosaic::billing::BillingSettings;
 use mosaic::clock::Clock;
 use mosaic::config::RateLimit;
 use mosaic::events::EventSettings;
@@ -87,11 +88,18 @@ pub struct TestAppBuilder {
     tenant_rate_limit: Option<RateLimit>,
     events: EventSettings,
     clock: Clock,
+    billing: BillingSettings,
     /// Another app's PostgreSQL database, to run as a second replica on.
     database_of: Option<String>,
 }
 
 impl TestAppBuilder {
+    /// Trials, grace periods, tax and the rest of billing's settings.
+    pub fn with_billing(mut self, edit: impl FnOnce(&mut BillingSettings)) -> Self {
+        edit(&mut self.billing);
+        self
+    }
+
     /// The scheduler's clock; tests move a manual one instead of sleeping.
     pub fn with_clock(mut self, clock: &Clock) -> Self {
         self.clock = clock.clone();
@@ -206,6 +214,7 @@ impl TestAppBuilder {
         config.tenant_rate_limit = self.tenant_rate_limit;
         config.events = self.events;
         config.clock = self.clock;
+        config.billing = self.billing;
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
             self.cache_dir
@@ -289,6 +298,7 @@ impl TestApp {
                 ..EventSettings::default()
             },
             clock: Clock::default(),
+            billing: BillingSettings::default(),
             database_of: None,
         }
     }
@@ -417,6 +427,7 @@ pub struct Resp {
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
     pub text: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Req {
@@ -444,17 +455,25 @@ impl Req {
         self
     }
 
+    /// A `multipart/form-data` body.
+    pub fn multipart(mut self, form: reqwest::multipart::Form) -> Self {
+        self.builder = self.builder.multipart(form);
+        self
+    }
+
     pub async fn send(self) -> Resp {
         let response = self.builder.send().await.expect("request sent");
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.expect("body read");
+        let bytes = response.bytes().await.expect("body read").to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Resp {
             status,
             headers,
             body,
             text,
+            bytes,
         }
     }
 }

@@ -30,6 +30,17 @@ use crate::store::{
 };
 use invoice::NewInvoice;
 
+/// Whether a tenant on `plan` may have `module`, given every plan (retired ones
+/// too, which still say a module is sold): core modules and modules no plan sells
+/// come with every plan.
+pub fn allows(plans: &[Plan], plan: &str, module: &str) -> bool {
+    crate::runtime::registry::CORE_MODULES.contains(&module)
+        || !plans.iter().any(|p| p.modules.iter().any(|m| m == module))
+        || plans
+            .iter()
+            .any(|p| p.key == plan && p.modules.iter().any(|m| m == module))
+}
+
 /// How subscriptions start and end.
 #[derive(Debug, Clone)]
 pub struct BillingSettings {

@@ -14,6 +14,7 @@ use super::extract::JsonBody;
 use crate::AppState;
 use crate::provisioning::AssetRefusal;
 use crate::store::NewDemoRequest;
+use crate::store::plans::Plan;
 use crate::tenancy::TenantView;
 
 pub fn router() -> Router<AppState> {
@@ -30,8 +31,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/demo-requests/", post(demo_request))
 }
 
-/// Every installed module, in the catalog's order.
-async fn catalog(State(state): State<AppState>) -> Json<Value> {
+/// Every installed module, in the catalog's order, with the plans that include it
+/// (`null`: every plan).
+async fn catalog(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let plans = state.db.plans(false).await?;
+    let all_plans = state.db.plans(true).await?;
     let mut modules = state.runtime.modules();
     modules.sort_by(|a, b| (a.manifest.sort_order, &a.key).cmp(&(b.manifest.sort_order, &b.key)));
     let items: Vec<Value> = modules
@@ -46,10 +50,24 @@ async fn catalog(State(state): State<AppState>) -> Json<Value> {
                 "contract": m.pre.contract_version(),
                 "core": m.core,
                 "sort_order": m.manifest.sort_order,
+                "plans": sold_in(&plans, &all_plans, &m.key),
             })
         })
         .collect();
-    Json(json!({ "items": items }))
+    Ok(Json(json!({ "items": items })))
+}
+
+/// The plans taking subscribers that include `module`, or None when every plan
+/// does: no plan, retired ones included, sells it (core modules are never sold).
+fn sold_in(plans: &[Plan], all_plans: &[Plan], module: &str) -> Option<Vec<String>> {
+    let lists = |p: &Plan| p.modules.iter().any(|m| m == module);
+    all_plans.iter().any(lists).then(|| {
+        plans
+            .iter()
+            .filter(|p| lists(p))
+            .map(|p| p.key.clone())
+            .collect()
+    })
 }
 
 async fn tenant_by_subdomain(

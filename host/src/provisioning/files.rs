@@ -9,7 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::runtime::registry::LoadedModule;
-use crate::tenancy::{RenderedConfig, Tenant};
+use crate::tenancy::{RenderedConfig, Tenant, TenantView};
 
 /// Largest accepted logo.
 pub const MAX_LOGO_BYTES: usize = 2 << 20;
@@ -203,7 +203,12 @@ impl TenantFiles {
 }
 
 /// The public configuration: what a tenant's portal needs to draw itself.
-pub fn render_config(tenant: &Tenant, modules: &[(&LoadedModule, bool)]) -> RenderedConfig {
+pub fn render_config(view: &TenantView, modules: &[(&LoadedModule, bool)]) -> RenderedConfig {
+    let tenant = &view.tenant;
+    let in_plan: serde_json::Map<String, serde_json::Value> = modules
+        .iter()
+        .map(|(module, _)| (module.key.clone(), json!(view.plan_includes(&module.key))))
+        .collect();
     let modules: serde_json::Map<String, serde_json::Value> = modules
         .iter()
         .map(|(module, enabled)| (module.key.clone(), json!(enabled)))
@@ -212,7 +217,10 @@ pub fn render_config(tenant: &Tenant, modules: &[(&LoadedModule, bool)]) -> Rend
         "name": tenant.name,
         "subdomain": tenant.subdomain,
         "status": tenant.status,
+        "plan": tenant.plan,
         "modules": modules,
+        // Whether the plan includes each module: one it lacks needs an upgrade.
+        "in_plan": in_plan,
         "theme": {
             "primary_color": tenant.primary_color,
             "secondary_color": tenant.secondary_color,

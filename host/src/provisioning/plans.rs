@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::{Actor, ProvisionError, Provisioner};
+use crate::billing::allows;
 use crate::runtime::registry::CORE_MODULES;
 use crate::store::plans::{Limits, Period, Plan};
 
@@ -58,16 +59,6 @@ pub struct PlanChanged {
     /// Issued by the change: open period invoices at the new price, and an
     /// upgrade's pro-rated difference.
     pub invoices: Vec<crate::store::invoices::Invoice>,
-}
-
-/// Whether a tenant on `plan` may have `module`, given every plan (retired ones
-/// too, which still say a module is sold).
-fn allows(plans: &[Plan], plan: &str, module: &str) -> bool {
-    CORE_MODULES.contains(&module)
-        || !plans.iter().any(|p| p.modules.iter().any(|m| m == module))
-        || plans
-            .iter()
-            .any(|p| p.key == plan && p.modules.iter().any(|m| m == module))
 }
 
 /// The cheapest plan taking subscribers that includes `module`, among those in the

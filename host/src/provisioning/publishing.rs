@@ -38,7 +38,7 @@ impl Provisioner<'_> {
                 let modules = self.modules_of(view);
                 let refs: Vec<(&LoadedModule, bool)> =
                     modules.iter().map(|(m, on)| (m.as_ref(), *on)).collect();
-                Arc::new(files::render_config(&view.tenant, &refs))
+                Arc::new(files::render_config(view, &refs))
             })
             .clone()
     }

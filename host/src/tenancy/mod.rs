@@ -33,6 +33,8 @@ pub struct TenantView {
     /// Its plan's request rate limit.
     pub max_requests_per_second: Option<i64>,
     enabled: HashSet<String>,
+    /// Modules some plan sells and its plan does not.
+    outside_plan: HashSet<String>,
     /// Filled on first use; a change to the tenant replaces the whole view.
     pub config: OnceLock<Arc<RenderedConfig>>,
 }
@@ -41,6 +43,11 @@ impl TenantView {
     /// Whether the tenant switched `module` on (core modules are on regardless).
     pub fn has_enabled(&self, module: &str) -> bool {
         self.enabled.contains(module)
+    }
+
+    /// Whether its plan includes `module` (one no plan sells is in every plan).
+    pub fn plan_includes(&self, module: &str) -> bool {
+        !self.outside_plan.contains(module)
     }
 }
 
@@ -234,12 +241,23 @@ impl Directory {
             .into_iter()
             .collect();
         let subscription = self.db.subscription(&tenant.id).await?.map(|s| s.state);
-        let plan = self.db.plan(&tenant.plan).await?;
+        let plans = self.db.plans(true).await?;
+        let outside_plan = plans
+            .iter()
+            .flat_map(|p| p.modules.iter())
+            .filter(|m| !crate::billing::allows(&plans, &tenant.plan, m))
+            .cloned()
+            .collect();
+        let max_requests_per_second = plans
+            .iter()
+            .find(|p| p.key == tenant.plan)
+            .and_then(|p| p.limits.max_requests_per_second);
         let view = Arc::new(TenantView {
             tenant,
             subscription,
-            max_requests_per_second: plan.and_then(|p| p.limits.max_requests_per_second),
+            max_requests_per_second,
             enabled,
+            outside_plan,
             config: OnceLock::new(),
         });
         let id = &view.tenant.id;

@@ -1,10 +1,10 @@
-//! Scheduled work and files, for their tests. Its schedules record each firing;
-//! its tenant's module settings `{"fail_schedules": true}` make them fail instead.
-//! Its routes put, read, list and delete files. Never installed by `mosaic serve`
-//! unless its path is given explicitly.
+//! Scheduled work, files and metering, for their tests. Its schedules record each
+//! firing; its tenant's module settings `{"fail_schedules": true}` make them fail
+//! instead. Its routes put, read, list and delete files, and meter and check
+//! usage. Never installed by `mosaic serve` unless its path is given explicitly.
 
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::{files, identity, store, tenant};
+use mosaic_sdk::{billing, files, identity, store, tenant};
 use serde_json::{Value, json};
 
 struct Clerk;
@@ -14,6 +14,7 @@ impl Module for Clerk {
         Manifest::new("clerk", "Clerk", "0.2.0")
             .description("Runs on schedules and keeps files, for the tests")
             .capability(Capability::Files)
+            .capability(Capability::Billing)
             .every("hourly", 3600)
             .cron("nightly", "30 2 * * *")
     }
@@ -27,6 +28,9 @@ impl Module for Clerk {
             .get("/files/{id}", get_file)
             .get("/files/{id}/info", stat_file)
             .delete("/files/{id}", delete_file)
+            .post("/usage", meter)
+            .post("/usage/then-fail", meter_then_fail)
+            .get("/quota", quota)
     }
 
     fn on_schedule(schedule: &str, fired_at: u64) -> std::result::Result<(), String> {
@@ -69,6 +73,26 @@ fn put_file(req: &Request) -> Result<Response> {
 fn put_then_fail(req: &Request) -> Result<Response> {
     put_file(req)?;
     Err(Error::Internal("failing after the put".into()))
+}
+
+/// Records `?amount=` of `?metric=`.
+fn meter(req: &Request) -> Result<Response> {
+    let amount = req.query_u32("amount")?.unwrap_or(1);
+    billing::record_usage(req.query("metric").unwrap_or_default(), u64::from(amount))?;
+    Ok(Response::no_content())
+}
+
+/// Records the usage, then fails the request: the usage must go with it.
+fn meter_then_fail(req: &Request) -> Result<Response> {
+    meter(req)?;
+    Err(Error::Internal("failing after the metering".into()))
+}
+
+/// Whether `?amount=` more of `?metric=` fits the plan.
+fn quota(req: &Request) -> Result<Response> {
+    let amount = req.query_u32("amount")?.unwrap_or(1);
+    billing::check_quota(req.query("metric").unwrap_or_default(), u64::from(amount))?;
+    Ok(Response::no_content())
 }
 
 fn list_files(req: &Request) -> Result<Response> {
