@@ -192,6 +192,46 @@ async fn billing_tick_moves_subscriptions_once() {
     assert!(stderr.contains("--now"), "{stderr}");
 }
 
+/// Invoices, payments and the dashboards from the command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_invoice_and_payment_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let (ok, _, stderr) = mosaic(
+        data,
+        &["tenant", "create", "--name", "Acme", "--subdomain", "acme"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = mosaic(data, &["billing", "invoices", "acme"]).await;
+    assert!(ok, "{stderr}");
+    let invoices: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(invoices[0]["state"], "open", "{stdout}");
+    assert_eq!(invoices[0]["label"], "INV-000001", "{stdout}");
+    let (ok, stdout, stderr) = mosaic(data, &["billing", "dashboard", "--tenant", "acme"]).await;
+    assert!(ok, "{stderr}");
+    let dashboard: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(dashboard["state"], "trial", "{stdout}");
+    assert_eq!(dashboard["next_invoice"]["label"], "INV-000001", "{stdout}");
+    let (ok, stdout, stderr) = mosaic(data, &["billing", "dashboard"]).await;
+    assert!(ok, "{stderr}");
+    let platform: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(platform["subscriptions"]["trial"], 1, "{stdout}");
+    let (ok, stdout, stderr) = mosaic(
+        data,
+        &["billing", "payments", "--status", "pending_verification"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "[]");
+    let (ok, _, stderr) = mosaic(data, &["billing", "payments", "--status", "lost"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("--status"), "{stderr}");
+    let (ok, _, stderr) = mosaic(data, &["billing", "approve", "no-such-payment"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("No such payment"), "{stderr}");
+}
+
 /// A command's JSON can be piped: logs go to stderr, and a reader that goes away
 /// early is no crash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

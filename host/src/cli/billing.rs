@@ -5,7 +5,7 @@ use clap::Subcommand;
 
 use super::{cli_actor_id, print_json};
 use crate::AppState;
-use crate::billing::{PlatformDashboard, Renewals};
+use crate::billing::{PlatformDashboard, Renewals, TenantDashboard};
 use crate::provisioning::{Actor, NewPlan, PlanChanges};
 use crate::store::{Origin, PaymentStatus};
 
@@ -33,8 +33,13 @@ pub enum BillingCommand {
         #[arg(long)]
         now: Option<jiff::Timestamp>,
     },
-    /// Recurring revenue, subscriptions by state, payments to verify, overdue tenants.
-    Dashboard,
+    /// Recurring revenue, subscriptions by state, payments to verify, overdue
+    /// tenants; or with `--tenant`, that tenant's plan, state, next invoice and usage.
+    Dashboard {
+        /// A tenant's id or subdomain.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// A tenant's invoices, newest first.
     Invoices { tenant: String },
     /// Payments, newest first.
@@ -90,9 +95,18 @@ pub(super) async fn run(state: AppState, command: BillingCommand) -> anyhow::Res
             let now = now.map_or_else(|| state.config.clock.now_ms(), |t| t.as_millisecond());
             print_json(&renewals.tick(now).await?)
         }
-        BillingCommand::Dashboard => {
+        BillingCommand::Dashboard { tenant } => {
             let now = state.config.clock.now_ms();
-            print_json(&PlatformDashboard::load(&state.db, now).await?)
+            match tenant {
+                Some(key) => {
+                    let view = provisioner.find_tenant(&key).await?;
+                    let dashboard = TenantDashboard::load(&state.db, &view.tenant, now)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("the tenant has no subscription"))?;
+                    print_json(&dashboard)
+                }
+                None => print_json(&PlatformDashboard::load(&state.db, now).await?),
+            }
         }
         BillingCommand::Invoices { tenant } => {
             let tenant = provisioner.find_tenant(&tenant).await?;

@@ -244,19 +244,14 @@ async fn payments(
 }
 
 pub(super) fn payment_refusal(refused: PaymentRefusal) -> ApiError {
+    let message = refused.to_string();
     match refused {
-        PaymentRefusal::UnknownInvoice => ApiError::NotFound("No such invoice".into()),
-        PaymentRefusal::InvoiceNot(state) => {
-            ApiError::Conflict(format!("The invoice is {}", state.as_str()))
+        PaymentRefusal::UnknownInvoice | PaymentRefusal::UnknownPayment => {
+            ApiError::NotFound(message)
         }
-        PaymentRefusal::AlreadyPending => {
-            ApiError::Conflict("A payment of this invoice is awaiting verification already".into())
-        }
-        PaymentRefusal::UnknownPayment => ApiError::NotFound("No such payment".into()),
-        PaymentRefusal::AlreadyReviewed(status) => ApiError::Conflict(format!(
-            "The payment was reviewed already: it is {}",
-            status.as_str()
-        )),
+        PaymentRefusal::InvoiceNot(_)
+        | PaymentRefusal::AlreadyPending
+        | PaymentRefusal::AlreadyReviewed(_) => ApiError::Conflict(message),
     }
 }
 

@@ -61,7 +61,7 @@ pub enum ProvisionError {
     CoreModule(String),
     #[error("{0}")]
     InvalidTransition(String),
-    #[error("payment refused: {0:?}")]
+    #[error("{0}")]
     Payment(crate::store::PaymentRefusal),
     #[error("the confirmation does not match the tenant's subdomain")]
     ConfirmationMismatch,

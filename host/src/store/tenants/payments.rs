@@ -92,6 +92,25 @@ pub enum PaymentRefusal {
     AlreadyReviewed(PaymentStatus),
 }
 
+impl std::fmt::Display for PaymentRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownInvoice => write!(f, "No such invoice"),
+            Self::InvoiceNot(state) => write!(f, "The invoice is {}", state.as_str()),
+            Self::AlreadyPending => write!(
+                f,
+                "A payment of this invoice is awaiting verification already"
+            ),
+            Self::UnknownPayment => write!(f, "No such payment"),
+            Self::AlreadyReviewed(status) => write!(
+                f,
+                "The payment was reviewed already: it is {}",
+                status.as_str()
+            ),
+        }
+    }
+}
+
 /// What an approval or a rejection did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Reviewed {
