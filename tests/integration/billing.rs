@@ -503,11 +503,35 @@ async fn invoice_numbers_have_no_gaps_under_concurrency(backend: Backend) {
     let mut statuses: Vec<u16> = created.iter().map(|r| r.status.as_u16()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, [201, 201, 201, 201, 201, 201, 409, 409]);
+    // One demo request converted four times at once: the losers can fail after
+    // their invoice was numbered (the request turns out converted), and give the
+    // number back with the rest of their transaction.
+    let request = app
+        .req(Method::POST, "/api/demo-requests")
+        .json(&json!({"company": "Wayne", "contact_name": "Lucius Fox", "email": "lucius@wayne.example", "message": "Hello"}))
+        .send()
+        .await
+        .expect(201)
+        .body;
+    let id = request["id"].as_str().expect("id");
+    let converted = futures::future::join_all((0..4).map(|i| {
+        app.req(
+            Method::POST,
+            &format!("/api/admin/demo-requests/{id}/convert"),
+        )
+        .bearer(&app.admin_token())
+        .json(&json!({"subdomain": format!("wayne{i}")}))
+        .send()
+    }))
+    .await;
+    let mut statuses: Vec<u16> = converted.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409]);
     let numbers: Vec<i64> = sqlx::query_scalar("SELECT number FROM invoices ORDER BY number")
         .fetch_all(&app.state.db.pool)
         .await
         .expect("numbers");
-    assert_eq!(numbers, (1..=6).collect::<Vec<i64>>());
+    assert_eq!(numbers, (1..=7).collect::<Vec<i64>>());
 }
 
 async fn plan_changes_reprice_and_upgrades_prorate(backend: Backend) {
@@ -524,7 +548,16 @@ async fn plan_changes_reprice_and_upgrades_prorate(backend: Backend) {
             .expect(200)
             .body
     };
-    // During the trial, the open invoice is replaced at the new price.
+    // During the trial, the open invoice is replaced at the new price, and a payment
+    // of the old one awaiting verification fails with the reason.
+    let first = open_invoice(app, "acme").await;
+    submit(
+        app,
+        "acme",
+        payment_form(first["id"].as_str().expect("id"), png(), "r.png"),
+    )
+    .await
+    .expect(201);
     let changed = change("business").await;
     assert_eq!(changed["invoices"][0]["total_minor"], 9_900);
     let all = invoices(app, "acme").await;
@@ -532,6 +565,14 @@ async fn plan_changes_reprice_and_upgrades_prorate(backend: Backend) {
     assert_eq!(all[1]["state"], "void");
     assert_eq!(all[0]["state"], "open");
     assert_eq!(all[0]["period_start"], TRIAL_END);
+    let payments = get(app, "acme", "/api/billing/payments").await;
+    assert_eq!(payments["items"][0]["status"], "failed", "{payments}");
+    assert!(
+        payments["items"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("voided")),
+        "{payments}"
+    );
     pay(app, "acme").await;
 
     // Halfway through the paid period, an upgrade charges half the difference.
@@ -539,18 +580,25 @@ async fn plan_changes_reprice_and_upgrades_prorate(backend: Backend) {
     clock.advance(Duration::from_millis(
         u64::try_from(halfway - START_MS).expect("ahead"),
     ));
-    let changed = change("enterprise").await;
-    let difference = &changed["invoices"][0];
-    assert_eq!(difference["kind"], "plan_change", "{changed}");
-    assert_eq!(difference["lines"][0]["amount_minor"], -4_950);
-    assert_eq!(difference["lines"][1]["amount_minor"], 24_950);
-    assert_eq!(difference["total_minor"], 20_000);
-    assert_eq!(difference["period_end"], FIRST_PERIOD_END);
+    let upgrade = |changed: &Value| {
+        let difference = changed["invoices"][0].clone();
+        assert_eq!(difference["kind"], "plan_change", "{changed}");
+        assert_eq!(difference["lines"][0]["amount_minor"], -4_950);
+        assert_eq!(difference["lines"][1]["amount_minor"], 24_950);
+        assert_eq!(difference["total_minor"], 20_000);
+        assert_eq!(difference["period_end"], FIRST_PERIOD_END);
+    };
+    upgrade(&change("enterprise").await);
 
-    // A downgrade takes effect at once and owes nothing.
+    // A downgrade takes effect at once, owes nothing, and voids the unpaid
+    // difference; upgrading again is charged against the plan paid for (Business).
     let changed = change("starter").await;
     assert_eq!(changed["invoices"], json!([]));
-    assert_eq!(invoices(app, "acme").await.len(), 3);
+    let all = invoices(app, "acme").await;
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0]["state"], "void", "the unpaid difference");
+    upgrade(&change("enterprise").await);
+    assert_eq!(open_invoice_count(app, "acme").await, 1);
     assert_eq!(
         get(app, "acme", "/api/billing/subscription").await["state"],
         "active"

@@ -102,7 +102,8 @@ impl BillingSettings {
     }
 
     /// What a move to `new` at `now` issues: each voided period invoice again at
-    /// the new price, and for an upgrade within a paid period the difference.
+    /// the new price, and within a paid period the difference between `new` and the
+    /// plan paid for, when it is an upgrade.
     pub fn reprice(
         &self,
         plans: &[Plan],
@@ -113,6 +114,7 @@ impl BillingSettings {
         let mut issued: Vec<NewInvoice> = change
             .voided
             .iter()
+            .filter(|old| old.kind == invoice::InvoiceKind::Period)
             .map(|old| NewInvoice::period(new, old.period_start, self.tax_rate_bps, old.due_at))
             .collect();
         let sub = change.subscription;
@@ -122,7 +124,7 @@ impl BillingSettings {
         );
         if paid
             && let (Some(start), Some(end)) = (sub.period_start, sub.period_end)
-            && let Some(old) = plans.iter().find(|p| p.key == change.previous)
+            && let Some(old) = plans.iter().find(|p| p.key == change.paid)
             && let Some(difference) = NewInvoice::plan_change(
                 old,
                 new,
@@ -313,7 +315,7 @@ pub struct TenantDashboard {
     /// The open invoice due first.
     pub next_invoice: Option<Invoice>,
     pub open_invoices: usize,
-    pub payments_awaiting_verification: usize,
+    pub payments_awaiting_verification: i64,
     pub usage: BTreeMap<&'static str, Measure>,
     pub max_requests_per_second: Option<i64>,
     /// This month's metered usage (`billing.record-usage`).
@@ -334,13 +336,8 @@ impl TenantDashboard {
             .collect();
         open.sort_by_key(|i| (i.due_at, i.number));
         let pending = db
-            .payments(
-                Some(&tenant.id),
-                Some(PaymentStatus::PendingVerification),
-                1000,
-            )
-            .await?
-            .len();
+            .count_payments(Some(&tenant.id), PaymentStatus::PendingVerification)
+            .await?;
         let zone = jiff::tz::TimeZone::get(&tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let period = jiff::Timestamp::from_millisecond(now)
             .unwrap_or_default()
@@ -406,7 +403,7 @@ pub struct OverdueTenant {
 pub struct PlatformDashboard {
     pub mrr: Vec<Revenue>,
     pub subscriptions: BTreeMap<&'static str, i64>,
-    pub payments_awaiting_verification: usize,
+    pub payments_awaiting_verification: i64,
     /// The oldest first, at most 100.
     pub overdue: Vec<OverdueTenant>,
 }
@@ -440,9 +437,8 @@ impl PlatformDashboard {
             .map(|(state, count)| (state.as_str(), count))
             .collect();
         let pending = db
-            .payments(None, Some(PaymentStatus::PendingVerification), 10_000)
-            .await?
-            .len();
+            .count_payments(None, PaymentStatus::PendingVerification)
+            .await?;
         let mut overdue = Vec::new();
         for found in db.overdue_invoices(now).await?.into_iter().take(100) {
             let subdomain = db

@@ -41,10 +41,16 @@ impl TenantLimits {
         let Some(rate) = rate else {
             return self.default.check_key(tenant_id).map_err(refusal);
         };
+        // A read lock on the map's shard for every request; the write lock only the
+        // first time a rate is seen.
+        if let Some(limiter) = self.by_rate.get(&rate) {
+            return limiter.check_key(tenant_id).map_err(refusal);
+        }
         let limiter = self
             .by_rate
             .entry(rate)
-            .or_insert_with(|| RateLimiter::keyed(Self::quota(rate, self.host.burst)));
+            .or_insert_with(|| RateLimiter::keyed(Self::quota(rate, self.host.burst)))
+            .downgrade();
         limiter.check_key(tenant_id).map_err(refusal)
     }
 }

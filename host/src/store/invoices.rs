@@ -160,22 +160,65 @@ pub(crate) async fn issue(
     Ok(invoice)
 }
 
-/// Voids the tenant's open period invoices (a plan change replaces them, a
+/// Why a payment awaiting verification fails when its invoice is voided.
+const VOIDED: &str = "The invoice was voided (replaced by a plan change, or the subscription \
+                      was cancelled); pay the invoice that replaced it";
+
+/// Voids the tenant's open invoices of `kinds` (a plan change replaces them, a
 /// cancellation means the next period is not wanted) and returns them as they were.
-pub(crate) async fn void_open_periods(
+/// A payment of one awaiting verification fails with the reason, so none is left
+/// pending on an invoice that can no longer be paid.
+pub(crate) async fn void_open(
     conn: &mut AnyConnection,
     tenant_id: &str,
+    kinds: &[InvoiceKind],
     now: i64,
 ) -> DbResult<Vec<Invoice>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE invoices SET state = 'void', voided_at = $1 \
-         WHERE tenant_id = $2 AND state = 'open' AND kind = 'period' RETURNING {COLUMNS}"
-    )))
-    .bind(now)
+    let mut voided = Vec::new();
+    for kind in kinds {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE invoices SET state = 'void', voided_at = $1 \
+             WHERE tenant_id = $2 AND state = 'open' AND kind = $3 RETURNING {COLUMNS}"
+        )))
+        .bind(now)
+        .bind(tenant_id)
+        .bind(kind.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &rows {
+            voided.push(invoice(row)?);
+        }
+    }
+    for invoice in &voided {
+        sqlx::query(
+            "UPDATE payments SET status = 'failed', reviewed_by = 'billing', reviewed_at = $1, \
+             reason = $2 WHERE tenant_id = $3 AND invoice_id = $4 AND status = 'pending_verification'",
+        )
+        .bind(now)
+        .bind(VOIDED)
+        .bind(tenant_id)
+        .bind(&invoice.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(voided)
+}
+
+/// The plan the tenant has paid for through `period_end`: that of the last paid
+/// invoice (a period's, or an upgrade's) ending then.
+pub(crate) async fn paid_plan(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    period_end: i64,
+) -> DbResult<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT plan_key FROM invoices WHERE tenant_id = $1 AND state = 'paid' AND period_end = $2 \
+         ORDER BY number DESC LIMIT 1",
+    )
     .bind(tenant_id)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(invoice).collect()
+    .bind(period_end)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The tenant's open period invoice, if it has one.

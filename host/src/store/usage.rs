@@ -23,7 +23,8 @@ pub async fn count_employees(conn: &mut AnyConnection, tenant_id: &str) -> DbRes
     .await
 }
 
-/// Adds `amount` of `metric` to the month `period` (`YYYY-MM`) for the module.
+/// Adds `amount` of `metric` to the month `period` (`YYYY-MM`) for the module; the
+/// figure stops at the largest BIGINT rather than overflow.
 pub async fn add(
     conn: &mut AnyConnection,
     (tenant_id, module): (&str, &str),
@@ -33,7 +34,9 @@ pub async fn add(
 ) -> DbResult<i64> {
     sqlx::query_scalar(
         "INSERT INTO usage (tenant_id, period, metric, module, amount) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (tenant_id, period, metric, module) DO UPDATE SET amount = usage.amount + excluded.amount \
+         ON CONFLICT (tenant_id, period, metric, module) DO UPDATE SET amount = \
+         CASE WHEN usage.amount > 9223372036854775807 - excluded.amount THEN 9223372036854775807 \
+         ELSE usage.amount + excluded.amount END \
          RETURNING amount",
     )
     .bind(tenant_id)

@@ -107,8 +107,14 @@ pub async fn check_quota(ctx: &CallContext, metric: &str, requested: u64) -> Res
                 .uow
                 .write(async |conn| {
                     if dialect == Dialect::Postgres {
+                        // Storage shares the lock a file put takes, so the two cannot
+                        // wait on each other in opposite order.
+                        let key = match measured {
+                            Measured::StorageBytes => advisory_key(&["files", &tenant.id]),
+                            _ => advisory_key(&["quota", &tenant.id, metric]),
+                        };
                         sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                            .bind(advisory_key(&["quota", &tenant.id, metric]))
+                            .bind(key)
                             .execute(&mut *conn)
                             .await?;
                     }

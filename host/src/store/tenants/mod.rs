@@ -171,7 +171,10 @@ async fn notify_change(conn: &mut AnyConnection, tenant_id: &str) -> DbResult<()
 impl Db {
     /// One audited change of a tenant, in one transaction: `statement` runs first and
     /// may refuse (`Err`), which writes nothing; otherwise the change is announced,
-    /// its audit row appended and everything committed together.
+    /// its audit row appended and everything committed together. On PostgreSQL the
+    /// tenant's row is locked before anything else, so every change of a tenant (and
+    /// a plan change, which starts the same way) takes its locks in one order:
+    /// tenant, subscription, invoices and payments, the invoice counter.
     async fn change_tenant<T, R>(
         &self,
         tenant_id: &str,
@@ -181,6 +184,12 @@ impl Db {
     ) -> DbResult<Result<T, R>> {
         let mut w = self.begin_write().await?;
         let now = now_ms();
+        if self.dialect == super::Dialect::Postgres {
+            sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+                .bind(tenant_id)
+                .fetch_optional(&mut *w.tx)
+                .await?;
+        }
         let changed = match statement(&mut w.tx, now).await? {
             Ok(changed) => changed,
             refused @ Err(_) => return Ok(refused),

@@ -360,6 +360,21 @@ impl Db {
         rows.iter().map(payment).collect()
     }
 
+    /// How many payments there are of one status, of one tenant or across tenants.
+    pub async fn count_payments(
+        &self,
+        tenant_id: Option<&str>,
+        status: PaymentStatus,
+    ) -> DbResult<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM payments WHERE ($1 IS NULL OR tenant_id = $1) AND status = $2",
+        )
+        .bind(tenant_id)
+        .bind(status.as_str())
+        .fetch_one(&self.pool)
+        .await
+    }
+
     /// One payment, by id alone (platform admins) or within a tenant.
     pub async fn payment(&self, tenant_id: Option<&str>, id: &str) -> DbResult<Option<Payment>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

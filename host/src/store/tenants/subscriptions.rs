@@ -8,7 +8,7 @@ use std::str::FromStr;
 use sqlx::{AnyConnection, Row as _};
 
 use super::Announce;
-use crate::billing::invoice::NewInvoice;
+use crate::billing::invoice::{InvoiceKind, NewInvoice};
 use crate::store::invoices::{self, Invoice};
 use crate::store::{AuditEntry, Db, DbResult, Origin, now_ms};
 
@@ -123,10 +123,11 @@ pub struct TrialStart {
 /// transaction (a renewal, a plan change), returning them.
 pub type Invoicing<'a> = &'a (dyn Fn(&Subscription, &str) -> Vec<NewInvoice> + Send + Sync);
 
-/// What a plan change reprices: the subscription, the plan it leaves and the open
-/// period invoices of that plan it voided.
+/// What a plan change reprices: the subscription, the plan paid for through its
+/// period (the plan it leaves, when nothing was paid), and the open invoices it
+/// voided.
 pub struct Repricing<'a> {
-    pub previous: &'a str,
+    pub paid: &'a str,
     pub subscription: &'a Subscription,
     pub voided: &'a [Invoice],
 }
@@ -183,7 +184,7 @@ pub(super) async fn restart_trial(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() > 0 {
-        invoices::void_open_periods(conn, tenant_id, now).await?;
+        invoices::void_open(conn, tenant_id, &[InvoiceKind::Period], now).await?;
         invoices::issue(conn, tenant_id, &trial.first_invoice, now).await?;
     }
     Ok(())
@@ -232,7 +233,7 @@ pub(super) async fn settle(
     invoice: &Invoice,
     now: i64,
 ) -> DbResult<Option<(Subscription, Subscription)>> {
-    if invoice.kind != crate::billing::invoice::InvoiceKind::Period {
+    if invoice.kind != InvoiceKind::Period {
         return Ok(None);
     }
     let Some(before) = subscription_for_update(conn, &invoice.tenant_id).await? else {
@@ -349,7 +350,7 @@ impl Db {
             .bind(tenant_id)
             .execute(&mut *conn)
             .await?;
-            invoices::void_open_periods(conn, tenant_id, now).await?;
+            invoices::void_open(conn, tenant_id, &[InvoiceKind::Period], now).await?;
             Ok(Ok(Subscription {
                 state: SubscriptionState::Cancelled,
                 ..before
@@ -551,9 +552,21 @@ impl Db {
             invoices: Vec::new(),
         };
         if let Some(subscription) = subscription_for_update(&mut w.tx, tenant_id).await? {
-            let voided = invoices::void_open_periods(&mut w.tx, tenant_id, now).await?;
+            // An upgrade's open difference goes too: the new one is computed from
+            // what was paid.
+            let voided = invoices::void_open(
+                &mut w.tx,
+                tenant_id,
+                &[InvoiceKind::Period, InvoiceKind::PlanChange],
+                now,
+            )
+            .await?;
+            let paid = match subscription.period_end {
+                Some(end) => invoices::paid_plan(&mut w.tx, tenant_id, end).await?,
+                None => None,
+            };
             let basis = Repricing {
-                previous: &change.previous,
+                paid: paid.as_deref().unwrap_or(&change.previous),
                 subscription: &subscription,
                 voided: &voided,
             };
