@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 both_backends!(
     schedules_fire_once_per_enabled_tenant_per_period,
     a_failing_firing_is_recorded_and_the_next_one_still_comes,
+    an_expired_tenant_s_periods_pass_without_a_call,
 );
 
 /// Monday 2026-01-05, 12:00 UTC.
@@ -266,4 +267,52 @@ async fn two_replicas_fire_each_firing_once() {
             "{tenant}: each firing ran once across the two replicas"
         );
     }
+}
+
+/// An expired subscription: the tenant's schedules pass their periods without a
+/// call, as a module switched off does, and fire again once it is paid.
+async fn an_expired_tenant_s_periods_pass_without_a_call(backend: Backend) {
+    let clock = Clock::manual(START_MS);
+    let app = TestApp::builder(backend)
+        .with_guest("clerk")
+        .with_clock(&clock)
+        .with_tenant("acme", &["clerk"])
+        .start()
+        .await;
+    wait_for_records(&app, "acme").await;
+    let tenant_id = app.tenant_id("acme").await;
+    let set_state = |state: &'static str| {
+        let (app, tenant_id) = (&app, tenant_id.clone());
+        async move {
+            sqlx::query("UPDATE subscriptions SET state = $1 WHERE tenant_id = $2")
+                .bind(state)
+                .bind(&tenant_id)
+                .execute(&app.state.db.pool)
+                .await
+                .expect("state set");
+            app.state
+                .directory
+                .refresh(&tenant_id)
+                .await
+                .expect("refreshed");
+        }
+    };
+    set_state("expired").await;
+    clock.advance(HOUR);
+    let started = Instant::now();
+    loop {
+        let record = schedule(&app, "acme", "hourly").await;
+        if record["next_at"] == START_MS + 2 * HOUR_MS {
+            assert_eq!(record["runs"], 0, "passed without a call: {record}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the period never passed: {record}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    set_state("active").await;
+    clock.advance(HOUR);
+    wait_for_runs(&app, "acme", "hourly", 1).await;
 }

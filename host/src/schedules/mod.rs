@@ -25,7 +25,7 @@ pub use cadence::{MIN_EVERY_SECS, Schedule, zone};
 use crate::clock::Clock;
 use crate::runtime::Runtime;
 use crate::store::schedules::{ScheduleKey, ScheduleRun};
-use crate::store::{Db, DbResult, TenantStatus};
+use crate::store::{Db, DbResult, SubscriptionState, TenantStatus};
 use crate::tenancy::{Directory, TenantView};
 
 /// Firings run at the same time on one replica.
@@ -230,7 +230,10 @@ impl Scheduler<'_> {
         let zone = zone(&tenant.tenant.timezone);
         let now = self.clock.now_ms();
         let next_at = schedule.after(due.next_at, now, &zone);
-        if !self.runtime.is_enabled(&tenant, &module.key) {
+        // A module switched off, or a tenant whose subscription expired, passes its
+        // periods without a call: nothing runs for a tenant that is not paying.
+        let expired = tenant.subscription == Some(SubscriptionState::Expired);
+        if expired || !self.runtime.is_enabled(&tenant, &module.key) {
             return self.db.pass_schedule(due, now, next_at).await;
         }
         let token = uuid::Uuid::new_v4().to_string();
