@@ -143,3 +143,24 @@ async fn production_refuses_development_settings() {
         .await
         .expect("a production configuration starts");
 }
+
+/// A JSON body over the request limit (1 MiB by default, as documented) is a 413
+/// that names the limit, before anything reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_json_body_is_refused_with_the_limit() {
+    let app = TestApp::builder(Backend::Sqlite).start().await;
+    let email = "x".repeat(1_100_000);
+    let refused = app
+        .req(Method::POST, "/api/admin/auth/login")
+        .json(&serde_json::json!({"email": email, "password": "whatever"}))
+        .send()
+        .await
+        .expect_error(413, "payload_too_large");
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("1048576")),
+        "{}",
+        refused.text
+    );
+}

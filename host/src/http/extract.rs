@@ -15,13 +15,16 @@ use crate::store::{Origin, Realm, SessionProblem};
 use crate::tenancy::{Resolution, TenantHint, TenantStatus, TenantView};
 
 /// A JSON body whose rejections use the API's error shape: malformed JSON is a 400,
-/// a well-formed body of the wrong shape a 422.
+/// a well-formed body of the wrong shape a 422, one over the host's request limit
+/// (`max_request_bytes`, the modules' limit too) a 413 that says it.
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        // The router's `DefaultBodyLimit` is this limit.
+        let limit = state.config.limits.max_request_bytes;
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Validation(
@@ -35,7 +38,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 "Expected Content-Type: application/json".into(),
             )),
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge(0))
+                Err(ApiError::PayloadTooLarge(limit))
             }
             Err(e) => Err(ApiError::BadRequest(e.body_text())),
         }

@@ -16,7 +16,7 @@ mod users;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -79,6 +79,9 @@ pub fn router(state: AppState) -> Router {
             }
             ApiError::NotFound("No such endpoint".into()).into_response()
         })
+        // Bodies read by extractors (JSON, forms) are held to the modules' request
+        // limit; a route that takes more (a payment's proof) says so itself.
+        .layer(DefaultBodyLimit::max(state.config.limits.max_request_bytes))
         .with_state(state)
         .layer(middleware::from_fn(scope_request_id))
         .layer(CatchPanicLayer::custom(|_| {
