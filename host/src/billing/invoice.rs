@@ -73,7 +73,8 @@ pub fn period_start(end: i64, period: Period) -> i64 {
         .map_or(0, |z| z.timestamp().as_millisecond())
 }
 
-fn day(ms: i64) -> String {
+/// The UTC date of `ms`, `YYYY-MM-DD`, as invoices print it.
+pub(crate) fn day(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.strftime("%Y-%m-%d").to_string())
         .unwrap_or_default()

@@ -41,6 +41,16 @@ pub fn allows(plans: &[Plan], plan: &str, module: &str) -> bool {
             .any(|p| p.key == plan && p.modules.iter().any(|m| m == module))
 }
 
+/// The month metered usage at `now` belongs to: `YYYY-MM` in the tenant's zone
+/// (from the bundled database, the one modules judge days by).
+pub fn usage_month(timezone: &str, now: i64) -> String {
+    jiff::Timestamp::from_millisecond(now)
+        .unwrap_or_default()
+        .to_zoned(crate::tenancy::zone(timezone).unwrap_or(jiff::tz::TimeZone::UTC))
+        .strftime("%Y-%m")
+        .to_string()
+}
+
 /// How subscriptions start and end.
 #[derive(Debug, Clone)]
 pub struct BillingSettings {
@@ -338,13 +348,9 @@ impl TenantDashboard {
         let pending = db
             .count_payments(Some(&tenant.id), PaymentStatus::PendingVerification)
             .await?;
-        let zone = jiff::tz::TimeZone::get(&tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-        let period = jiff::Timestamp::from_millisecond(now)
-            .unwrap_or_default()
-            .to_zoned(zone)
-            .strftime("%Y-%m")
-            .to_string();
-        let usage = db.usage(&tenant.id, &period).await?;
+        let usage = db
+            .usage(&tenant.id, &usage_month(&tenant.timezone, now))
+            .await?;
         let limits = plan.as_ref().map(|p| p.limits.clone()).unwrap_or_default();
         let measures = BTreeMap::from([
             (

@@ -4,6 +4,7 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
+use super::invoice::day;
 use crate::store::Tenant;
 use crate::store::invoices::Invoice;
 
@@ -45,12 +46,6 @@ pub fn money(amount_minor: i64, currency: &str) -> String {
             width = exp as usize
         )
     }
-}
-
-fn day(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
-        .unwrap_or_default()
 }
 
 /// Text in WinAnsi (the Latin-1 range); anything else prints as `?`.

@@ -113,9 +113,12 @@ impl FromRequestParts<AppState> for TenantCtx {
             TenantStatus::Archived => return Err(ApiError::TenantInactive("archived")),
         }
         tracing::Span::current().record("tenant", view.tenant.subdomain.as_str());
-        state
-            .throttle
-            .tenant(&view.tenant.id, view.max_requests_per_second)?;
+        state.throttle.tenant(
+            &view.tenant.id,
+            view.plan
+                .as_ref()
+                .and_then(|p| p.limits.max_requests_per_second),
+        )?;
         let ctx = Self(view);
         parts.extensions.insert(ctx.clone());
         Ok(ctx)

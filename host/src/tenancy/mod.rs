@@ -13,6 +13,7 @@ use dashmap::DashMap;
 
 // The tenant row lives in the store; re-exported because the request path knows it
 // as part of tenancy.
+use crate::store::plans::Plan;
 use crate::store::{Db, DbResult, SubscriptionState};
 pub use crate::store::{Tenant, TenantStatus};
 
@@ -30,8 +31,9 @@ pub struct TenantView {
     pub tenant: Tenant,
     /// Where its subscription stands: an expired one keeps it out of its modules.
     pub subscription: Option<SubscriptionState>,
-    /// Its plan's request rate limit.
-    pub max_requests_per_second: Option<i64>,
+    /// Its plan, with the limits the request path and host calls enforce (none if
+    /// the plan is gone from the catalog); a plan edit reloads the view.
+    pub plan: Option<Plan>,
     enabled: HashSet<String>,
     /// Modules some plan sells and its plan does not.
     outside_plan: HashSet<String>,
@@ -248,14 +250,11 @@ impl Directory {
             .filter(|m| !crate::billing::allows(&plans, &tenant.plan, m))
             .cloned()
             .collect();
-        let max_requests_per_second = plans
-            .iter()
-            .find(|p| p.key == tenant.plan)
-            .and_then(|p| p.limits.max_requests_per_second);
+        let plan = plans.iter().find(|p| p.key == tenant.plan).cloned();
         let view = Arc::new(TenantView {
             tenant,
             subscription,
-            max_requests_per_second,
+            plan,
             enabled,
             outside_plan,
             config: OnceLock::new(),

@@ -14,7 +14,7 @@ use crate::billing::Quota;
 use crate::runtime::CallContext;
 use crate::runtime::types::{Capability, HostError};
 use crate::store::plans::Plan;
-use crate::store::{Dialect, advisory_key, files, usage};
+use crate::store::{Dialect, advisory_key, files, now_ms, usage};
 
 /// The metrics the host measures, with the plan limit each is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,16 +63,6 @@ fn amount(amount: u64) -> Result<i64, HostError> {
     i64::try_from(amount).map_err(|_| HostError::Invalid("amount is too large".into()))
 }
 
-/// The month a metered figure belongs to: `YYYY-MM` in the tenant's zone.
-fn month(ctx: &CallContext) -> String {
-    let zone =
-        jiff::tz::TimeZone::get(&ctx.tenant.tenant.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    jiff::Timestamp::now()
-        .to_zoned(zone)
-        .strftime("%Y-%m")
-        .to_string()
-}
-
 pub async fn check_quota(ctx: &CallContext, metric: &str, requested: u64) -> Result<(), HostError> {
     ctx.require(Capability::Billing, "billing calls")?;
     check_metric(metric)?;
@@ -82,16 +72,10 @@ pub async fn check_quota(ctx: &CallContext, metric: &str, requested: u64) -> Res
         return Ok(());
     };
     let tenant = &ctx.tenant.tenant;
-    let plan = ctx
-        .uow
-        .main_db()
-        .plan(&tenant.plan)
-        .await
-        .map_err(|err| internal(ctx, &err))?;
-    let Some(plan) = plan else {
+    let Some(plan) = &ctx.tenant.plan else {
         return Ok(());
     };
-    let (limit, Some(max)) = measured.limit(&plan) else {
+    let (limit, Some(max)) = measured.limit(plan) else {
         return Ok(());
     };
     let used = match measured {
@@ -130,7 +114,7 @@ pub async fn check_quota(ctx: &CallContext, metric: &str, requested: u64) -> Res
     if used.saturating_add(requested) <= max {
         return Ok(());
     }
-    let quota = Quota::new(&plan, metric, limit, max, used, requested);
+    let quota = Quota::new(plan, metric, limit, max, used, requested);
     Err(HostError::QuotaExceeded(quota.details().to_string()))
 }
 
@@ -143,7 +127,7 @@ pub async fn record_usage(ctx: &CallContext, metric: &str, added: u64) -> Result
         )));
     }
     let added = amount(added)?;
-    let period = month(ctx);
+    let period = crate::billing::usage_month(&ctx.tenant.tenant.timezone, now_ms());
     let scope = (ctx.tenant.tenant.id.as_str(), ctx.module.key.as_str());
     let result = ctx
         .uow

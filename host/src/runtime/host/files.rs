@@ -43,18 +43,14 @@ pub async fn put(
         created_at: now_ms(),
     };
     // The host's cap, or the plan's storage limit if lower.
-    let plan = ctx
-        .uow
-        .main_db()
-        .plan(&ctx.tenant.tenant.plan)
-        .await
-        .map_err(|err| internal(ctx, &err))?;
+    let plan_cap = ctx
+        .tenant
+        .plan
+        .as_ref()
+        .and_then(|p| p.limits.max_storage_bytes);
     let cap = i64::try_from(limits.tenant_file_bytes)
         .unwrap_or(i64::MAX)
-        .min(
-            plan.and_then(|p| p.limits.max_storage_bytes)
-                .unwrap_or(i64::MAX),
-        );
+        .min(plan_cap.unwrap_or(i64::MAX));
     let scope = scope(ctx);
     let dialect = ctx.uow.main_db().dialect;
     let result = ctx

@@ -9,6 +9,7 @@ mod changes;
 mod domains;
 mod modules;
 mod payments;
+mod plan_changes;
 mod statistics;
 mod subscriptions;
 
@@ -22,10 +23,10 @@ pub use changes::{Created, TenantChanges, TenantRow};
 pub use domains::DomainChange;
 pub use modules::module_settings;
 pub use payments::{NewPayment, Payment, PaymentRefusal, PaymentStatus, Proof, Reviewed};
+pub use plan_changes::{PlanChange, Repricing};
 pub use statistics::TenantStatistics;
 pub use subscriptions::{
-    Moved, PlanChange, Renewed, Repricing, Subscription, SubscriptionRefusal, SubscriptionState,
-    TrialStart,
+    Moved, Renewed, Subscription, SubscriptionRefusal, SubscriptionState, TrialStart,
 };
 
 /// The PostgreSQL `LISTEN` channel; the payload is the changed tenant's id.

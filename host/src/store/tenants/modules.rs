@@ -32,7 +32,7 @@ impl Db {
     ) -> DbResult<Result<bool, String>> {
         self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
             if let Some(allowed) = allowed_plans {
-                let plan = super::subscriptions::plan_for_update(conn, tenant_id).await?;
+                let plan = super::plan_changes::plan_for_update(conn, tenant_id).await?;
                 if !allowed.contains(&plan) {
                     return Ok(Err(plan));
                 }
