@@ -86,7 +86,7 @@ impl AppState {
                 || db
                     .plan(default_plan)
                     .await?
-                    .is_some_and(|plan| plan.retired_at.is_none()),
+                    .is_some_and(|plan| plan.takes_subscribers()),
             "the default plan {default_plan:?} (MOSAIC_DEFAULT_PLAN) is no plan that takes \
              subscribers: name one of `mosaic billing plans`"
         );

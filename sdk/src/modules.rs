@@ -26,6 +26,15 @@ impl Reply {
     }
 }
 
+/// 422 on `field` unless `id` can be a path segment of another module's route (no
+/// `/`, `?` or `#`): a client's id goes into [`get`] paths only through this.
+pub fn check_id(field: &str, id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 200 || id.contains(['/', '?', '#', '%']) {
+        return Err(Error::invalid_field(field, "is not a valid id"));
+    }
+    Ok(())
+}
+
 /// `GET path` on `module` as `T`: `None` for a 404. Any other failure is an error
 /// that says which module answered what; a disabled module is `Unavailable`.
 pub fn get<T: DeserializeOwned>(module: &str, path: &str) -> Result<Option<T>> {

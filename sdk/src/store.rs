@@ -7,7 +7,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::bindings::mosaic::platform::store as wit;
 use crate::bindings::mosaic::platform::types::Error as HostError;
-use crate::{Error, Result};
+use crate::{Error, Request, Result};
 
 pub use wit::Op;
 
@@ -382,6 +382,13 @@ impl Query {
     pub fn cursor(mut self, cursor: Option<&str>) -> Self {
         self.selection.cursor = cursor.map(str::to_owned);
         self
+    }
+
+    /// The page a list route's client asks for: `?limit=` (50 by default, 1 to 500)
+    /// and `?cursor=` from the previous page's `next_cursor`.
+    pub fn paged(self, req: &Request) -> Result<Self> {
+        let limit = req.query_u32("limit")?.unwrap_or(50).clamp(1, 500);
+        Ok(self.limit(limit).cursor(req.query("cursor")))
     }
 
     pub fn fetch(&self) -> Result<Page> {

@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use jiff::civil::{Date, DateTime, Time};
+pub use jiff::civil::{Date, DateTime, ISOWeekDate, Time, Weekday};
 pub use jiff::tz::TimeZone;
 pub use jiff::{Span, Timestamp, ToSpan, Zoned};
 

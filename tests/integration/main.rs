@@ -25,9 +25,12 @@ mod sandbox;
 mod schedules;
 mod secrets;
 mod subscriptions;
+mod tasks;
+mod teams;
 mod tenancy;
 mod tenants;
 mod toggles;
+mod wallet;
 
 /// The `mosaic` command line, for tests that run it as a real process.
 const MOSAIC: &str = env!("CARGO_BIN_EXE_mosaic-replica");

@@ -13,7 +13,7 @@ use mosaic::config::RateLimit;
 use mosaic::events::EventSettings;
 use mosaic::{AppState, Config, Limits};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use mosaic;
 
@@ -101,6 +101,11 @@ impl TestAppBuilder {
     }
 
     /// The scheduler's clock; tests move a manual one instead of sleeping.
+    /// New tenants start on `plan` (a seeded one: `business` has wallet and tasks).
+    pub fn on_plan(self, plan: &str) -> Self {
+        self.with_billing(|billing| billing.default_plan = plan.into())
+    }
+
     pub fn with_clock(mut self, clock: &Clock) -> Self {
         self.clock = clock.clone();
         self
@@ -388,6 +393,45 @@ impl TestApp {
         ))
     }
 
+    /// A token of a user of `subdomain` with `role` and `email`: modules know their
+    /// callers' employee records by email.
+    pub async fn token_with_email(&self, subdomain: &str, role: Role, email: &str) -> String {
+        let tenant = self.tenant_id(subdomain).await;
+        let mut claims = Claims::new(format!("user-{email}"), Some(tenant), role, 600);
+        claims.email = Some(email.to_owned());
+        self.sign(&claims)
+    }
+
+    /// Hires an active employee of `subdomain` through the employees module (as a
+    /// tenant admin); their id.
+    pub async fn hire(&self, subdomain: &str, name: &str, email: &str, salary: i64) -> String {
+        let admin = self.token(subdomain, Role::TenantAdmin).await;
+        let body =
+            json!({"name": name, "email": email, "salary": salary, "hired_on": "2025-03-01"});
+        self.as_user(Method::POST, "/api/employees/", subdomain, &admin)
+            .json(&body)
+            .send()
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .expect("employee id")
+            .to_owned()
+    }
+
+    /// Replaces a module's settings for a tenant, as a platform admin.
+    pub async fn set_module_settings(&self, subdomain: &str, module: &str, settings: &Value) {
+        self.req(
+            Method::PUT,
+            &format!("/api/admin/tenants/{subdomain}/modules/{module}/settings"),
+        )
+        .bearer(&self.admin_token())
+        .json(settings)
+        .send()
+        .await
+        .expect(200);
+    }
+
     pub fn admin_token(&self) -> String {
         self.sign(&Claims::new(
             "platform-admin".into(),
@@ -452,6 +496,12 @@ impl Req {
             .builder
             .header("content-type", "application/json")
             .body(body);
+        self
+    }
+
+    /// A body sent as it is, with whatever content type the request names.
+    pub fn raw_bytes(mut self, body: Vec<u8>) -> Self {
+        self.builder = self.builder.body(body);
         self
     }
 

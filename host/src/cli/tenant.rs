@@ -155,6 +155,7 @@ pub(super) async fn run(state: AppState, command: TenantCommand) -> anyhow::Resu
                         primary_color: tenant.primary_color,
                         secondary_color: tenant.secondary_color,
                         timezone: tenant.timezone,
+                        plan: None,
                     },
                     actor,
                 )
@@ -287,6 +288,7 @@ impl From<CsvTenant> for NewTenant {
             primary_color: optional(row.primary_color),
             secondary_color: optional(row.secondary_color),
             timezone: optional(row.timezone),
+            plan: None,
         }
     }
 }

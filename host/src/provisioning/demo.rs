@@ -9,6 +9,9 @@ use crate::runtime::Dispatch;
 use crate::store::Origin;
 use crate::tenancy::{Tenant, TenantStatus};
 
+/// The plan demo tenants try: a seeded one with every module they have enabled.
+const DEMO_PLAN: &str = "business";
+
 /// How a demo request becomes a tenant.
 #[derive(Debug, Clone)]
 pub struct Conversion {
@@ -76,8 +79,9 @@ impl Provisioner<'_> {
         Ok(tenant)
     }
 
-    /// On an empty database: tenants `demo` and `acme` with attendance enabled and a
-    /// few employees each, created through the employees module itself.
+    /// On an empty database: tenants `demo` and `acme` with attendance, wallet and
+    /// tasks enabled and a few employees each, created through the employees module
+    /// itself.
     pub async fn seed_demo(&self) -> anyhow::Result<bool> {
         if self.db.count_tenants().await? > 0 {
             return Ok(false);
@@ -104,7 +108,7 @@ impl Provisioner<'_> {
             origin: Origin::default(),
         };
         for (subdomain, staff) in people {
-            let modules = ["attendance"]
+            let modules = ["attendance", "wallet", "tasks"]
                 .into_iter()
                 .filter(|k| self.runtime.module(k).is_some())
                 .map(str::to_owned)
@@ -120,6 +124,8 @@ impl Provisioner<'_> {
                         primary_color: Some("#0f766e".into()),
                         secondary_color: Some("#f59e0b".into()),
                         timezone: None,
+                        // A plan with the modules the tour shows.
+                        plan: Some(DEMO_PLAN.into()),
                     },
                     &actor,
                 )

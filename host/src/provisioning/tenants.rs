@@ -21,6 +21,8 @@ pub struct NewTenant {
     pub secondary_color: Option<String>,
     /// An IANA zone name; UTC when none.
     pub timezone: Option<String>,
+    /// The plan the trial is of; the default plan when none.
+    pub plan: Option<String>,
 }
 
 /// A new tenant's first TENANT_ADMIN.
@@ -120,18 +122,29 @@ impl Provisioner<'_> {
         if let Err(message) = tenancy::valid_subdomain(&new.subdomain) {
             problems.insert("subdomain".into(), message.into());
         }
-        if let Err(message) = self.check_modules(&new.modules) {
+        let plan = new
+            .plan
+            .clone()
+            .unwrap_or_else(|| self.billing.default_plan.clone());
+        let takes_subscribers = match &new.plan {
+            None => true,
+            Some(key) => self
+                .db
+                .plan(key)
+                .await?
+                .is_some_and(|p| p.takes_subscribers()),
+        };
+        if !takes_subscribers {
+            problems.insert("plan".into(), "is no plan that takes subscribers".into());
+        } else if let Err(message) = self.check_modules(&new.modules) {
             problems.insert("modules".into(), message);
         } else {
-            match self
-                .check_plan_allows(&self.billing.default_plan, &new.modules)
-                .await
-            {
+            match self.check_plan_allows(&plan, &new.modules).await {
                 Ok(()) => {}
                 Err(ProvisionError::NotInPlan { module, plan, .. }) => {
                     problems.insert(
                         "modules".into(),
-                        format!("{module} is not in the {plan} plan new tenants start on"),
+                        format!("{module} is not in the {plan} plan the tenant starts on"),
                     );
                 }
                 Err(other) => return Err(other),
@@ -153,7 +166,7 @@ impl Provisioner<'_> {
             name: new.name.trim().to_owned(),
             subdomain: new.subdomain.clone(),
             status,
-            plan: self.billing.default_plan.clone(),
+            plan,
             timezone: new
                 .timezone
                 .as_deref()

@@ -23,6 +23,13 @@ pub struct Plan {
     pub retired_at: Option<i64>,
 }
 
+impl Plan {
+    /// Whether a tenant may start on, or move to, this plan.
+    pub fn takes_subscribers(&self) -> bool {
+        self.retired_at.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {

@@ -89,11 +89,7 @@ fn check_out(req: &Request) -> Result<Response> {
 }
 
 fn list(req: &Request) -> Result<Response> {
-    let mut query = SESSIONS
-        .query()
-        .order_by("check_in", true)
-        .limit(req.query_u32("limit")?.unwrap_or(50).clamp(1, 500))
-        .cursor(req.query("cursor"));
+    let mut query = SESSIONS.query().order_by("check_in", true).paged(req)?;
     if let Some(employee_id) = req.query("employee_id") {
         query = query.eq("employee_id", employee_id);
     }
@@ -107,9 +103,7 @@ fn list(req: &Request) -> Result<Response> {
 
 /// 422 unless the employee exists and is active, asked of the employees module.
 fn require_active_employee(id: &str) -> Result<()> {
-    if id.is_empty() || id.contains('/') || id.contains('?') {
-        return Err(Error::invalid_field("employee_id", "is not a valid id"));
-    }
+    modules::check_id("employee_id", id)?;
     #[derive(Deserialize)]
     struct Employee {
         status: String,

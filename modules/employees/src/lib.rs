@@ -1,9 +1,11 @@
-//! Employees: the people of a tenant. Core module, always enabled.
+//! Employees: the people of a tenant, and their teams. Core module, always enabled.
+
+mod teams;
 
 use mosaic_sdk::input::{Field, Fields};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::store::{self, Collection, Index};
-use mosaic_sdk::{Capability, billing, events};
+use mosaic_sdk::{Capability, billing, events, identity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -15,11 +17,12 @@ struct Employees;
 impl Module for Employees {
     fn manifest() -> Manifest {
         Manifest::new("employees", "Employees", env!("CARGO_PKG_VERSION"))
-            .description("People, departments, positions and salaries")
+            .description("People, departments, positions, salaries and teams")
             .icon("users")
             .core()
             .sort_order(10)
             .collection(&EMPLOYEES)
+            .collection(&teams::TEAMS)
             .capability(Capability::Events)
             .capability(Capability::Billing)
     }
@@ -28,6 +31,20 @@ impl Module for Employees {
         Router::new()
             .get("/", list)
             .post("/", create)
+            .min_role(Role::Manager)
+            .get("/me", me)
+            .get("/teams", teams::list)
+            .post("/teams", teams::create)
+            .min_role(Role::Manager)
+            .get("/teams/{id}", teams::show)
+            .patch("/teams/{id}", teams::update)
+            .min_role(Role::Manager)
+            .delete("/teams/{id}", teams::remove)
+            .min_role(Role::Manager)
+            .get("/teams/{id}/members", teams::members)
+            .post("/teams/{id}/members", teams::add_member)
+            .min_role(Role::Manager)
+            .delete("/teams/{id}/members/{employee_id}", teams::remove_member)
             .min_role(Role::Manager)
             .get("/{id}", show)
             .patch("/{id}", update)
@@ -70,12 +87,12 @@ const EMPLOYEE: Fields = Fields::new(&[
 ]);
 
 fn list(req: &Request) -> Result<Response> {
-    let mut query = EMPLOYEES
-        .query()
-        .limit(req.query_u32("limit")?.unwrap_or(50).clamp(1, 500))
-        .cursor(req.query("cursor"));
+    let mut query = EMPLOYEES.query().paged(req)?;
     if let Some(department) = req.query("department") {
         query = query.eq("department", department);
+    }
+    if let Some(email) = req.query("email") {
+        query = query.eq("email", email.trim().to_lowercase());
     }
     if let Some(status) = req.query("status") {
         if !STATUSES.contains(&status) {
@@ -84,6 +101,16 @@ fn list(req: &Request) -> Result<Response> {
         query = query.eq("status", status);
     }
     Ok(Response::raw_json(200, query.fetch()?.to_json()))
+}
+
+/// The caller's own employee record: the one with the caller's email.
+fn me(_: &Request) -> Result<Response> {
+    let caller = identity::require_caller()?;
+    let no_record = || Error::NotFound("You have no employee record in this company".into());
+    let email = caller.email.ok_or_else(no_record)?.to_lowercase();
+    let page = EMPLOYEES.query().eq("email", email).limit(1).fetch()?;
+    let doc = page.items.into_iter().next().ok_or_else(no_record)?;
+    Ok(Response::raw_json(200, doc.to_json()))
 }
 
 fn create(req: &Request) -> Result<Response> {
@@ -104,13 +131,7 @@ fn update(req: &Request) -> Result<Response> {
     let id = req.param("id");
     let doc = EMPLOYEES.fetch(id, "Employee")?;
     let mut input: Map<String, Value> = req.json()?;
-    // An optional `version` makes the update conditional on what the client last saw.
-    let expected = match input.remove("version") {
-        None => doc.version,
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| Error::invalid_field("version", "must be a positive integer"))?,
-    };
+    let expected = expected_version(&mut input, doc.version)?;
     let stored: Employee = doc.parse()?;
     let employee: Employee = EMPLOYEE.update_with(&stored, input)?;
     let doc = EMPLOYEES
@@ -120,13 +141,26 @@ fn update(req: &Request) -> Result<Response> {
     Ok(Response::raw_json(200, doc.to_json()))
 }
 
+/// Deletes the employee and takes them out of every team, in one unit of work.
 fn remove(req: &Request) -> Result<Response> {
     let id = req.param("id");
     if !EMPLOYEES.delete(id, None)? {
         return Err(Error::NotFound(format!("Employee {id} not found")));
     }
+    teams::forget_employee(id)?;
     events::emit("employee.deleted", Some(id), &json!({}))?;
     Ok(Response::no_content())
+}
+
+/// An optional `version` in the body makes an update conditional on what the
+/// client last saw; without one, on what this request read.
+fn expected_version(input: &mut Map<String, Value>, current: u64) -> Result<u64> {
+    match input.remove("version") {
+        None => Ok(current),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| Error::invalid_field("version", "must be a positive integer")),
+    }
 }
 
 /// The unique index on `email` is the only conflict an insert or update can meet

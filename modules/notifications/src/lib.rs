@@ -33,6 +33,8 @@ impl Module for Notifications {
             .capability(Capability::Notify)
             .subscribe("employee.*")
             .subscribe("attendance.*")
+            .subscribe("task.*")
+            .subscribe("wallet.*")
     }
 
     fn router() -> Router {
@@ -232,6 +234,46 @@ fn announce(event: &Event) -> Result<()> {
                 employee_email(data["employee_id"].as_str())?,
                 format!("Checked {verb}"),
                 format!("You were checked {verb}."),
+            )
+        }
+        "task.assigned" | "task.status_changed" | "task.commented" => {
+            let title = data["title"].as_str().unwrap_or("");
+            let (subject, body) = match event.kind.as_str() {
+                "task.assigned" => (
+                    format!("Task assigned: {title}"),
+                    format!("You were assigned the task \"{title}\"."),
+                ),
+                "task.status_changed" => (
+                    format!("Task {}: {title}", data["to"].as_str().unwrap_or("")),
+                    format!(
+                        "\"{title}\" moved from {} to {}.",
+                        data["from"].as_str().unwrap_or(""),
+                        data["to"].as_str().unwrap_or("")
+                    ),
+                ),
+                _ => (
+                    format!("New comment: {title}"),
+                    format!("Someone commented on \"{title}\"."),
+                ),
+            };
+            (employee_email(data["assignee_id"].as_str())?, subject, body)
+        }
+        "wallet.credited" | "wallet.debited" => {
+            let verb = if event.kind.ends_with("credited") {
+                "credited"
+            } else {
+                "debited"
+            };
+            (
+                employee_email(data["employee_id"].as_str())?,
+                format!("Your wallet was {verb}"),
+                format!(
+                    "{} {} {verb} ({}); the balance is now {}.",
+                    data["amount"],
+                    data["currency"].as_str().unwrap_or(""),
+                    data["reason"].as_str().unwrap_or(""),
+                    data["balance_after"]
+                ),
             )
         }
         // Nobody to tell (a deleted employee has no address left), or a kind this

@@ -42,6 +42,7 @@ struct CreateTenant {
     primary_color: Option<String>,
     secondary_color: Option<String>,
     timezone: Option<String>,
+    plan: Option<String>,
 }
 
 impl From<CreateTenant> for NewTenant {
@@ -54,6 +55,7 @@ impl From<CreateTenant> for NewTenant {
             primary_color: body.primary_color,
             secondary_color: body.secondary_color,
             timezone: body.timezone,
+            plan: body.plan,
         }
     }
 }
