@@ -21,7 +21,7 @@ async fn create_tenant_and_use_it(backend: Backend) {
     assert_eq!(created["status"], "active");
     assert_eq!(
         created["modules"],
-        json!({"employees": true, "attendance": true, "notifications": true})
+        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "notifications": true})
     );
     let token = app.token("globex", Role::Member).await;
     app.as_user(Method::GET, "/api/attendance/", "globex", &token)
@@ -63,15 +63,41 @@ async fn create_tenant_refusals(backend: Backend) {
         .await
         .expect_error(409, "conflict");
     let unknown =
-        post(json!({"name": "X", "subdomain": "fresh", "modules": ["wallet"]}).to_string())
+        post(json!({"name": "X", "subdomain": "fresh", "modules": ["payroll"]}).to_string())
             .await
             .expect_error(422, "validation_failed");
     assert!(
         unknown.body["fields"]["modules"]
             .as_str()
             .expect("message")
-            .contains("wallet")
+            .contains("payroll")
     );
+    // A module outside the plan the tenant starts on; a plan that is none.
+    let outside =
+        post(json!({"name": "X", "subdomain": "fresh", "modules": ["wallet"]}).to_string())
+            .await
+            .expect_error(422, "validation_failed");
+    assert_eq!(
+        outside.body["fields"]["modules"],
+        "wallet is not in the starter plan the tenant starts on"
+    );
+    let no_plan = post(json!({"name": "X", "subdomain": "fresh", "plan": "gold"}).to_string())
+        .await
+        .expect_error(422, "validation_failed");
+    assert!(
+        no_plan.body["fields"]["plan"].is_string(),
+        "{}",
+        no_plan.text
+    );
+    let on_business = post(
+        json!({"name": "X", "subdomain": "bizco", "plan": "business", "modules": ["wallet"]})
+            .to_string(),
+    )
+    .await
+    .expect(201)
+    .body;
+    assert_eq!(on_business["plan"], "business");
+    assert_eq!(on_business["modules"]["wallet"], true);
     post(json!({"name": "", "subdomain": "fresh"}).to_string())
         .await
         .expect_error(422, "validation_failed");

@@ -51,7 +51,7 @@ async fn tenant_crud_and_listing(backend: Backend) {
     assert_eq!(created["created_by"], "user:platform-admin");
     assert_eq!(
         created["modules"],
-        json!({"employees": true, "attendance": true, "notifications": true})
+        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "notifications": true})
     );
     assert!(created["created_at"].as_i64().expect("created_at") > 0);
 
@@ -733,12 +733,18 @@ async fn module_catalog(backend: Backend) {
         .collect();
     assert_eq!(
         keys,
-        ["employees", "attendance", "notifications"],
+        [
+            "employees",
+            "attendance",
+            "wallet",
+            "tasks",
+            "notifications"
+        ],
         "sorted by sort order"
     );
     assert_eq!(items[0]["core"], true);
     assert_eq!(items[1]["core"], false);
-    assert_eq!(items[2]["core"], true);
+    assert_eq!(items[4]["core"], true);
     for field in ["name", "description", "icon", "version"] {
         assert!(
             items[1][field].as_str().is_some_and(|s| !s.is_empty()),

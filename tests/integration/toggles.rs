@@ -133,7 +133,7 @@ async fn toggle_errors(backend: Backend) {
     .await
     .expect_error(409, "conflict");
     post(
-        "/api/admin/tenants/demo/modules/wallet",
+        "/api/admin/tenants/demo/modules/payroll",
         r#"{"enabled": true}"#,
     )
     .await
@@ -169,7 +169,7 @@ async fn toggle_errors(backend: Backend) {
         resp.body,
         json!({"error": "Module not enabled", "module": "attendance", "upgrade": true})
     );
-    app.as_user(Method::GET, "/api/wallet/", "demo", &token)
+    app.as_user(Method::GET, "/api/payroll/", "demo", &token)
         .send()
         .await
         .expect_error(404, "not_found");
