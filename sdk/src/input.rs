@@ -311,6 +311,30 @@ impl Fields {
     }
 }
 
+/// `value` if it is one of `allowed`, else a 422 on `field` listing them: for
+/// query-string filters, which [`Fields`] does not see.
+pub fn one_of<'a>(field: &str, value: &'a str, allowed: &[&str]) -> Result<&'a str> {
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::invalid_field(
+            field,
+            &format!("must be one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+/// Takes the optional `version` out of an update's body: the version the write is
+/// conditional on, `current` (what this request read) when the client sent none.
+pub fn take_version(input: &mut Map<String, Value>, current: u64) -> Result<u64> {
+    match input.remove("version") {
+        None => Ok(current),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| Error::invalid_field("version", "must be a positive integer")),
+    }
+}
+
 fn integer_message(min: Option<i64>, max: Option<i64>, unit: Option<&str>) -> String {
     let what = match (min, max) {
         (Some(0), None) => "must be a non-negative integer".to_owned(),

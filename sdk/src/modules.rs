@@ -35,6 +35,21 @@ pub fn check_id(field: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// 422 on `field` unless `id` is an active employee of the tenant, asked of the
+/// core employees module (declare it with [`crate::Manifest::depends_on`]).
+pub fn require_active_employee(field: &str, id: &str) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Employee {
+        status: String,
+    }
+    check_id(field, id)?;
+    match get::<Employee>("employees", &format!("/{id}"))? {
+        Some(e) if e.status == "active" => Ok(()),
+        Some(_) => Err(Error::invalid_field(field, "employee is not active")),
+        None => Err(Error::invalid_field(field, "no such employee")),
+    }
+}
+
 /// `GET path` on `module` as `T`: `None` for a 404. Any other failure is an error
 /// that says which module answered what; a disabled module is `Unavailable`.
 pub fn get<T: DeserializeOwned>(module: &str, path: &str) -> Result<Option<T>> {

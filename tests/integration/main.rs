@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod billing;
 mod cli;
+mod complaints;
 mod contracts;
 mod demo_requests;
 mod employees;

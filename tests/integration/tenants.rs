@@ -51,7 +51,7 @@ async fn tenant_crud_and_listing(backend: Backend) {
     assert_eq!(created["created_by"], "user:platform-admin");
     assert_eq!(
         created["modules"],
-        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "notifications": true})
+        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "complaints": false, "notifications": true})
     );
     assert!(created["created_at"].as_i64().expect("created_at") > 0);
 
@@ -738,13 +738,14 @@ async fn module_catalog(backend: Backend) {
             "attendance",
             "wallet",
             "tasks",
+            "complaints",
             "notifications"
         ],
         "sorted by sort order"
     );
     assert_eq!(items[0]["core"], true);
     assert_eq!(items[1]["core"], false);
-    assert_eq!(items[4]["core"], true);
+    assert_eq!(items[5]["core"], true);
     for field in ["name", "description", "icon", "version"] {
         assert!(
             items[1][field].as_str().is_some_and(|s| !s.is_empty()),

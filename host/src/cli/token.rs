@@ -23,6 +23,9 @@ pub struct Issue {
     /// The user id to put in the token.
     #[arg(long, default_value = "dev-user")]
     user: String,
+    /// The user's email: modules find the caller's own employee record by it.
+    #[arg(long)]
+    email: Option<String>,
     /// A SUPER_ADMIN token for the admin API, bound to no tenant.
     #[arg(long, conflicts_with = "tenant")]
     platform_admin: bool,
@@ -59,7 +62,9 @@ async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no tenant {key:?}"))?,
         };
-        Claims::new(issue.user, Some(tenant.id), issue.role, issue.ttl_secs)
+        let mut claims = Claims::new(issue.user, Some(tenant.id), issue.role, issue.ttl_secs);
+        claims.email = issue.email.map(|e| e.trim().to_lowercase());
+        claims
     };
     println!("{}", keys.issue(&claims)?);
     Ok(())

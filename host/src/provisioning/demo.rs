@@ -79,9 +79,9 @@ impl Provisioner<'_> {
         Ok(tenant)
     }
 
-    /// On an empty database: tenants `demo` and `acme` with attendance, wallet and
-    /// tasks enabled and a few employees each, created through the employees module
-    /// itself.
+    /// On an empty database: tenants `demo` and `acme` with attendance, wallet,
+    /// tasks and complaints enabled and a few employees each, created through the
+    /// employees module itself.
     pub async fn seed_demo(&self) -> anyhow::Result<bool> {
         if self.db.count_tenants().await? > 0 {
             return Ok(false);
@@ -108,7 +108,7 @@ impl Provisioner<'_> {
             origin: Origin::default(),
         };
         for (subdomain, staff) in people {
-            let modules = ["attendance", "wallet", "tasks"]
+            let modules = ["attendance", "wallet", "tasks", "complaints"]
                 .into_iter()
                 .filter(|k| self.runtime.module(k).is_some())
                 .map(str::to_owned)

@@ -47,7 +47,7 @@ struct Clock {
 
 fn check_in(req: &Request) -> Result<Response> {
     let Clock { employee_id } = req.json()?;
-    require_active_employee(&employee_id)?;
+    modules::require_active_employee("employee_id", &employee_id)?;
     let now = now_ms();
     let session = json!({
         "employee_id": employee_id,
@@ -99,21 +99,4 @@ fn list(req: &Request) -> Result<Response> {
         query = query.filter("date", Op::Eq, date.to_string());
     }
     Ok(Response::raw_json(200, query.fetch()?.to_json()))
-}
-
-/// 422 unless the employee exists and is active, asked of the employees module.
-fn require_active_employee(id: &str) -> Result<()> {
-    modules::check_id("employee_id", id)?;
-    #[derive(Deserialize)]
-    struct Employee {
-        status: String,
-    }
-    match modules::get::<Employee>("employees", &format!("/{id}"))? {
-        Some(employee) if employee.status == "active" => Ok(()),
-        Some(_) => Err(Error::invalid_field(
-            "employee_id",
-            "employee is not active",
-        )),
-        None => Err(Error::invalid_field("employee_id", "no such employee")),
-    }
 }

@@ -2,7 +2,7 @@
 
 mod teams;
 
-use mosaic_sdk::input::{Field, Fields};
+use mosaic_sdk::input::{self, Field, Fields};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::store::{self, Collection, Index};
 use mosaic_sdk::{Capability, billing, events, identity};
@@ -131,7 +131,7 @@ fn update(req: &Request) -> Result<Response> {
     let id = req.param("id");
     let doc = EMPLOYEES.fetch(id, "Employee")?;
     let mut input: Map<String, Value> = req.json()?;
-    let expected = expected_version(&mut input, doc.version)?;
+    let expected = input::take_version(&mut input, doc.version)?;
     let stored: Employee = doc.parse()?;
     let employee: Employee = EMPLOYEE.update_with(&stored, input)?;
     let doc = EMPLOYEES
@@ -150,17 +150,6 @@ fn remove(req: &Request) -> Result<Response> {
     teams::forget_employee(id)?;
     events::emit("employee.deleted", Some(id), &json!({}))?;
     Ok(Response::no_content())
-}
-
-/// An optional `version` in the body makes an update conditional on what the
-/// client last saw; without one, on what this request read.
-fn expected_version(input: &mut Map<String, Value>, current: u64) -> Result<u64> {
-    match input.remove("version") {
-        None => Ok(current),
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| Error::invalid_field("version", "must be a positive integer")),
-    }
 }
 
 /// The unique index on `email` is the only conflict an insert or update can meet

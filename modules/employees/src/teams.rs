@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use mosaic_sdk::events;
-use mosaic_sdk::input::{Field, Fields};
+use mosaic_sdk::input::{self, Field, Fields};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::store::{self, Batch, Collection, Index};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::{EMPLOYEES, Employee, expected_version};
+use crate::{EMPLOYEES, Employee};
 
 pub const TEAMS: Collection = store::collection("teams").indexes(&[Index::unique(&["name"])]);
 
@@ -72,7 +72,7 @@ pub fn update(req: &Request) -> Result<Response> {
     let doc = fetch(id)?;
     let stored: Team = doc.parse()?;
     let mut input: Map<String, Value> = req.json()?;
-    let expected = expected_version(&mut input, doc.version)?;
+    let expected = input::take_version(&mut input, doc.version)?;
     let members = take_members(&mut input)?;
     let mut team: Team = TEAM.update_with(&stored, input)?;
     if let Some(members) = members {

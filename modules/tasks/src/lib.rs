@@ -13,7 +13,6 @@ mod task;
 
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::{Capability, identity, modules};
-use serde::Deserialize;
 
 struct Tasks;
 
@@ -68,20 +67,6 @@ fn actor() -> Result<Actor> {
         user_id: caller.user_id,
         email: caller.email.map(|e| e.to_lowercase()),
     })
-}
-
-/// 422 on `field` unless `id` is an active employee, asked of employees.
-fn active_employee(field: &str, id: &str) -> Result<()> {
-    #[derive(Deserialize)]
-    struct Employee {
-        status: String,
-    }
-    modules::check_id(field, id)?;
-    match modules::get::<Employee>("employees", &format!("/{id}"))? {
-        Some(e) if e.status == "active" => Ok(()),
-        Some(_) => Err(Error::invalid_field(field, "employee is not active")),
-        None => Err(Error::invalid_field(field, "no such employee")),
-    }
 }
 
 /// 422 on `team_id` unless the team exists.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mosaic_sdk::input::{Field, Fields};
+use mosaic_sdk::input::{self, Field, Fields, one_of};
 use mosaic_sdk::prelude::*;
 use mosaic_sdk::store::{self, Batch, Collection, Document, Index, Op};
 use mosaic_sdk::time::{self, now_ms};
@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::activity::{self, Change};
 use crate::attachments::ATTACHMENTS;
 use crate::comments::COMMENTS;
-use crate::{Actor, active_employee, actor, require_team};
+use crate::{Actor, actor, require_team};
 
 pub const TASKS: Collection = store::collection("tasks").indexes(&[
     Index::on(&["status", "priority_rank"]),
@@ -66,10 +66,10 @@ pub fn moves_from(status: &str) -> &'static [&'static str] {
 pub fn list(req: &Request) -> Result<Response> {
     let mut query = TASKS.query().paged(req)?;
     if let Some(status) = req.query("status") {
-        query = query.eq("status", checked("status", status, STATUSES)?);
+        query = query.eq("status", one_of("status", status, STATUSES)?);
     }
     if let Some(priority) = req.query("priority") {
-        query = query.eq("priority", checked("priority", priority, PRIORITIES)?);
+        query = query.eq("priority", one_of("priority", priority, PRIORITIES)?);
     }
     for field in ["assignee_id", "team_id"] {
         if let Some(id) = req.query(field) {
@@ -90,17 +90,6 @@ pub fn overdue(query: store::Query) -> store::Query {
     query
         .filter("due_date", Op::Lt, today)
         .filter("status", Op::Ne, "DONE")
-}
-
-pub fn checked<'a>(field: &str, value: &'a str, allowed: &[&str]) -> Result<&'a str> {
-    if allowed.contains(&value) {
-        Ok(value)
-    } else {
-        Err(Error::invalid_field(
-            field,
-            &format!("must be one of {}", allowed.join(", ")),
-        ))
-    }
 }
 
 pub fn create(req: &Request) -> Result<Response> {
@@ -142,12 +131,7 @@ pub fn update(req: &Request) -> Result<Response> {
     let before: Task = doc.parse()?;
     may_change(&me, &before)?;
     let mut input: Map<String, Value> = req.json()?;
-    let expected = match input.remove("version") {
-        None => doc.version,
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| Error::invalid_field("version", "must be a positive integer"))?,
-    };
+    let expected = input::take_version(&mut input, doc.version)?;
     let status = match input.remove("status") {
         None => None,
         Some(Value::String(s)) => Some(s),
@@ -162,7 +146,7 @@ pub fn update(req: &Request) -> Result<Response> {
     if let Some(status) = status
         && status != before.status
     {
-        checked("status", &status, STATUSES)?;
+        one_of("status", &status, STATUSES)?;
         let allowed = moves_from(&before.status);
         if !allowed.contains(&status.as_str()) {
             return Err(Error::Conflict(format!(
@@ -267,7 +251,7 @@ fn check_links(task: &Task, before: Option<&Task>) -> Result<()> {
     if let Some(assignee) = &task.assignee_id
         && before.is_none_or(|b| b.assignee_id.as_ref() != Some(assignee))
     {
-        gather(active_employee("assignee_id", assignee))?;
+        gather(modules::require_active_employee("assignee_id", assignee))?;
     }
     if let Some(team) = &task.team_id
         && before.is_none_or(|b| b.team_id.as_ref() != Some(team))
