@@ -35,15 +35,33 @@ pub fn check_id(field: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// 422 on `field` unless `id` is an active employee of the tenant, asked of the
-/// core employees module (declare it with [`crate::Manifest::depends_on`]).
+/// The employee `id` as `T`, asked of the core employees module (declare it with
+/// [`crate::Manifest::depends_on`]); none if there is no such employee. Only a record
+/// whose `id` is `id` counts: an id such as `me` or `teams` names another route of
+/// employees, not an employee.
+pub fn employee<T: DeserializeOwned>(id: &str) -> Result<Option<T>> {
+    if check_id("id", id).is_err() {
+        return Ok(None);
+    }
+    let Some(record) = get::<serde_json::Value>("employees", &format!("/{id}"))? else {
+        return Ok(None);
+    };
+    if record["id"] != id {
+        return Ok(None);
+    }
+    serde_json::from_value(record)
+        .map(Some)
+        .map_err(|e| Error::Internal(format!("employees answered an unreadable employee: {e}")))
+}
+
+/// 422 on `field` unless `id` is an active employee of the tenant ([`employee`]).
 pub fn require_active_employee(field: &str, id: &str) -> Result<()> {
     #[derive(serde::Deserialize)]
     struct Employee {
         status: String,
     }
     check_id(field, id)?;
-    match get::<Employee>("employees", &format!("/{id}"))? {
+    match employee::<Employee>(id)? {
         Some(e) if e.status == "active" => Ok(()),
         Some(_) => Err(Error::invalid_field(field, "employee is not active")),
         None => Err(Error::invalid_field(field, "no such employee")),

@@ -95,6 +95,17 @@ async fn tickets_move_along_their_flow(backend: Backend) {
         .send()
         .await
         .expect_error(422, "validation_failed");
+    // A new priority moves the due time, from when the SLA (re)started.
+    let raised = call(&app, Method::PATCH, &format!("/{id}"), &manager)
+        .json(&json!({"priority": "URGENT"}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        raised["sla_due_at"].as_u64().unwrap(),
+        raised["sla_started_at"].as_u64().unwrap() + 4 * 3_600_000
+    );
 
     // Members see their own tickets, managers every one.
     let bob = app

@@ -191,6 +191,9 @@ async fn tasks_are_checked(backend: Backend) {
             "assignee_id",
         ),
         (json!({"title": "T", "assignee_id": idle}), "assignee_id"),
+        // Routes of employees, not employees.
+        (json!({"title": "T", "assignee_id": "me"}), "assignee_id"),
+        (json!({"title": "T", "assignee_id": "teams"}), "assignee_id"),
         (json!({"title": "T", "team_id": "no-such-team"}), "team_id"),
         (json!({"title": "T", "points": 3}), "points"),
     ] {
@@ -484,7 +487,11 @@ const PNG: &[u8] = &[
 ];
 
 async fn attachments_are_kept_and_checked(backend: Backend) {
-    let app = tasks_app(backend).start().await;
+    // A small request limit, so that the refused body is sent whole before the 413.
+    let app = tasks_app(backend)
+        .with_limits(|limits| limits.max_request_bytes = 8 << 10)
+        .start()
+        .await;
     let ada = app
         .token_with_email("demo", Role::Member, "ada@demo.test")
         .await;
@@ -548,10 +555,10 @@ async fn attachments_are_kept_and_checked(backend: Backend) {
         );
     }
     // Bodies over the host's request limit stop at the door.
-    upload("big.txt", "text/plain", vec![b'a'; 2 << 20])
+    upload("big.txt", "text/plain", vec![b'a'; 16 << 10])
         .send()
         .await
-        .expect(413);
+        .expect_error(413, "payload_too_large");
 
     let list = call(&app, Method::GET, &format!("/{id}/attachments"), &bob)
         .send()

@@ -135,6 +135,18 @@ async fn teams_have_a_lead_and_active_members(backend: Backend) {
         .collect();
     assert_eq!(names, ["Ada", "Cyd"]);
 
+    // A member who stops being active stays until removed, and does not lock the team.
+    call(Method::PATCH, &format!("/{cyd}"), &manager)
+        .json(&json!({"status": "inactive"}))
+        .send()
+        .await
+        .expect(200);
+    call(Method::PATCH, &format!("/teams/{id}"), &manager)
+        .json(&json!({"name": "Platform team"}))
+        .send()
+        .await
+        .expect(200);
+
     // Deleting an employee takes them out of their teams, as lead too.
     let admin = app.token("demo", Role::TenantAdmin).await;
     call(Method::DELETE, &format!("/{ada}"), &admin)

@@ -201,6 +201,15 @@ async fn money_moves_by_immutable_transactions(backend: Backend) {
     )
     .await
     .expect_error(409, "conflict");
+    // The payouts' keys are theirs alone.
+    post(
+        &app,
+        &admin,
+        &format!("/transactions/{}/reverse", credit["id"].as_str().unwrap()),
+        json!({"reason": "Undo", "idempotency_key": "payout:2026-12"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     post(
         &app,
         &admin,

@@ -4,9 +4,9 @@
 use mosaic_sdk::input::{self, Field, Fields, one_of};
 use mosaic_sdk::notify::{self, To};
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::store::{self, Batch, Collection, Document, Index, Op};
+use mosaic_sdk::store::{self, Collection, Document, Index, Op};
 use mosaic_sdk::time::now_ms;
-use mosaic_sdk::{events, identity, modules};
+use mosaic_sdk::{events, identity, log, modules};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -38,7 +38,9 @@ pub struct Ticket {
     pub submitter_id: String,
     pub submitter_email: Option<String>,
     pub assignee_id: Option<String>,
-    /// Milliseconds since the epoch.
+    /// When the SLA started (opened, or last reopened) and when it is due, in
+    /// milliseconds since the epoch.
+    pub sla_started_at: u64,
     pub sla_due_at: u64,
     pub sla_breached: bool,
     pub breached_at: Option<u64>,
@@ -122,7 +124,8 @@ pub fn create(req: &Request) -> Result<Response> {
     let blank = json!({
         "status": "OPEN", "open": true, "submitter_id": caller.user_id,
         "submitter_email": caller.email.map(|e| e.to_lowercase()),
-        "assignee_id": null, "sla_due_at": now + sla_ms(&priority)?, "sla_breached": false,
+        "assignee_id": null, "sla_started_at": now,
+        "sla_due_at": now + sla_ms(&priority)?, "sla_breached": false,
         "breached_at": null, "resolved_at": null, "closed_at": null,
     });
     let ticket: Ticket = NEW_TICKET.update_with(&blank, input)?;
@@ -173,8 +176,13 @@ pub fn update(req: &Request) -> Result<Response> {
     }
     let now = now_ms();
     if after.priority != before.priority {
-        // The SLA is the new priority's, from when the ticket was opened.
-        after.sla_due_at = doc.created_at + sla_ms(&after.priority)?;
+        // The SLA is the new priority's, from when it started; a due time moved into
+        // the future is no breach (one moved into the past is the schedule's to mark).
+        after.sla_due_at = after.sla_started_at + sla_ms(&after.priority)?;
+        if after.sla_due_at > now {
+            after.sla_breached = false;
+            after.breached_at = None;
+        }
     }
     if let Some(status) = status.filter(|s| *s != before.status) {
         let allowed = moves_from(&before.status);
@@ -190,6 +198,7 @@ pub fn update(req: &Request) -> Result<Response> {
             "CLOSED" => after.closed_at = Some(now),
             // A reopened ticket gets its SLA again, from now.
             "REOPENED" => {
+                after.sla_started_at = now;
                 after.sla_due_at = now + sla_ms(&after.priority)?;
                 after.sla_breached = false;
                 after.breached_at = None;
@@ -228,23 +237,28 @@ pub fn mark_breaches(fired_at: u64) -> Result<()> {
         .filter("sla_due_at", Op::Lt, fired_at as i64)
         .limit(BREACHES_PER_RUN)
         .fetch()?;
-    let mut batch = Batch::new();
-    let mut breached = Vec::with_capacity(page.items.len());
-    for doc in &page.items {
+    for doc in page.items {
         let mut ticket: Ticket = doc.parse()?;
         ticket.sla_breached = true;
         ticket.breached_at = Some(fired_at);
-        batch = batch.update(TICKETS, &doc.id, Some(doc.version), &ticket)?;
-        breached.push((doc.id.clone(), ticket));
-    }
-    if breached.is_empty() {
-        return Ok(());
-    }
-    batch.commit()?;
-    for (id, ticket) in breached {
-        events::emit("complaint.sla_breached", Some(&id), &summary(&id, &ticket))?;
-        let subject = format!("SLA breached: {}", ticket.title);
-        tell_assignee(&ticket, &subject)?;
+        match TICKETS.update(&doc.id, Some(doc.version), &ticket) {
+            Ok(_) => {}
+            // Changed since it was read: the next run judges it afresh.
+            Err(Error::Conflict(_)) => continue,
+            Err(other) => return Err(other),
+        }
+        events::emit(
+            "complaint.sla_breached",
+            Some(&doc.id),
+            &summary(&doc.id, &ticket),
+        )?;
+        // A message that cannot go out does not undo the breach.
+        if let Err(err) = tell_assignee(&ticket, &format!("SLA breached: {}", ticket.title)) {
+            log::warn(&format!(
+                "ticket {}: the assignee was not told: {err:?}",
+                doc.id
+            ));
+        }
     }
     Ok(())
 }
@@ -289,7 +303,7 @@ pub fn tell_assignee(ticket: &Ticket, subject: &str) -> Result<()> {
     let Some(assignee) = &ticket.assignee_id else {
         return Ok(());
     };
-    let Some(employee) = modules::get::<Employee>("employees", &format!("/{assignee}"))? else {
+    let Some(employee) = modules::employee::<Employee>(assignee)? else {
         return Ok(());
     };
     if identity::caller()

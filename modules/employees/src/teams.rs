@@ -40,7 +40,7 @@ pub fn create(req: &Request) -> Result<Response> {
     let members = take_members(&mut input)?;
     let mut team: Team = TEAM.update_with(&json!({"lead_id": null, "member_ids": []}), input)?;
     team.member_ids = members.unwrap_or_default();
-    check_people(&mut team)?;
+    check_people(&mut team, None)?;
     let doc = TEAMS.insert(&team).map_err(name_taken)?;
     events::emit("team.created", Some(&doc.id), &team)?;
     Ok(Response::raw_json(201, doc.to_json()))
@@ -78,7 +78,7 @@ pub fn update(req: &Request) -> Result<Response> {
     if let Some(members) = members {
         team.member_ids = members;
     }
-    check_people(&mut team)?;
+    check_people(&mut team, Some(&stored))?;
     let doc = TEAMS
         .update(id, Some(expected), &team)
         .map_err(name_taken)?;
@@ -105,12 +105,13 @@ pub fn add_member(req: &Request) -> Result<Response> {
     let id = req.param("id");
     let MemberChange { employee_id } = req.json()?;
     let doc = fetch(id)?;
-    let mut team: Team = doc.parse()?;
-    if team.member_ids.contains(&employee_id) {
+    let before: Team = doc.parse()?;
+    if before.member_ids.contains(&employee_id) {
         return Err(Error::Conflict("The employee is already a member".into()));
     }
+    let mut team: Team = doc.parse()?;
     team.member_ids.push(employee_id.clone());
-    check_people(&mut team)?;
+    check_people(&mut team, Some(&before))?;
     let doc = TEAMS.update(id, Some(doc.version), &team)?;
     events::emit(
         "team.member_added",
@@ -205,12 +206,18 @@ fn take_members(input: &mut Map<String, Value>) -> Result<Option<Vec<String>>> {
     Ok(Some(distinct))
 }
 
-/// 422 unless the lead and every member is an active employee; the lead joins the
-/// members if not among them.
-fn check_people(team: &mut Team) -> Result<()> {
+/// 422 unless a new lead and every new member is an active employee (one who turned
+/// inactive since joining stays until removed); the lead joins the members if not
+/// among them.
+fn check_people(team: &mut Team, before: Option<&Team>) -> Result<()> {
     let mut problems = BTreeMap::new();
+    let is_new = |id: &String, then: fn(&Team) -> Vec<&String>| {
+        before.is_none_or(|b| !then(b).contains(&id))
+    };
     if let Some(lead) = &team.lead_id {
-        if let Some(why) = not_active(lead)? {
+        if is_new(lead, |b| b.lead_id.iter().collect())
+            && let Some(why) = not_active(lead)?
+        {
             problems.insert("lead_id".to_owned(), why.to_owned());
         } else if !team.member_ids.contains(lead) {
             team.member_ids.insert(0, lead.clone());
@@ -218,7 +225,9 @@ fn check_people(team: &mut Team) -> Result<()> {
     }
     let mut inactive = Vec::new();
     for id in &team.member_ids {
-        if let Some(why) = not_active(id)? {
+        if is_new(id, |b| b.member_ids.iter().collect())
+            && let Some(why) = not_active(id)?
+        {
             inactive.push(format!("{id}: {why}"));
         }
     }

@@ -299,5 +299,5 @@ fn employee_email(id: Option<&str>) -> Result<Option<String>> {
     struct Employee {
         email: String,
     }
-    Ok(modules::get::<Employee>("employees", &format!("/{id}"))?.map(|e| e.email))
+    Ok(modules::employee::<Employee>(id)?.map(|e| e.email))
 }

@@ -73,7 +73,7 @@ fn actor() -> Result<Actor> {
 fn require_team(id: &str) -> Result<()> {
     modules::check_id("team_id", id)?;
     match modules::get::<serde_json::Value>("employees", &format!("/teams/{id}"))? {
-        Some(_) => Ok(()),
-        None => Err(Error::invalid_field("team_id", "no such team")),
+        Some(team) if team["id"] == id => Ok(()),
+        _ => Err(Error::invalid_field("team_id", "no such team")),
     }
 }

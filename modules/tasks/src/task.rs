@@ -228,7 +228,7 @@ fn may_change(me: &Actor, task: &Task) -> Result<()> {
         struct Employee {
             email: String,
         }
-        let found = modules::get::<Employee>("employees", &format!("/{assignee}"))?;
+        let found = modules::employee::<Employee>(assignee)?;
         if found.is_some_and(|e| e.email.eq_ignore_ascii_case(email)) {
             return Ok(());
         }

@@ -49,7 +49,10 @@ pub fn show(req: &Request) -> Result<Response> {
     let doc = TRANSACTIONS.fetch(req.param("id"), "Transaction")?;
     let txn: Transaction = doc.parse()?;
     // A transaction of an account the caller may not see does not exist for them.
-    may_see(&txn.account_id).map_err(|_| Error::NotFound("Transaction not found".into()))?;
+    may_see(&txn.account_id).map_err(|err| match err {
+        Error::Forbidden(_) => Error::NotFound("Transaction not found".into()),
+        other => other,
+    })?;
     Ok(Response::raw_json(200, doc.to_json()))
 }
 

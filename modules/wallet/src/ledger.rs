@@ -161,12 +161,7 @@ fn post_entry(req: &Request, kind: Kind) -> Result<Response> {
                 "is required (in the body or an Idempotency-Key header, at most 100 characters)",
             )
         })?;
-    if idempotency_key.starts_with(PAYOUT_KEY_PREFIX) {
-        return Err(Error::invalid_field(
-            "idempotency_key",
-            "keys starting with payout: are the payouts'",
-        ));
-    }
+    check_client_key(&idempotency_key)?;
     let posting = Posting {
         account_id: req.param("employee_id").to_owned(),
         kind,
@@ -203,6 +198,9 @@ pub fn reverse(req: &Request) -> Result<Response> {
         reason,
         idempotency_key,
     } = REVERSAL.create(req)?;
+    if let Some(key) = &idempotency_key {
+        check_client_key(key)?;
+    }
     let posting = Posting {
         account_id: original.account_id,
         kind: original.kind.opposite(),
@@ -213,6 +211,17 @@ pub fn reverse(req: &Request) -> Result<Response> {
         reverses: Some(id.to_owned()),
     };
     answer(post(posting)?)
+}
+
+/// A client's idempotency key may not be one the payouts use.
+fn check_client_key(key: &str) -> Result<()> {
+    if key.starts_with(PAYOUT_KEY_PREFIX) {
+        return Err(Error::invalid_field(
+            "idempotency_key",
+            "keys starting with payout: are the payouts'",
+        ));
+    }
+    Ok(())
 }
 
 /// 201 with a new transaction, 200 with the one an earlier request with the same
@@ -377,7 +386,7 @@ fn announce(doc: &Document, txn: &Transaction) -> Result<()> {
 /// 404 unless `employee_id` is an employee of the tenant, asked of employees.
 fn require_employee(employee_id: &str) -> Result<()> {
     modules::check_id("employee_id", employee_id)?;
-    match modules::get::<serde_json::Value>("employees", &format!("/{employee_id}"))? {
+    match modules::employee::<serde_json::Value>(employee_id)? {
         Some(_) => Ok(()),
         None => Err(Error::NotFound(format!("Employee {employee_id} not found"))),
     }
