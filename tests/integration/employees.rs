@@ -297,15 +297,54 @@ async fn roles_gate_writes(backend: Backend) {
         .as_str()
         .expect("id")
         .to_owned();
-    app.as_user(
-        Method::GET,
-        &format!("/api/employees/{id}"),
-        "demo",
-        &member,
-    )
-    .send()
-    .await
-    .expect(200);
+    // Members read records without salaries; managers and the employee see them.
+    let read = app
+        .as_user(
+            Method::GET,
+            &format!("/api/employees/{id}"),
+            "demo",
+            &member,
+        )
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(read["name"], "Ada Lovelace");
+    assert!(read.get("salary").is_none(), "{read}");
+    let listed = app
+        .as_user(Method::GET, "/api/employees/", "demo", &member)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert!(listed["items"][0].get("salary").is_none(), "{listed}");
+    let by_manager = app
+        .as_user(
+            Method::GET,
+            &format!("/api/employees/{id}"),
+            "demo",
+            &manager,
+        )
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_manager["salary"], 650000);
+    let herself = app
+        .token_with_email("demo", Role::Member, "ada@example.com")
+        .await;
+    let own = app
+        .as_user(
+            Method::GET,
+            &format!("/api/employees/{id}"),
+            "demo",
+            &herself,
+        )
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(own["salary"], 650000);
     app.as_user(
         Method::DELETE,
         &format!("/api/employees/{id}"),

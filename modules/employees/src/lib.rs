@@ -4,7 +4,7 @@ mod teams;
 
 use mosaic_sdk::input::{self, Field, Fields};
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::store::{self, Collection, Index};
+use mosaic_sdk::store::{self, Collection, Document, Index};
 use mosaic_sdk::{Capability, billing, events, identity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -100,7 +100,33 @@ fn list(req: &Request) -> Result<Response> {
         }
         query = query.eq("status", status);
     }
-    Ok(Response::raw_json(200, query.fetch()?.to_json()))
+    let mut page = query.fetch()?;
+    page.items = for_caller(page.items)?;
+    Ok(Response::raw_json(200, page.to_json()))
+}
+
+/// Salaries are for managers, for the employee themselves, and for the platform's
+/// own calls (schedules and events, such as wallet's payouts): `docs` as the caller
+/// may see them.
+fn for_caller(docs: Vec<Document>) -> Result<Vec<Document>> {
+    let Some(caller) = identity::caller() else {
+        return Ok(docs);
+    };
+    if identity::has_role(Role::Manager) {
+        return Ok(docs);
+    }
+    let own = caller.email.map(|e| e.to_lowercase());
+    docs.into_iter()
+        .map(|doc| {
+            let mut data: Map<String, Value> = doc.parse()?;
+            if data.get("email").and_then(Value::as_str) == own.as_deref() {
+                return Ok(doc);
+            }
+            data.remove("salary");
+            let data = serde_json::to_string(&data).map_err(|e| Error::Internal(e.to_string()))?;
+            Ok(Document { data, ..doc })
+        })
+        .collect()
 }
 
 /// The caller's own employee record: the one with the caller's email.
@@ -124,6 +150,7 @@ fn create(req: &Request) -> Result<Response> {
 
 fn show(req: &Request) -> Result<Response> {
     let doc = EMPLOYEES.fetch(req.param("id"), "Employee")?;
+    let doc = for_caller(vec![doc])?.swap_remove(0);
     Ok(Response::raw_json(200, doc.to_json()))
 }
 

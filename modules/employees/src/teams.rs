@@ -9,7 +9,7 @@ use mosaic_sdk::store::{self, Batch, Collection, Index};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::{EMPLOYEES, Employee};
+use crate::{EMPLOYEES, Employee, for_caller};
 
 pub const TEAMS: Collection = store::collection("teams").indexes(&[Index::unique(&["name"])]);
 
@@ -60,6 +60,7 @@ pub fn members(req: &Request) -> Result<Response> {
         }
     }
     records.sort_by_key(|doc| Some(&doc.id) != team.lead_id.as_ref());
+    let records = for_caller(records)?;
     Ok(Response::raw_json(
         200,
         format!("{{\"items\":{}}}", store::to_json_array(&records)),
