@@ -768,15 +768,10 @@ async fn wallet_is_gated_and_isolated(backend: Backend) {
         .start()
         .await;
     let acme = app.token("acme", Role::TenantAdmin).await;
-    let gated = app
-        .as_user(Method::GET, "/api/wallet/", "acme", &acme)
+    app.as_user(Method::GET, "/api/wallet/", "acme", &acme)
         .send()
         .await
-        .expect(403);
-    assert_eq!(
-        gated.body,
-        json!({"error": "Module not enabled", "module": "wallet", "upgrade": true})
-    );
+        .expect_gated("wallet");
 
     let admin = app.token("demo", Role::TenantAdmin).await;
     let ada = app.hire("demo", "Ada", "ada@demo.test", 5000).await;

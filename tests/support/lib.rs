@@ -541,6 +541,18 @@ impl Resp {
         self
     }
 
+    /// Asserts the module gate's refusal of a module the tenant has not switched on:
+    /// a 403 with exactly `{"error":"Module not enabled","module":..,"upgrade":true}`.
+    #[track_caller]
+    pub fn expect_gated(self, module: &str) -> Self {
+        let resp = self.expect(403);
+        assert_eq!(
+            resp.body,
+            json!({"error": "Module not enabled", "module": module, "upgrade": true})
+        );
+        resp
+    }
+
     /// Asserts an error in the host's JSON shape with this code.
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Self {
