@@ -391,6 +391,32 @@ impl Query {
         Ok(self.limit(limit).cursor(req.query("cursor")))
     }
 
+    /// Calls `visit` with every document the query selects, page after page (of
+    /// the query's limit), for routes that aggregate a whole collection.
+    pub fn each(&self, mut visit: impl FnMut(&Document) -> Result<()>) -> Result<()> {
+        let mut query = self.clone();
+        loop {
+            let page = query.fetch()?;
+            page.items.iter().try_for_each(&mut visit)?;
+            match page.next_cursor {
+                Some(next) => query.selection.cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Narrows to documents whose date `field` (`YYYY-MM-DD`) is the request's
+    /// `?date=`, or from `?from=` to `?to=` (inclusive); a 422 for a malformed date.
+    pub fn dated(mut self, req: &Request, field: &str) -> Result<Self> {
+        for (param, op) in [("date", Op::Eq), ("from", Op::Ge), ("to", Op::Le)] {
+            if let Some(text) = req.query(param) {
+                let date = crate::time::query_date(param, text)?;
+                self = self.filter(field, op, date.to_string());
+            }
+        }
+        Ok(self)
+    }
+
     pub fn fetch(&self) -> Result<Page> {
         // The cursor is the one part of a query a client supplies; a bad one is the
         // client's mistake (422), while any other refusal is the module's bug.

@@ -8,7 +8,7 @@ pub use jiff::civil::{Date, DateTime, ISOWeekDate, Time, Weekday};
 pub use jiff::tz::TimeZone;
 pub use jiff::{Span, Timestamp, ToSpan, Zoned};
 
-use crate::tenant;
+use crate::{Error, Request, Result, tenant};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -52,6 +52,92 @@ pub fn parse_date(text: &str) -> Option<Date> {
         return None;
     }
     text.parse().ok()
+}
+
+/// Whole days `from` to `to` (inclusive) in the tenant's zone: the period a report
+/// route is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: Date,
+    pub to: Date,
+}
+
+impl Period {
+    /// `?from=&to=` (dates), or `?month=YYYY-MM`; the tenant's current month without
+    /// either. A 422 for a malformed or backward period, or one over `max_days`.
+    pub fn from_request(req: &Request, max_days: i32) -> Result<Self> {
+        let (from, to) = match (req.query("month"), req.query("from"), req.query("to")) {
+            (Some(month), None, None) => {
+                let first = parse_date(&format!("{month}-01"))
+                    .ok_or_else(|| Error::invalid_field("month", "must be a month as YYYY-MM"))?;
+                (first, first.last_of_month())
+            }
+            (None, Some(from), Some(to)) => (query_date("from", from)?, query_date("to", to)?),
+            (None, None, None) => {
+                let today = date_at(now_ms(), &tenant_zone());
+                (today.first_of_month(), today.last_of_month())
+            }
+            _ => {
+                return Err(Error::invalid_field(
+                    "from",
+                    "give from and to, or month, or neither",
+                ));
+            }
+        };
+        if to < from {
+            return Err(Error::invalid_field("to", "must not be before from"));
+        }
+        if from
+            .until(to)
+            .map_or(true, |span| span.get_days() >= max_days)
+        {
+            return Err(Error::invalid_field(
+                "to",
+                &format!("a period covers at most {max_days} days"),
+            ));
+        }
+        Ok(Self { from, to })
+    }
+
+    /// The first and the last millisecond past the period, in the tenant's zone:
+    /// `[start, end)`.
+    pub fn millis(&self) -> (u64, u64) {
+        let zone = tenant_zone();
+        let midnight = |date: Date| {
+            date.to_zoned(zone.clone()).map_or(0, |z| {
+                u64::try_from(z.timestamp().as_millisecond()).unwrap_or(0)
+            })
+        };
+        let after = self.to.tomorrow().unwrap_or(self.to);
+        (midnight(self.from), midnight(after))
+    }
+
+    /// `from=YYYY-MM-DD&to=YYYY-MM-DD`, to pass the period on to another module.
+    pub fn to_query(&self) -> String {
+        format!("from={}&to={}", self.from, self.to)
+    }
+}
+
+/// `{"average": h, "median": h, "count": n}` of `durations` (milliseconds) in hours,
+/// rounded to a hundredth; null figures for none.
+pub fn hours_summary(durations: &mut [u64]) -> serde_json::Value {
+    durations.sort_unstable();
+    let hours = |ms: f64| (ms / 36_000.0).round() / 100.0;
+    let count = durations.len();
+    let average = (count > 0).then(|| hours(durations.iter().sum::<u64>() as f64 / count as f64));
+    let median = match count {
+        0 => None,
+        n if n % 2 == 1 => Some(hours(durations[n / 2] as f64)),
+        n => Some(hours(
+            (durations[n / 2 - 1] + durations[n / 2]) as f64 / 2.0,
+        )),
+    };
+    serde_json::json!({"count": count, "average": average, "median": median})
+}
+
+/// The date in the query parameter `field`, or a 422 on it.
+pub fn query_date(field: &str, text: &str) -> Result<Date> {
+    parse_date(text).ok_or_else(|| Error::invalid_field(field, "must be a date as YYYY-MM-DD"))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ async fn create_tenant_and_use_it(backend: Backend) {
     assert_eq!(created["status"], "active");
     assert_eq!(
         created["modules"],
-        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "complaints": false, "notifications": true})
+        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "complaints": false, "shifts": false, "reports": false, "notifications": true})
     );
     let token = app.token("globex", Role::Member).await;
     app.as_user(Method::GET, "/api/attendance/", "globex", &token)

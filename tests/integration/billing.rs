@@ -832,7 +832,7 @@ async fn the_catalog_and_config_show_what_a_plan_includes(backend: Backend) {
     assert_eq!(after["plan"], "bare");
     assert_eq!(
         after["in_plan"],
-        json!({"employees": true, "attendance": false, "wallet": false, "tasks": false, "complaints": false, "notifications": true})
+        json!({"employees": true, "attendance": false, "wallet": false, "tasks": false, "complaints": false, "shifts": false, "reports": false, "notifications": true})
     );
     let catalog = app
         .req(Method::GET, "/api/modules/")

@@ -21,15 +21,18 @@ mod plans;
 mod provisioning;
 mod rate_limits;
 mod replicas;
+mod reports;
 mod runtime;
 mod sandbox;
 mod schedules;
 mod secrets;
+mod shifts;
 mod subscriptions;
 mod tasks;
 mod teams;
 mod tenancy;
 mod tenants;
+mod timesheets;
 mod toggles;
 mod wallet;
 

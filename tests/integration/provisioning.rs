@@ -37,8 +37,8 @@ async fn config_file_and_endpoint(backend: Backend) {
         on_disk,
         json!({
             "name": "Acme", "subdomain": "acme", "status": "active", "plan": "starter",
-            "modules": {"employees": true, "attendance": false, "wallet": false, "tasks": false, "complaints": false, "notifications": true},
-            "in_plan": {"employees": true, "attendance": true, "wallet": false, "tasks": false, "complaints": false, "notifications": true},
+            "modules": {"employees": true, "attendance": false, "wallet": false, "tasks": false, "complaints": false, "shifts": false, "reports": false, "notifications": true},
+            "in_plan": {"employees": true, "attendance": true, "wallet": false, "tasks": false, "complaints": false, "shifts": false, "reports": false, "notifications": true},
             "theme": {"primary_color": "#112233", "secondary_color": null},
             "logo_url": null,
         })

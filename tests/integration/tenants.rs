@@ -51,7 +51,7 @@ async fn tenant_crud_and_listing(backend: Backend) {
     assert_eq!(created["created_by"], "user:platform-admin");
     assert_eq!(
         created["modules"],
-        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "complaints": false, "notifications": true})
+        json!({"employees": true, "attendance": true, "wallet": false, "tasks": false, "complaints": false, "shifts": false, "reports": false, "notifications": true})
     );
     assert!(created["created_at"].as_i64().expect("created_at") > 0);
 
@@ -739,13 +739,15 @@ async fn module_catalog(backend: Backend) {
             "wallet",
             "tasks",
             "complaints",
+            "shifts",
+            "reports",
             "notifications"
         ],
         "sorted by sort order"
     );
     assert_eq!(items[0]["core"], true);
     assert_eq!(items[1]["core"], false);
-    assert_eq!(items[5]["core"], true);
+    assert_eq!(items[7]["core"], true);
     for field in ["name", "description", "icon", "version"] {
         assert!(
             items[1][field].as_str().is_some_and(|s| !s.is_empty()),

@@ -9,8 +9,8 @@ use crate::runtime::Dispatch;
 use crate::store::Origin;
 use crate::tenancy::{Tenant, TenantStatus};
 
-/// The plan demo tenants try: a seeded one with every module they have enabled.
-const DEMO_PLAN: &str = "business";
+/// The plan of the seeded demo tenants: the one with every module the tour shows.
+const DEMO_PLAN: &str = "enterprise";
 
 /// How a demo request becomes a tenant.
 #[derive(Debug, Clone)]
@@ -108,11 +108,18 @@ impl Provisioner<'_> {
             origin: Origin::default(),
         };
         for (subdomain, staff) in people {
-            let modules = ["attendance", "wallet", "tasks", "complaints"]
-                .into_iter()
-                .filter(|k| self.runtime.module(k).is_some())
-                .map(str::to_owned)
-                .collect();
+            let modules = [
+                "attendance",
+                "wallet",
+                "tasks",
+                "complaints",
+                "shifts",
+                "reports",
+            ]
+            .into_iter()
+            .filter(|k| self.runtime.module(k).is_some())
+            .map(str::to_owned)
+            .collect();
             let name = format!("{}{} Inc.", subdomain[..1].to_uppercase(), &subdomain[1..]);
             let tenant = self
                 .create_tenant(
@@ -124,7 +131,6 @@ impl Provisioner<'_> {
                         primary_color: Some("#0f766e".into()),
                         secondary_color: Some("#f59e0b".into()),
                         timezone: None,
-                        // A plan with the modules the tour shows.
                         plan: Some(DEMO_PLAN.into()),
                     },
                     &actor,

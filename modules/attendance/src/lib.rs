@@ -1,19 +1,28 @@
-//! Attendance: check-in / check-out sessions per employee, with worked minutes.
-//! Employees are looked up through the employees module, never read directly.
+//! Attendance: check-in / check-out sessions per employee, with worked minutes;
+//! manual entries and corrections by managers, kept in each record's history;
+//! lateness and early leave against the employee's shift when the tenant has
+//! shifts; the day per employee and a summary per employee and department.
+//!
+//! Employees and shifts are asked of their modules, never read directly. Times are
+//! milliseconds since the epoch; a session's `date` is the tenant's working day.
+
+mod report;
+mod sessions;
+mod shift;
 
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::store::{self, Collection, Index, Op};
-use mosaic_sdk::time::{self, now_ms};
-use mosaic_sdk::{Capability, events, modules};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use mosaic_sdk::store::{self, Collection, Index};
+use mosaic_sdk::{Capability, events};
+use serde::{Deserialize, Serialize};
 
 /// `open_for` holds the employee id while a session is open and is null after
 /// check-out: the host keeps one open session per employee even under concurrent
 /// check-ins.
-const SESSIONS: Collection = store::collection("sessions").indexes(&[
+pub const SESSIONS: Collection = store::collection("sessions").indexes(&[
     Index::unique(&["open_for"]),
     Index::on(&["employee_id", "date"]),
+    Index::on(&["date"]),
+    Index::on(&["employee_id", "check_in"]),
 ]);
 
 struct Attendance;
@@ -21,82 +30,94 @@ struct Attendance;
 impl Module for Attendance {
     fn manifest() -> Manifest {
         Manifest::new("attendance", "Attendance", env!("CARGO_PKG_VERSION"))
-            .description("Check-in and check-out, worked hours per employee")
+            .description("Check-in and check-out, worked hours, lateness, monthly summaries")
             .icon("clock")
             .sort_order(20)
             .depends_on("employees")
+            .depends_on("shifts")
             .collection(&SESSIONS)
             .capability(Capability::Events)
     }
 
     fn router() -> Router {
         Router::new()
-            .get("/", list)
-            .post("/check-in", check_in)
-            .post("/check-out", check_out)
+            .get("/", sessions::list)
+            .post("/", sessions::record)
+            .min_role(Role::Manager)
+            .post("/check-in", sessions::check_in)
+            .post("/check-out", sessions::check_out)
+            .get("/daily", report::daily)
+            .get("/summary", report::summary)
+            .min_role(Role::Manager)
+            .get("/{id}", sessions::show)
+            .patch("/{id}", sessions::correct)
+            .min_role(Role::Manager)
     }
 }
 
 export_module!(Attendance);
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Clock {
-    employee_id: String,
+/// A session as stored. Documents written before shifts and corrections lack the
+/// optional fields, which read as absent.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub employee_id: String,
+    pub date: String,
+    pub check_in: u64,
+    pub check_out: Option<u64>,
+    pub minutes: Option<u64>,
+    pub open_for: Option<String>,
+    /// The shift the session was worked against; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<shift::Shift>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_minutes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_leave_minutes: Option<u64>,
+    /// `clock` (checked in and out) or `manual` (recorded by a manager).
+    #[serde(default = "clocked")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Correction>,
 }
 
-fn check_in(req: &Request) -> Result<Response> {
-    let Clock { employee_id } = req.json()?;
-    modules::require_active_employee("employee_id", &employee_id)?;
-    let now = now_ms();
-    let session = json!({
-        "employee_id": employee_id,
-        // The working day is the tenant's, not UTC's.
-        "date": time::date_at(now, &time::tenant_zone()).to_string(),
-        "check_in": now,
-        "check_out": null,
-        "minutes": null,
-        "open_for": employee_id,
-    });
-    let doc = SESSIONS.insert(&session).map_err(|err| match err {
-        Error::Conflict(_) => Error::Conflict("Employee is already checked in".into()),
-        other => other,
-    })?;
-    events::emit("attendance.checked_in", Some(&doc.id), &session)?;
-    Ok(Response::raw_json(201, doc.to_json()))
+fn clocked() -> String {
+    "clock".into()
 }
 
-fn check_out(req: &Request) -> Result<Response> {
-    let Clock { employee_id } = req.json()?;
-    let page = SESSIONS
-        .query()
-        .eq("open_for", employee_id.as_str())
-        .limit(1)
-        .fetch()?;
-    let Some(open) = page.items.into_iter().next() else {
-        return Err(Error::Conflict("Employee is not checked in".into()));
-    };
-    let mut session: Map<String, Value> = open.parse()?;
-    let check_in = session.get("check_in").and_then(Value::as_u64).unwrap_or(0);
-    let now = now_ms().max(check_in);
-    session.insert("check_out".into(), json!(now));
-    session.insert("minutes".into(), json!((now - check_in) / 60_000));
-    session.insert("open_for".into(), Value::Null);
-    // The expected version makes a concurrent second check-out a 409, not a double close.
-    let doc = SESSIONS.update(&open.id, Some(open.version), &session)?;
-    events::emit("attendance.checked_out", Some(&doc.id), &session)?;
-    Ok(Response::raw_json(200, doc.to_json()))
+/// One manager's change to a session: who, when, why, and the times before and after.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Correction {
+    pub at: u64,
+    pub by: String,
+    pub reason: String,
+    pub from: Times,
+    pub to: Times,
 }
 
-fn list(req: &Request) -> Result<Response> {
-    let mut query = SESSIONS.query().order_by("check_in", true).paged(req)?;
-    if let Some(employee_id) = req.query("employee_id") {
-        query = query.eq("employee_id", employee_id);
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Times {
+    pub check_in: u64,
+    pub check_out: Option<u64>,
+}
+
+impl Session {
+    fn times(&self) -> Times {
+        Times {
+            check_in: self.check_in,
+            check_out: self.check_out,
+        }
     }
-    if let Some(date) = req.query("date") {
-        let date = time::parse_date(date)
-            .ok_or_else(|| Error::invalid_field("date", "must be a date as YYYY-MM-DD"))?;
-        query = query.filter("date", Op::Eq, date.to_string());
+
+    /// Closes the session at `check_out` (never before it began).
+    fn close(&mut self, check_out: u64) {
+        let check_out = check_out.max(self.check_in);
+        self.check_out = Some(check_out);
+        self.minutes = Some((check_out - self.check_in) / 60_000);
+        self.open_for = None;
     }
-    Ok(Response::raw_json(200, query.fetch()?.to_json()))
+
+    fn emit(&self, kind: &str, id: &str) -> Result<()> {
+        events::emit(kind, Some(id), self)
+    }
 }

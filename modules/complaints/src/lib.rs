@@ -6,6 +6,7 @@
 
 mod comments;
 mod settings;
+mod stats;
 mod tickets;
 
 use mosaic_sdk::prelude::*;
@@ -32,6 +33,8 @@ impl Module for Complaints {
             .get("/", tickets::list)
             .post("/", tickets::create)
             .get("/overdue", tickets::overdue)
+            .min_role(Role::Manager)
+            .get("/stats", stats::stats)
             .min_role(Role::Manager)
             .get("/{id}", tickets::show)
             .patch("/{id}", tickets::update)

@@ -17,6 +17,9 @@ pub const TICKETS: Collection = store::collection("tickets").indexes(&[
     Index::on(&["submitter_id"]),
     Index::on(&["open", "sla_breached", "sla_due_at"]),
     Index::on(&["status"]),
+    Index::on(&["opened_at"]),
+    Index::on(&["resolved_at"]),
+    Index::on(&["breached_at"]),
 ]);
 
 /// The schedule that marks tickets past their SLA.
@@ -46,6 +49,9 @@ pub struct Ticket {
     pub breached_at: Option<u64>,
     pub resolved_at: Option<u64>,
     pub closed_at: Option<u64>,
+    /// When it was submitted; tickets from before this was kept have none.
+    #[serde(default)]
+    pub opened_at: Option<u64>,
 }
 
 const NEW_TICKET: Fields = Fields::new(&[
@@ -126,7 +132,7 @@ pub fn create(req: &Request) -> Result<Response> {
         "submitter_email": caller.email.map(|e| e.to_lowercase()),
         "assignee_id": null, "sla_started_at": now,
         "sla_due_at": now + sla_ms(&priority)?, "sla_breached": false,
-        "breached_at": null, "resolved_at": null, "closed_at": null,
+        "breached_at": null, "resolved_at": null, "closed_at": null, "opened_at": now,
     });
     let ticket: Ticket = NEW_TICKET.update_with(&blank, input)?;
     if let Some(assignee) = &ticket.assignee_id {

@@ -1,5 +1,6 @@
 //! Employees: the people of a tenant, and their teams. Core module, always enabled.
 
+mod stats;
 mod teams;
 
 use mosaic_sdk::input::{self, Field, Fields};
@@ -33,6 +34,8 @@ impl Module for Employees {
             .post("/", create)
             .min_role(Role::Manager)
             .get("/me", me)
+            .get("/stats", stats::stats)
+            .min_role(Role::Manager)
             .get("/teams", teams::list)
             .post("/teams", teams::create)
             .min_role(Role::Manager)

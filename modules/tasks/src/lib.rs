@@ -9,6 +9,7 @@ mod activity;
 mod attachments;
 mod board;
 mod comments;
+mod stats;
 mod task;
 
 use mosaic_sdk::prelude::*;
@@ -37,6 +38,8 @@ impl Module for Tasks {
             .post("/", task::create)
             .get("/kanban", board::kanban)
             .get("/overdue", board::overdue)
+            .get("/stats", stats::stats)
+            .min_role(Role::Manager)
             .get("/{id}", task::show)
             .patch("/{id}", task::update)
             .delete("/{id}", task::remove)

@@ -20,10 +20,11 @@ pub const TASKS: Collection = store::collection("tasks").indexes(&[
     Index::on(&["assignee_id"]),
     Index::on(&["team_id"]),
     Index::on(&["due_date"]),
+    Index::on(&["done_at"]),
 ]);
 
 pub const STATUSES: &[&str] = &["TODO", "IN_PROGRESS", "REVIEW", "DONE"];
-const PRIORITIES: &[&str] = &["URGENT", "HIGH", "MEDIUM", "LOW"];
+pub const PRIORITIES: &[&str] = &["URGENT", "HIGH", "MEDIUM", "LOW"];
 const MAX_LABELS: usize = 20;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +40,9 @@ pub struct Task {
     pub due_date: Option<String>,
     pub labels: Vec<String>,
     pub created_by: String,
+    /// When the task moved to DONE; tasks done before this was kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<u64>,
 }
 
 /// What a client may write; `labels` (a list) and `status` (a move along the flow)
@@ -159,6 +163,9 @@ pub fn update(req: &Request) -> Result<Response> {
                 }
             )));
         }
+        if status == "DONE" {
+            after.done_at = Some(now_ms());
+        }
         after.status = status;
     }
     check_links(&after, Some(&before))?;
@@ -202,20 +209,15 @@ pub fn fetch(id: &str) -> Result<Document> {
 /// Every document of `collection` about task `task_id`.
 pub fn all_of(collection: Collection, task_id: &str) -> Result<Vec<Document>> {
     let mut docs = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = collection
-            .query()
-            .eq("task_id", task_id)
-            .limit(500)
-            .cursor(cursor.as_deref())
-            .fetch()?;
-        docs.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(docs),
-        }
-    }
+    collection
+        .query()
+        .eq("task_id", task_id)
+        .limit(500)
+        .each(|doc| {
+            docs.push(doc.clone());
+            Ok(())
+        })?;
+    Ok(docs)
 }
 
 /// 403 unless the caller is a manager, the task's creator or its assignee.

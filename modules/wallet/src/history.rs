@@ -27,13 +27,7 @@ pub fn list(req: &Request) -> Result<Response> {
         Some(kind @ ("credit" | "debit")) => query = query.eq("type", kind),
         Some(_) => return Err(Error::invalid_field("type", "must be credit or debit")),
     }
-    for (name, op) in [("from", Op::Ge), ("to", Op::Le)] {
-        if let Some(text) = req.query(name) {
-            let date = time::parse_date(text)
-                .ok_or_else(|| Error::invalid_field(name, "must be a date as YYYY-MM-DD"))?;
-            query = query.filter("date", op, date.to_string());
-        }
-    }
+    query = query.dated(req, "date")?;
     for (name, op) in [("min_amount", Op::Ge), ("max_amount", Op::Le)] {
         if let Some(text) = req.query(name) {
             let amount: i64 = text.parse().map_err(|_| {

@@ -52,6 +52,8 @@ impl Module for Wallet {
             .min_role(Role::TenantAdmin)
             .get("/payouts", payouts::list)
             .min_role(Role::Manager)
+            .get("/payouts/summary", payouts::summary)
+            .min_role(Role::Manager)
             .post("/payouts", payouts::create)
             .min_role(Role::TenantAdmin)
     }

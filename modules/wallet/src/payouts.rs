@@ -4,11 +4,11 @@
 //! second run finds it and pays nothing), and one credit per employee with its
 //! account's new balance, all in one batch. Salaries come from employees.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mosaic_sdk::prelude::*;
-use mosaic_sdk::store::{self, Batch, Collection, Document};
-use mosaic_sdk::time::{self, Date, ISOWeekDate, Weekday, now_ms};
+use mosaic_sdk::store::{self, Batch, Collection, Document, Op};
+use mosaic_sdk::time::{self, Date, ISOWeekDate, Period, Weekday, now_ms};
 use mosaic_sdk::{billing, events, identity, modules};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -56,6 +56,38 @@ struct Run {
 pub fn list(req: &Request) -> Result<Response> {
     let query = PAYOUTS.query().order_by("period", true).paged(req)?;
     Ok(Response::raw_json(200, query.fetch()?.to_json()))
+}
+
+/// The payouts made in `?from=&to=` (the current month by default): each period
+/// paid, its employees and total, and the sums.
+pub fn summary(req: &Request) -> Result<Response> {
+    let window = Period::from_request(req, 3660)?;
+    let (start, end) = window.millis();
+    let mut periods = Vec::new();
+    let mut paid = 0usize;
+    // A tenant that changed its currency has payouts in each: they do not add up.
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    PAYOUTS
+        .query()
+        .filter("at", Op::Ge, start as i64)
+        .filter("at", Op::Lt, end as i64)
+        .order_by("at", false)
+        .limit(500)
+        .each(|doc| {
+            let payout: Payout = doc.parse()?;
+            paid += payout.paid;
+            *totals.entry(payout.currency.clone()).or_default() += payout.total;
+            periods.push(json!({"period": payout.period, "paid": payout.paid,
+                                "total": payout.total, "currency": payout.currency,
+                                "skipped": payout.skipped.len(), "at": payout.at}));
+            Ok(())
+        })?;
+    Response::json(
+        200,
+        &json!({"from": window.from.to_string(), "to": window.to.to_string(),
+                "payouts": periods.len(), "employees_paid": paid, "totals": totals,
+                "periods": periods}),
+    )
 }
 
 /// `{"period"?}` (the current one by default): 201 with the payout, or 200 saying
