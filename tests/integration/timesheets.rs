@@ -459,11 +459,13 @@ async fn the_day_and_the_month_are_summarised(backend: Backend) {
         .expect_error(422, "validation_failed");
     }
     let member = app.token("demo", Role::Member).await;
-    call(&app, Method::GET, "attendance/summary", &member)
-        .send()
-        .await
-        .expect_error(403, "forbidden");
-    call(&app, Method::GET, "attendance/daily?date=June", &member)
+    for path in ["attendance/summary", "attendance/daily", "employees/stats"] {
+        call(&app, Method::GET, path, &member)
+            .send()
+            .await
+            .expect_error(403, "forbidden");
+    }
+    call(&app, Method::GET, "attendance/daily?date=June", &manager)
         .send()
         .await
         .expect_error(422, "validation_failed");

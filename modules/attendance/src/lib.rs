@@ -47,6 +47,7 @@ impl Module for Attendance {
             .post("/check-in", sessions::check_in)
             .post("/check-out", sessions::check_out)
             .get("/daily", report::daily)
+            .min_role(Role::Manager)
             .get("/summary", report::summary)
             .min_role(Role::Manager)
             .get("/{id}", sessions::show)

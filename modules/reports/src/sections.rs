@@ -100,10 +100,14 @@ impl Section {
             )))
         });
         let figures = match answer {
-            Ok(Ok(mut figures)) => {
-                figures["available"] = json!(true);
-                figures
+            Ok(Ok(Value::Object(mut figures))) => {
+                figures.insert("available".into(), json!(true));
+                Value::Object(figures)
             }
+            Ok(Ok(_)) => self.unavailable(&format!(
+                "The {} module answered something other than figures",
+                self.module
+            )),
             Ok(Err(reason)) => self.unavailable(&reason),
             Err(Error::Unavailable(reason)) => self.unavailable(&reason),
             Err(err) => {

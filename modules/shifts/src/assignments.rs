@@ -167,12 +167,15 @@ pub fn on_duty(req: &Request) -> Result<Response> {
         .filter("starts_at", Op::Le, at.saturating_add(EARLY_MS) as i64)
         .filter("ends_at", Op::Gt, at as i64)
         .order_by("starts_at", false)
-        .limit(1)
+        .limit(2)
         .fetch()?;
-    let assignment = page
-        .items
-        .first()
-        .map_or_else(|| "null".to_owned(), Document::to_json);
+    // Back to back (06–14, then 14–22), a check-in at 13:55 is for the next shift:
+    // the one whose start is nearest.
+    let nearest = page.items.iter().min_by_key(|doc| {
+        let starts_at = doc.parse::<Assignment>().map_or(u64::MAX, |a| a.starts_at);
+        starts_at.abs_diff(at)
+    });
+    let assignment = nearest.map_or_else(|| "null".to_owned(), Document::to_json);
     Ok(Response::raw_json(
         200,
         format!("{{\"assignment\":{assignment}}}"),
@@ -230,7 +233,11 @@ pub fn place(
         starts_at,
         ends_at,
         break_minutes: template.break_minutes,
-        minutes: template.minutes()?,
+        // From the instants, not the clock times: a night across a daylight-saving
+        // change is an hour shorter or longer.
+        minutes: (i64::try_from((ends_at - starts_at) / 60_000).unwrap_or(0)
+            - template.break_minutes)
+            .max(0),
         status: "SCHEDULED".into(),
         note,
         assigned_by: identity::caller().map_or_else(|| "system".into(), |c| c.user_id),

@@ -55,26 +55,10 @@ impl Template {
     pub fn runs_on(&self, date: Date) -> bool {
         self.days.iter().any(|d| d == day_name(date.weekday()))
     }
-
-    /// Paid minutes of one shift.
-    pub fn minutes(&self) -> Result<i64> {
-        let (start, end) = (clock_time(&self.start)?, clock_time(&self.end)?);
-        let (start, end) = (minute_of_day(start), minute_of_day(end));
-        let length = if end <= start {
-            end + 24 * 60 - start
-        } else {
-            end - start
-        };
-        Ok((length - self.break_minutes).max(0))
-    }
 }
 
 pub fn day_name(day: Weekday) -> &'static str {
     DAYS[usize::from(day.to_monday_zero_offset().unsigned_abs())]
-}
-
-fn minute_of_day(time: Time) -> i64 {
-    i64::from(time.hour()) * 60 + i64::from(time.minute())
 }
 
 /// `HH:MM`, 00:00 to 23:59.
