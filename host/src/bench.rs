@@ -80,6 +80,7 @@ pub async fn runtime(
     let files = provisioning::TenantFiles::new(scratch);
     let billing = crate::billing::BillingSettings::default();
     let clock = crate::clock::Clock::default();
+    let packages = provisioning::PackageSettings::default();
     let provisioner = provisioning::Provisioner {
         db: &db,
         runtime: &runtime,
@@ -87,6 +88,7 @@ pub async fn runtime(
         files: &files,
         billing: &billing,
         clock: &clock,
+        packages: &packages,
     };
     let actor = provisioning::Actor {
         id: "bench",

@@ -112,6 +112,8 @@ pub struct Config {
     pub clock: crate::clock::Clock,
     /// Trials, grace periods and the default plan.
     pub billing: crate::billing::BillingSettings,
+    /// What a module upload must be: its size cap and the trusted publishers.
+    pub packages: crate::provisioning::PackageSettings,
 }
 
 impl Config {
@@ -139,6 +141,7 @@ impl Config {
             events: crate::events::EventSettings::default(),
             clock: crate::clock::Clock::default(),
             billing: crate::billing::BillingSettings::default(),
+            packages: crate::provisioning::PackageSettings::default(),
         }
     }
 

@@ -60,7 +60,9 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Connects, migrates, installs the configured modules and (if asked) seeds the
     /// demo tenants.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        // Production installs signed modules only.
+        config.packages.require_signature |= config.production;
         if config.production {
             anyhow::ensure!(
                 config.jwt_secret.is_some(),
@@ -115,6 +117,10 @@ impl AppState {
             throttle: Throttle::new(&config),
             config,
         }));
+        // Modules installed at runtime, as the database has them.
+        if let Err(err) = state.provisioner().sync_packages().await {
+            tracing::error!(error = %err, "loading the installed modules failed");
+        }
         if state.config.seed_demo && state.provisioner().seed_demo().await? {
             tracing::info!("seeded demo tenants demo and acme");
         }
@@ -129,6 +135,7 @@ impl AppState {
             files: &self.files,
             billing: &self.config.billing,
             clock: &self.config.clock,
+            packages: &self.config.packages,
         }
     }
 }
@@ -136,6 +143,30 @@ impl AppState {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> axum::Router {
     http::router(state)
+}
+
+/// Follows modules installed, granted, rolled back or removed on another replica
+/// (or by the CLI): each change bumps the catalog's generation, polled here.
+async fn follow_installed_modules(state: &AppState) {
+    let mut seen = None;
+    let mut tick = tokio::time::interval(state.config.tenant_sweep_interval);
+    loop {
+        tick.tick().await;
+        let generation = match state.db.module_catalog_generation().await {
+            Ok(generation) => generation,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the module catalog failed");
+                continue;
+            }
+        };
+        if seen == Some(generation) {
+            continue;
+        }
+        match state.provisioner().sync_packages().await {
+            Ok(()) => seen = Some(generation),
+            Err(err) => tracing::error!(error = %err, "following the installed modules failed"),
+        }
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves. In the background it
@@ -156,6 +187,10 @@ pub async fn serve(
         }
         .run(following.config.tenant_sweep_interval)
         .await;
+    });
+    let installing = state.clone();
+    let installer = tokio::spawn(async move {
+        follow_installed_modules(&installing).await;
     });
     let delivering = state.clone();
     let deliverer = tokio::spawn(async move {
@@ -213,6 +248,7 @@ pub async fn serve(
     .context("serving HTTP");
     evictor.abort();
     follower.abort();
+    installer.abort();
     deliverer.abort();
     scheduler.abort();
     renewals.abort();

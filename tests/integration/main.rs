@@ -17,6 +17,7 @@ mod isolation;
 mod limits;
 mod migrations;
 mod notifications;
+mod packages;
 mod plans;
 mod provisioning;
 mod rate_limits;

@@ -11,6 +11,7 @@ use mosaic::billing::BillingSettings;
 use mosaic::clock::Clock;
 use mosaic::config::RateLimit;
 use mosaic::events::EventSettings;
+use mosaic::provisioning::PackageSettings;
 use mosaic::{AppState, Config, Limits};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -89,6 +90,7 @@ pub struct TestAppBuilder {
     events: EventSettings,
     clock: Clock,
     billing: BillingSettings,
+    packages: PackageSettings,
     /// Another app's PostgreSQL database, to run as a second replica on.
     database_of: Option<String>,
 }
@@ -97,6 +99,12 @@ impl TestAppBuilder {
     /// Trials, grace periods, tax and the rest of billing's settings.
     pub fn with_billing(mut self, edit: impl FnOnce(&mut BillingSettings)) -> Self {
         edit(&mut self.billing);
+        self
+    }
+
+    /// What a module upload must be: its size cap and the trusted publishers.
+    pub fn with_packages(mut self, edit: impl FnOnce(&mut PackageSettings)) -> Self {
+        edit(&mut self.packages);
         self
     }
 
@@ -220,6 +228,7 @@ impl TestAppBuilder {
         config.events = self.events;
         config.clock = self.clock;
         config.billing = self.billing;
+        config.packages = self.packages;
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
             self.cache_dir
@@ -304,8 +313,14 @@ impl TestApp {
             },
             clock: Clock::default(),
             billing: BillingSettings::default(),
+            packages: PackageSettings::default(),
             database_of: None,
         }
+    }
+
+    /// The database the host runs on, for another process to start on.
+    pub fn database_url(&self) -> String {
+        self.state.config.database_url()
     }
 
     /// Where the host keeps its files (`tenants/<subdomain>/...`).

@@ -8,6 +8,7 @@ mod billing;
 mod demo;
 mod events;
 mod mail;
+mod module;
 mod serve;
 mod tenant;
 mod token;
@@ -71,6 +72,25 @@ struct Common {
     /// `cargo build-modules` puts them, under `$CARGO_TARGET_DIR` or `./target`].
     #[arg(long, env = "MOSAIC_MODULES_DIR", global = true)]
     modules_dir: Option<PathBuf>,
+    /// Publishers whose signed modules this platform installs, comma-separated, each
+    /// `name=<base64 ed25519 public key>` (from `mosaic module keygen`). Production
+    /// installs signed modules only.
+    #[arg(
+        long = "publisher-key",
+        env = "MOSAIC_PUBLISHER_KEYS",
+        value_delimiter = ',',
+        global = true,
+        value_parser = crate::provisioning::packages::parse_publisher_key
+    )]
+    publisher_keys: Vec<(String, ed25519_dalek::VerifyingKey)>,
+    /// The largest module component an upload may be, in MiB.
+    #[arg(
+        long,
+        env = "MOSAIC_MAX_MODULE_MIB",
+        default_value_t = 64,
+        global = true
+    )]
+    max_module_mib: usize,
     /// The plan a new tenant's trial is of (it cannot be retired).
     #[arg(
         long,
@@ -121,6 +141,11 @@ pub enum Command {
     Tenant {
         #[command(subcommand)]
         command: tenant::TenantCommand,
+    },
+    /// Modules: scaffold, build, check, sign, install, grant, roll back, uninstall.
+    Module {
+        #[command(subcommand)]
+        command: module::ModuleCommand,
     },
     /// Billing: the plans tenants subscribe from.
     Billing {
@@ -181,6 +206,11 @@ pub async fn run() -> anyhow::Result<()> {
     };
     config.jwt_previous_secrets = cli.common.jwt_previous_secrets.clone();
     config.production = cli.common.production;
+    config.packages = crate::provisioning::PackageSettings {
+        max_bytes: cli.common.max_module_mib.max(1) << 20,
+        publisher_keys: cli.common.publisher_keys.clone(),
+        require_signature: cli.common.production,
+    };
     config.billing = crate::billing::BillingSettings {
         default_plan: cli.common.default_plan.clone(),
         // The billing commands are how a wrong default is put right.
@@ -209,6 +239,7 @@ pub async fn run() -> anyhow::Result<()> {
             add_builtin_modules(&mut config, &modules_dir)?;
             demo::run(AppState::build(config).await?, command).await
         }
+        Command::Module { command } => module::run(config, &modules_dir, command).await,
         Command::Audit { command } => audit::run(config, command).await,
         Command::Events { command } => {
             add_builtin_modules(&mut config, &modules_dir)?;

@@ -7,6 +7,7 @@ mod demo;
 mod domains;
 pub mod files;
 mod modules;
+pub mod packages;
 mod payments;
 mod plans;
 mod publishing;
@@ -23,6 +24,7 @@ use crate::tenancy::{Directory, TenantView};
 pub use demo::Conversion;
 pub use files::{AssetRefusal, ImageKind, TenantFiles, WrittenFile};
 pub use modules::Toggled;
+pub use packages::{GrantChoice, Installed, PackageError, PackageSettings};
 pub use plans::{NewPlan, PlanChanged, PlanChanges};
 pub use publishing::TenantHealth;
 pub use states::Transition;
@@ -155,6 +157,7 @@ pub struct Provisioner<'a> {
     pub files: &'a TenantFiles,
     pub billing: &'a crate::billing::BillingSettings,
     pub clock: &'a crate::clock::Clock,
+    pub packages: &'a PackageSettings,
 }
 
 impl Provisioner<'_> {

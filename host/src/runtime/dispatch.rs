@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::Runtime;
 use super::call::{CallContext, Export, Handle, MAX_HEADERS, headers_size};
+use super::grant::{Denial, GrantKind};
 use super::registry::{LoadedModule, RouteMiss};
 use super::types::{Header, HostError, Request, Response};
 use crate::auth::{Caller, Role};
@@ -143,11 +144,21 @@ impl Runtime {
         key: &str,
         mut request: Request,
     ) -> Result<Response, HostError> {
-        if !ctx.module.may_call(key) {
-            return Err(HostError::Forbidden(format!(
-                "module {} does not declare a dependency on {key}",
-                ctx.module.key
-            )));
+        match ctx.module.may_call(key) {
+            Ok(()) => {}
+            Err(Denial::Undeclared) => {
+                return Err(HostError::Forbidden(format!(
+                    "module {} does not declare a dependency on {key}",
+                    ctx.module.key
+                )));
+            }
+            Err(Denial::NotGranted) => {
+                self.audit_refusal(ctx, GrantKind::Dependency, key);
+                return Err(HostError::Forbidden(format!(
+                    "the platform has not granted module {} its dependency on {key}",
+                    ctx.module.key
+                )));
+            }
         }
         if ctx.chain.iter().any(|k| k == key) {
             return Err(HostError::Forbidden(format!(

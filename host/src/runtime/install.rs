@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::guest_log::GuestLog;
-use super::registry::{self, LoadedModule, Provenance};
+use super::registry::{self, LoadError, LoadedModule, Provenance};
 use super::types::Manifest;
 use super::wit::ModulePre;
 use super::{Runtime, slot};
@@ -20,9 +20,20 @@ pub struct RefusedModule {
 
 impl Runtime {
     /// Compiles (or loads from the cache) a component, reads its manifest and makes it
-    /// the installed version of its key. Slots of an older version are dropped; their
-    /// in-flight requests finish on the old instances.
+    /// the installed version of its key.
     pub async fn install(
+        &self,
+        wasm: &[u8],
+        provenance: &Provenance,
+    ) -> anyhow::Result<Arc<LoadedModule>> {
+        let module = self.prepare(wasm, provenance).await?;
+        self.activate(module.clone()).await?;
+        Ok(module)
+    }
+
+    /// Compiles (or loads from the cache) a component, links it against its contract
+    /// version and checks the manifest its `describe` returns, changing nothing.
+    pub async fn prepare(
         &self,
         wasm: &[u8],
         provenance: &Provenance,
@@ -33,10 +44,26 @@ impl Runtime {
         let pre = ModulePre::new(&inner.engine, &inner.linker, &loaded.component)
             .map_err(anyhow::Error::msg)?;
         let manifest = self.describe(&pre).await?;
-        let module = Arc::new(
-            registry::load(manifest, pre, loaded.sha256, loaded.cached, provenance)
-                .map_err(anyhow::Error::msg)?,
+        let module = registry::load(manifest, pre, loaded.sha256, loaded.cached, provenance)
+            .map_err(|err| match err {
+                LoadError::KeyTaken(taken) => anyhow::Error::new(taken),
+                LoadError::Invalid(message) => anyhow::Error::msg(message),
+            })?;
+        tracing::debug!(
+            module = %module.key,
+            version = %module.manifest.version,
+            cached = loaded.cached,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "prepared module"
         );
+        Ok(Arc::new(module))
+    }
+
+    /// Makes a prepared module the version its key serves. Slots of another version
+    /// are dropped; their in-flight requests finish on the old instances, and new
+    /// requests start on this one.
+    pub async fn activate(&self, module: Arc<LoadedModule>) -> anyhow::Result<()> {
+        let inner = &self.inner;
         inner
             .db
             .upsert_module(
@@ -48,17 +75,46 @@ impl Runtime {
             )
             .await?;
         inner.registry.insert(module.clone());
-        inner
-            .slots
-            .retain(|(_, key), slot| *key != module.key || Arc::ptr_eq(&slot.module, &module));
+        self.drop_stale_slots(&module.key);
         tracing::info!(
             module = %module.key,
             version = %module.manifest.version,
-            cached = loaded.cached,
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            cached = module.cached,
             "installed module"
         );
-        Ok(module)
+        Ok(())
+    }
+
+    /// Loads exactly `versions` of `key` besides its current one, for tenants pinned
+    /// to them.
+    pub fn set_pinned_versions(&self, key: &str, versions: Vec<Arc<LoadedModule>>) {
+        self.inner.registry.set_pinned(key, versions);
+        self.drop_stale_slots(key);
+    }
+
+    /// Every loaded version of `key`, its current first.
+    pub fn loaded_versions(&self, key: &str) -> Vec<Arc<LoadedModule>> {
+        self.inner.registry.versions(key)
+    }
+
+    /// Stops serving `key`: its slots go, in-flight requests finish.
+    pub fn remove(&self, key: &str) {
+        self.inner.registry.remove(key);
+        self.inner.slots.retain(|(_, k), _| k != key);
+        tracing::info!(module = %key, "uninstalled module");
+    }
+
+    /// Drops the slots of `key` running a version no tenant resolves to any more.
+    fn drop_stale_slots(&self, key: &str) {
+        let registry = &self.inner.registry;
+        let current = registry.get(key);
+        self.inner.slots.retain(|(_, k), slot| {
+            k != key
+                || current
+                    .as_ref()
+                    .is_some_and(|m| Arc::ptr_eq(&slot.module, m))
+                || registry.is_pinned(&slot.module)
+        });
     }
 
     /// Installs each component at `paths` at start-up. One that cannot be read or

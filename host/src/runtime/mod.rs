@@ -2,6 +2,7 @@
 //! per (tenant, module) while that module is enabled for that tenant.
 //!
 //! - `install`: a component becomes the installed version of its key;
+//! - `grant`: what an installed module may use of what its manifest requests;
 //! - `dispatch`: an HTTP request or a `modules.call` becomes an export call;
 //! - `call`: the one path of every export call (lease, limits, unit of work);
 //! - `deliver`: `on-event`, one event to one subscriber;
@@ -13,6 +14,7 @@ mod call;
 mod deliver;
 mod dispatch;
 mod engine;
+pub mod grant;
 mod guest_log;
 pub mod host;
 mod install;
@@ -36,6 +38,7 @@ use wasmtime::component::Linker;
 pub use self::call::CallContext;
 pub use self::deliver::Delivery;
 pub use self::dispatch::{Dispatch, DispatchError, ModuleFailure};
+use self::grant::GrantKind;
 use self::guest_log::{GuestLog, LogBudget};
 use self::host::HostState;
 pub use self::install::RefusedModule;
@@ -45,8 +48,11 @@ pub use self::signal::TenantSignal;
 use self::slot::Slot;
 pub use self::slots::SlotInfo;
 use crate::config::Limits;
-use crate::store::Db;
+use crate::store::{AuditEntry, Db, Origin};
 use crate::tenancy::TenantView;
+
+/// How often one (tenant, module, request) refused by a grant is audited.
+const REFUSAL_AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Cheap to clone; all clones share one runtime.
 #[derive(Clone)]
@@ -74,6 +80,8 @@ struct Inner {
     schedules: TenantSignal,
     /// Each tenant's most recent failed module call, for its health report.
     last_errors: DashMap<String, ModuleFailure>,
+    /// When each (tenant, module, request) refused by a grant was last audited.
+    refusals_audited: DashMap<(String, String, GrantKind, String), Instant>,
     db: Db,
     limits: Limits,
     cache: cache::ArtifactCache,
@@ -99,6 +107,7 @@ impl Runtime {
                 deliveries: TenantSignal::default(),
                 schedules: TenantSignal::default(),
                 last_errors: DashMap::new(),
+                refusals_audited: DashMap::new(),
                 db,
                 limits,
                 cache: cache::ArtifactCache::new(cache_dir),
@@ -160,11 +169,55 @@ impl Runtime {
         dropped
     }
 
-    /// The module `key`, if it is installed and core or enabled for the tenant.
+    /// The module `key` in the version the tenant runs (its pin, else the current),
+    /// if it is installed and core or enabled for the tenant.
     pub fn gate(&self, tenant: &TenantView, key: &str) -> Option<Arc<LoadedModule>> {
         self.inner
             .registry
-            .get(key)
+            .resolve(key, tenant.pinned_version(key))
             .filter(|m| m.core || tenant.has_enabled(key))
+    }
+
+    /// A module used something its grant refuses: audited at most once a minute per
+    /// (tenant, module, request), so a module looping on it cannot flood the log.
+    pub(crate) fn audit_refusal(&self, ctx: &CallContext, kind: GrantKind, item: &str) {
+        let tenant_id = ctx.tenant.tenant.id.clone();
+        let module = ctx.module.key.clone();
+        tracing::warn!(request_id = %ctx.request_id, tenant = %ctx.tenant.tenant.subdomain, module = %module, kind = kind.as_str(), item, "refused by the module's grant");
+        let now = Instant::now();
+        let key = (tenant_id.clone(), module.clone(), kind, item.to_owned());
+        let due = match self.inner.refusals_audited.entry(key) {
+            dashmap::mapref::entry::Entry::Occupied(last)
+                if now - *last.get() < REFUSAL_AUDIT_EVERY =>
+            {
+                false
+            }
+            entry => {
+                entry.insert(now);
+                true
+            }
+        };
+        if !due {
+            return;
+        }
+        let db = self.inner.db.clone();
+        let origin = Origin {
+            request_id: Some(ctx.request_id.to_string()),
+            ..Origin::default()
+        };
+        let target = format!("{}:{item}", kind.as_str());
+        tokio::spawn(async move {
+            let actor = format!("module:{module}");
+            let entry = AuditEntry::new(
+                &origin,
+                &actor,
+                Some(&tenant_id),
+                "module.grant_refused",
+                &target,
+            );
+            if let Err(err) = db.append_audit(&entry).await {
+                tracing::error!(error = %err, module = %module, "auditing a refused call failed");
+            }
+        });
     }
 }

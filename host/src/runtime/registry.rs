@@ -2,10 +2,11 @@
 //! manifest its `describe` export returned at install time.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde_json::json;
 
+use super::grant::{Denial, Grant, GrantKind, Permits};
 use super::types::{Cadence, Capability, Manifest, RouteSpec};
 use super::wit::ModulePre;
 use crate::auth::Role;
@@ -50,9 +51,12 @@ pub struct LoadedModule {
     pub cached: bool,
     pub unique_indexes: Vec<UniqueIndex>,
     routes: RouteTable,
+    /// Parsed `manifest.subscriptions`, in the same order.
     subscriptions: Vec<EventPattern>,
     /// The manifest's schedules, checked.
     pub schedules: Vec<Schedule>,
+    /// What of its requests it may use; a new grant applies to calls from then on.
+    permits: RwLock<Permits>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -65,17 +69,51 @@ impl std::fmt::Debug for LoadedModule {
 }
 
 impl LoadedModule {
-    pub fn may_call(&self, module: &str) -> bool {
-        self.manifest.dependencies.iter().any(|d| d == module)
+    /// Whether it may `modules.call` the module `key`: declared, and granted.
+    pub fn may_call(&self, key: &str) -> Result<(), Denial> {
+        let declared = self.manifest.dependencies.iter().any(|d| d == key);
+        self.permitted(GrantKind::Dependency, key, declared)
     }
 
-    pub fn has_capability(&self, capability: Capability) -> bool {
-        self.manifest.capabilities.contains(&capability)
+    /// Whether it may use `capability`: declared, and granted.
+    pub fn may_use(&self, capability: Capability) -> Result<(), Denial> {
+        let declared = self.manifest.capabilities.contains(&capability);
+        self.permitted(GrantKind::Capability, capability.as_str(), declared)
     }
 
-    /// Whether events of `kind` are delivered to this module's `on-event`.
+    fn permitted(&self, kind: GrantKind, item: &str, declared: bool) -> Result<(), Denial> {
+        if !declared {
+            return Err(Denial::Undeclared);
+        }
+        match &*read(&self.permits) {
+            Permits::Granted(grant) if !grant.allows(kind, item) => Err(Denial::NotGranted),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether events of `kind` are delivered to this module's `on-event`: one of
+    /// its granted subscriptions matches.
     pub fn subscribes_to(&self, kind: &str) -> bool {
-        self.subscriptions.iter().any(|p| p.matches(kind))
+        let permits = read(&self.permits);
+        self.subscriptions
+            .iter()
+            .zip(&self.manifest.subscriptions)
+            .any(|(pattern, declared)| {
+                pattern.matches(kind)
+                    && match &*permits {
+                        Permits::Declared => true,
+                        Permits::Granted(grant) => grant.allows(GrantKind::Subscription, declared),
+                    }
+            })
+    }
+
+    /// From now on it may use only what `grant` allows.
+    pub fn set_grant(&self, grant: Grant) {
+        *write(&self.permits) = Permits::Granted(grant);
+    }
+
+    pub fn permits(&self) -> Permits {
+        read(&self.permits).clone()
     }
 
     pub fn schedule(&self, id: &str) -> Option<&Schedule> {
@@ -238,6 +276,26 @@ impl RouteTable {
     }
 }
 
+/// A module key someone else holds (a module the host ships).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyTaken(pub String);
+
+/// Why a component's manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    KeyTaken(#[from] KeyTaken),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<String> for LoadError {
+    fn from(message: String) -> Self {
+        Self::Invalid(message)
+    }
+}
+
 /// Validates a manifest and builds the module's route table and unique indexes.
 pub fn load(
     manifest: Manifest,
@@ -245,7 +303,7 @@ pub fn load(
     sha256: String,
     cached: bool,
     provenance: &Provenance,
-) -> Result<LoadedModule, String> {
+) -> Result<LoadedModule, LoadError> {
     let key = manifest.key.clone();
     let key_ok = !key.is_empty()
         && key.len() <= 32
@@ -253,7 +311,7 @@ pub fn load(
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !key_ok || RESERVED_KEYS.contains(&key.as_str()) {
-        return Err(format!("module key {key:?} is not allowed"));
+        return Err(format!("module key {key:?} is not allowed").into());
     }
     let shipped_key = crate::BUILTIN_MODULES.contains(&key.as_str());
     let core_key = CORE_MODULES.contains(&key.as_str());
@@ -261,20 +319,22 @@ pub fn load(
         Provenance::Shipped { key: expected } if *expected != key => {
             return Err(format!(
                 "the shipped module {expected} declares the key {key:?}; a shipped module keeps its own key"
-            ));
+            )
+            .into());
         }
         Provenance::Extra if shipped_key || core_key => {
-            return Err(format!(
-                "module key {key:?} belongs to a module the host ships; choose another key"
-            ));
+            return Err(KeyTaken(format!(
+                "Module key {key:?} belongs to a module the host ships; choose another key"
+            ))
+            .into());
         }
         _ => {}
     }
     let core = core_key && matches!(provenance, Provenance::Shipped { .. });
     if manifest.core && !core {
-        return Err(format!(
-            "module {key} declares itself core; only platform modules are core"
-        ));
+        return Err(
+            format!("module {key} declares itself core; only platform modules are core").into(),
+        );
     }
     let routes = RouteTable::build(&manifest.routes)?;
     let subscriptions = manifest
@@ -292,7 +352,7 @@ pub fn load(
         .enumerate()
         .find(|(i, s)| schedules[..*i].iter().any(|t| t.id == s.id))
     {
-        return Err(format!("schedule id {} is declared twice", twice.1.id));
+        return Err(format!("schedule id {} is declared twice", twice.1.id).into());
     }
     let unique_indexes = manifest
         .indexes
@@ -314,42 +374,85 @@ pub fn load(
         routes,
         subscriptions,
         schedules,
+        permits: RwLock::new(Permits::Declared),
     })
 }
 
-/// The installed modules by key; a new install of a key replaces the old one.
+/// The installed modules by key: the version each key serves, and the other
+/// versions some tenant is pinned to. A new install of a key replaces its current.
 #[derive(Default)]
 pub struct Registry {
-    modules: std::sync::RwLock<HashMap<String, Arc<LoadedModule>>>,
+    current: RwLock<HashMap<String, Arc<LoadedModule>>>,
+    /// (key, version) of versions loaded for pinned tenants, besides the current.
+    pinned: RwLock<HashMap<(String, String), Arc<LoadedModule>>>,
 }
 
 impl Registry {
     pub fn get(&self, key: &str) -> Option<Arc<LoadedModule>> {
-        self.modules
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-            .cloned()
+        read(&self.current).get(key).cloned()
+    }
+
+    /// The version a tenant pinned to `pinned` gets: that one while it is loaded,
+    /// else the current.
+    pub fn resolve(&self, key: &str, pinned: Option<&str>) -> Option<Arc<LoadedModule>> {
+        if let Some(version) = pinned
+            && let Some(module) = read(&self.pinned).get(&(key.to_owned(), version.to_owned()))
+        {
+            return Some(module.clone());
+        }
+        self.get(key)
     }
 
     pub fn insert(&self, module: Arc<LoadedModule>) {
-        self.modules
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(module.key.clone(), module);
+        write(&self.current).insert(module.key.clone(), module);
+    }
+
+    /// Keeps exactly `versions` of `key` loaded for pinned tenants.
+    pub fn set_pinned(&self, key: &str, versions: Vec<Arc<LoadedModule>>) {
+        let mut pinned = write(&self.pinned);
+        pinned.retain(|(k, _), _| k != key);
+        for module in versions {
+            pinned.insert((key.to_owned(), module.manifest.version.clone()), module);
+        }
+    }
+
+    /// Whether `module` is a version some tenant is pinned to.
+    pub fn is_pinned(&self, module: &Arc<LoadedModule>) -> bool {
+        read(&self.pinned).values().any(|m| Arc::ptr_eq(m, module))
+    }
+
+    /// Every loaded version of `key`: the current first.
+    pub fn versions(&self, key: &str) -> Vec<Arc<LoadedModule>> {
+        let pinned = read(&self.pinned);
+        self.get(key)
+            .into_iter()
+            .chain(
+                pinned
+                    .iter()
+                    .filter(|((k, _), _)| k == key)
+                    .map(|(_, m)| m.clone()),
+            )
+            .collect()
+    }
+
+    pub fn remove(&self, key: &str) {
+        write(&self.current).remove(key);
+        write(&self.pinned).retain(|(k, _), _| k != key);
     }
 
     pub fn all(&self) -> Vec<Arc<LoadedModule>> {
-        let mut all: Vec<_> = self
-            .modules
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let mut all: Vec<_> = read(&self.current).values().cloned().collect();
         all.sort_by_key(|m| (m.manifest.sort_order, m.key.clone()));
         all
     }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub struct SlotInfo {
 impl Runtime {
     /// The registered slot of the context's (tenant, module). A request that is
     /// stale — it began before the module was disabled, or runs a version since
-    /// replaced — gets a slot of its own that is dropped with it, so it cannot bring
+    /// replaced (or no longer the tenant's pin) — gets a slot of its own that is dropped with it, so it cannot bring
     /// a dropped slot back or displace the current version's.
     pub(super) fn slot(&self, ctx: &CallContext) -> Arc<Slot> {
         let tenant_id = &ctx.tenant.tenant.id;
@@ -59,7 +59,7 @@ impl Runtime {
         let current = self
             .inner
             .registry
-            .get(&module.key)
+            .resolve(&module.key, ctx.tenant.pinned_version(&module.key))
             .is_some_and(|m| Arc::ptr_eq(&m, module));
         if disabled_since_start || !current {
             return fresh();

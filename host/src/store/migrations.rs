@@ -133,6 +133,10 @@ mod tests {
             "1ae04269aed1e0ef3ecebfd8bcc5e02679f22126ccbf60bb69b197a6839faf21372af8000d1b66a25e14d6641aaec437",
         ),
         (
+            "postgres/0013_module_packages.sql",
+            "3dda663db8d791570a6ad3fa5b93326909eed26cd36afd6b73b7d5be8e0df6125c627c1403845b78afcc2696b75f5c09",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -179,6 +183,10 @@ mod tests {
         (
             "sqlite/0012_invoices_payments_usage.sql",
             "c9b93f128606ce108042249989dce160520b35e9eccf83b5d5ba8686112e898b7e39dc9e80b311c6aa49c417d91649b4",
+        ),
+        (
+            "sqlite/0013_module_packages.sql",
+            "ed9201facc4ef850e3fdda82f023daccff40cce26c482eacdee03ba73b63dd27395968ea95c14ddea045455c0435b66d",
         ),
         (
             "sqlite-tenant/0001_module_data.sql",

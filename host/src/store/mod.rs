@@ -10,6 +10,7 @@ mod mail;
 mod migrations;
 mod module_data;
 mod modules;
+pub mod packages;
 pub mod plans;
 pub mod records;
 pub mod schedules;

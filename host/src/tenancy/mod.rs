@@ -5,7 +5,7 @@
 
 pub mod sync;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
@@ -35,6 +35,8 @@ pub struct TenantView {
     /// the plan is gone from the catalog); a plan edit reloads the view.
     pub plan: Option<Plan>,
     enabled: HashSet<String>,
+    /// Enabled modules held on one version: module key → version.
+    pinned: HashMap<String, String>,
     /// Modules some plan sells and its plan does not.
     outside_plan: HashSet<String>,
     /// Filled on first use; a change to the tenant replaces the whole view.
@@ -45,6 +47,11 @@ impl TenantView {
     /// Whether the tenant switched `module` on (core modules are on regardless).
     pub fn has_enabled(&self, module: &str) -> bool {
         self.enabled.contains(module)
+    }
+
+    /// The version of `module` the tenant is pinned to, if any.
+    pub fn pinned_version(&self, module: &str) -> Option<&str> {
+        self.pinned.get(module).map(String::as_str)
     }
 
     /// Whether its plan includes `module` (one no plan sells is in every plan).
@@ -236,12 +243,14 @@ impl Directory {
     /// Loads the tenant's modules and caches the view, unless an invalidation came
     /// after `seen`: the view may predate it, so it serves this request only.
     async fn load_view(&self, tenant: Tenant, seen: u64) -> DbResult<Arc<TenantView>> {
-        let enabled = self
-            .db
-            .enabled_modules(&tenant.id)
-            .await?
-            .into_iter()
-            .collect();
+        let mut enabled = HashSet::new();
+        let mut pinned = HashMap::new();
+        for (module, version) in self.db.enabled_modules(&tenant.id).await? {
+            if let Some(version) = version {
+                pinned.insert(module.clone(), version);
+            }
+            enabled.insert(module);
+        }
         let subscription = self.db.subscription(&tenant.id).await?.map(|s| s.state);
         let plans = self.db.plans(true).await?;
         let outside_plan = plans
@@ -256,6 +265,7 @@ impl Directory {
             subscription,
             plan,
             enabled,
+            pinned,
             outside_plan,
             config: OnceLock::new(),
         });

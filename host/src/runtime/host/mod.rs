@@ -19,6 +19,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CallContext;
+use super::grant::{Denial, GrantKind};
 use super::guest_log::GuestLog;
 use super::limits::{CpuShare, MemoryLimiter};
 use super::types::{Capability, HostError};
@@ -74,15 +75,23 @@ impl WasiView for HostState {
 }
 
 impl CallContext {
-    /// The one grant check: `what` needs `capability` declared in the manifest.
+    /// The one capability check: `what` needs `capability`, declared in the manifest
+    /// and granted by the platform. A refused grant is audited.
     pub fn require(&self, capability: Capability, what: &str) -> Result<(), HostError> {
-        if self.module.has_capability(capability) {
-            Ok(())
-        } else {
-            Err(HostError::Forbidden(format!(
+        match self.module.may_use(capability) {
+            Ok(()) => Ok(()),
+            Err(Denial::Undeclared) => Err(HostError::Forbidden(format!(
                 "{what} needs the `{}` capability in the manifest",
                 capability.as_str()
-            )))
+            ))),
+            Err(Denial::NotGranted) => {
+                self.runtime
+                    .audit_refusal(self, GrantKind::Capability, capability.as_str());
+                Err(HostError::Forbidden(format!(
+                    "{what} needs the `{}` capability, which the platform has not granted this module",
+                    capability.as_str()
+                )))
+            }
         }
     }
 }

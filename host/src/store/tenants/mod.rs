@@ -234,6 +234,13 @@ impl Db {
             .collect()
     }
 
+    /// Every tenant's id.
+    pub async fn all_tenant_ids(&self) -> DbResult<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+    }
+
     pub async fn count_tenants(&self) -> DbResult<i64> {
         sqlx::query("SELECT COUNT(*) FROM tenants")
             .fetch_one(&self.pool)

@@ -8,13 +8,21 @@ use super::Announce;
 use crate::store::{AuditEntry, Db, DbResult};
 
 impl Db {
-    /// The module keys enabled for a tenant.
-    pub async fn enabled_modules(&self, tenant_id: &str) -> DbResult<Vec<String>> {
-        self.tenant_texts(
-            "SELECT module_key FROM tenant_modules WHERE tenant_id = $1 AND enabled = 1",
-            tenant_id,
+    /// The module keys enabled for a tenant, each with the version it is pinned to.
+    pub async fn enabled_modules(
+        &self,
+        tenant_id: &str,
+    ) -> DbResult<Vec<(String, Option<String>)>> {
+        sqlx::query(
+            "SELECT module_key, pinned_version FROM tenant_modules \
+             WHERE tenant_id = $1 AND enabled = 1",
         )
-        .await
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
     }
 
     /// Switches a module for a tenant, bumps the tenant's generation and writes the
@@ -51,6 +59,34 @@ impl Db {
             Ok(Ok(before))
         })
         .await
+    }
+
+    /// Holds the tenant on `version` of `module` (`None`: back to the current), if it
+    /// has the module enabled; false if it has not.
+    pub async fn pin_module_version(
+        &self,
+        tenant_id: &str,
+        module: &str,
+        version: Option<&str>,
+        audit: AuditEntry<'_>,
+    ) -> DbResult<bool> {
+        let pinned = self
+            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+                let changed = sqlx::query(
+                    "UPDATE tenant_modules SET pinned_version = $3, updated_at = $4 \
+                     WHERE tenant_id = $1 AND module_key = $2 AND enabled = 1",
+                )
+                .bind(tenant_id)
+                .bind(module)
+                .bind(version)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                Ok(if changed == 1 { Ok(()) } else { Err(()) })
+            })
+            .await?;
+        Ok(pinned.is_ok())
     }
 
     /// Writes the audit row of a change made to the tenant's module data (a replay

@@ -1,0 +1,651 @@
+//! The life of a module installed at runtime: upload (validated before anything
+//! changes), grant, upgrade, rollback, pins and uninstall. The database is the
+//! truth; each replica follows it (`sync_packages`) and a restart reloads it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use serde_json::json;
+
+use super::{Actor, Provisioner};
+use crate::runtime::Provenance;
+use crate::runtime::grant::{Grant, GrantKind, Request, requests};
+use crate::runtime::registry::{KeyTaken, LoadedModule};
+use crate::store::packages::{NewPackage, PackageInfo, Release, Stored, UploadRefusal};
+
+/// What the platform accepts as a module upload.
+#[derive(Debug, Clone)]
+pub struct PackageSettings {
+    /// The largest component, in bytes.
+    pub max_bytes: usize,
+    /// Publishers whose ed25519 signatures are trusted, by name.
+    pub publisher_keys: Vec<(String, VerifyingKey)>,
+    /// Refuse unsigned uploads (production).
+    pub require_signature: bool,
+}
+
+impl Default for PackageSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 << 20,
+            publisher_keys: Vec::new(),
+            require_signature: false,
+        }
+    }
+}
+
+/// Parses `name=<base64 of a 32-byte ed25519 public key>`.
+pub fn parse_publisher_key(text: &str) -> Result<(String, VerifyingKey), String> {
+    let (name, key) = text
+        .split_once('=')
+        .ok_or("a publisher key is name=<base64 public key>")?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("a publisher key needs a name".into());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .map_err(|e| format!("publisher key {name}: {e}"))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| format!("publisher key {name}: an ed25519 public key is 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&bytes).map_err(|e| format!("publisher key {name}: {e}"))?;
+    Ok((name.to_owned(), key))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("The component is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    KeyTaken(String),
+    #[error(
+        "Version {version} of {key} is installed already with other bytes: give the new build a new version"
+    )]
+    VersionExists { key: String, version: String },
+    #[error("This platform installs signed modules only: send the publisher's signature")]
+    SignatureRequired,
+    #[error("The signature matches no trusted publisher key")]
+    BadSignature,
+    #[error("Unknown module {0}")]
+    UnknownModule(String),
+    #[error("Module {key} has no version {version}")]
+    UnknownVersion { key: String, version: String },
+    #[error("Module {0} ships with the host: it is not installed, granted or removed at runtime")]
+    Shipped(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("Module {key} is enabled for {tenants} tenant(s): disable it everywhere first")]
+    InUse { key: String, tenants: i64 },
+    #[error(transparent)]
+    Provision(#[from] super::ProvisionError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("Loading a stored module: {0:#}")]
+    Load(anyhow::Error),
+}
+
+/// An upload's outcome.
+#[derive(Debug, serde::Serialize)]
+pub struct Installed {
+    pub key: String,
+    pub version: String,
+    pub sha256: String,
+    pub contract: String,
+    pub size_bytes: usize,
+    pub publisher: Option<String>,
+    /// `active`: it serves now; `awaiting_grant`: a platform admin must decide
+    /// `undecided` first; `stored`: kept, for a rollback or a pin.
+    pub state: &'static str,
+    /// The same bytes were installed already.
+    pub unchanged: bool,
+    pub requests: Vec<RequestView>,
+    pub undecided: Vec<RequestView>,
+}
+
+/// One request of a manifest, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RequestView {
+    pub kind: GrantKind,
+    pub item: String,
+}
+
+fn views(requests: &[Request]) -> Vec<RequestView> {
+    requests
+        .iter()
+        .map(|(kind, item)| RequestView {
+            kind: *kind,
+            item: item.clone(),
+        })
+        .collect()
+}
+
+/// What a platform admin allows of a module's requests; the rest of what its
+/// current and pending versions request is refused.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantChoice {
+    /// Everything the current and pending versions request.
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    #[serde(default)]
+    pub subscriptions: Vec<String>,
+}
+
+impl GrantChoice {
+    fn allowed(&self) -> BTreeSet<Request> {
+        let of = |kind: GrantKind, items: &[String]| {
+            items
+                .iter()
+                .map(move |item| (kind, item.clone()))
+                .collect::<Vec<_>>()
+        };
+        of(GrantKind::Capability, &self.capabilities)
+            .into_iter()
+            .chain(of(GrantKind::Dependency, &self.dependencies))
+            .chain(of(GrantKind::Subscription, &self.subscriptions))
+            .collect()
+    }
+}
+
+/// A module key as the catalog API shows it: its versions, which one serves, and
+/// its grant.
+#[derive(Debug, serde::Serialize)]
+pub struct PackageView {
+    #[serde(flatten)]
+    pub release: Release,
+    pub versions: Vec<PackageInfo>,
+    pub grant: Vec<serde_json::Value>,
+}
+
+impl Provisioner<'_> {
+    /// Validates and stores an uploaded component. It serves at once if everything
+    /// it requests was decided by its key's grant, else it waits for one.
+    pub async fn install_package(
+        &self,
+        wasm: &[u8],
+        signature: Option<&str>,
+        actor: &Actor<'_>,
+    ) -> Result<Installed, PackageError> {
+        let settings = self.packages;
+        if wasm.len() > settings.max_bytes {
+            return Err(PackageError::TooLarge(settings.max_bytes));
+        }
+        let publisher = self.publisher_of(wasm, signature)?;
+        let module = self
+            .runtime
+            .prepare(wasm, &Provenance::Extra)
+            .await
+            .map_err(|err| match err.downcast_ref::<KeyTaken>() {
+                Some(taken) => PackageError::KeyTaken(taken.to_string()),
+                None => PackageError::Invalid(format!("{err:#}")),
+            })?;
+        let key = module.key.clone();
+        let version = module.manifest.version.clone();
+        let grant = self.db.module_grant(&key).await?;
+        let undecided = grant.undecided(&module.manifest);
+        let activate = undecided.is_empty();
+        let manifest = module.manifest_json().to_string();
+        let contract = module.pre.contract_version();
+        let package = NewPackage {
+            key: &key,
+            version: &version,
+            sha256: &module.sha256,
+            contract,
+            manifest: &manifest,
+            wasm,
+            publisher: publisher.as_deref(),
+            uploaded_by: actor.id,
+        };
+        let target = format!("module:{key}@{version}");
+        let audit = actor.audit(None, "module.install", &target).after(&json!({
+            "sha256": module.sha256,
+            "publisher": publisher,
+            "activated": activate,
+        }));
+        let stored = match self
+            .db
+            .store_module_package(&package, activate, audit)
+            .await?
+        {
+            Ok(stored) => stored,
+            Err(UploadRefusal::KeyOwned { publisher: owner }) => {
+                return Err(PackageError::KeyTaken(match owner {
+                    Some(owner) => format!("Module key {key} belongs to the publisher {owner}"),
+                    None => format!(
+                        "Module key {key} was installed unsigned: only unsigned uploads may replace it"
+                    ),
+                }));
+            }
+            Err(UploadRefusal::VersionExists { .. }) => {
+                return Err(PackageError::VersionExists { key, version });
+            }
+        };
+        let unchanged = stored == Stored::Again;
+        if activate && !unchanged {
+            module.set_grant(grant);
+            self.runtime
+                .activate(module.clone())
+                .await
+                .map_err(PackageError::Load)?;
+        }
+        let release = self.installed_release(&key).await?;
+        let state = if release.current_version.as_ref() == Some(&version) {
+            "active"
+        } else if release.pending_version.as_ref() == Some(&version) {
+            "awaiting_grant"
+        } else {
+            "stored"
+        };
+        tracing::info!(module = %key, %version, state, unchanged, "module uploaded");
+        Ok(Installed {
+            requests: views(&requests(&module.manifest)),
+            undecided: views(&undecided),
+            key,
+            version,
+            sha256: module.sha256.clone(),
+            contract: contract.to_owned(),
+            size_bytes: wasm.len(),
+            publisher,
+            state,
+            unchanged,
+        })
+    }
+
+    /// The trusted publisher whose key verifies `signature` (base64 ed25519 over the
+    /// component's bytes); none for an unsigned upload where that is allowed.
+    fn publisher_of(
+        &self,
+        wasm: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Option<String>, PackageError> {
+        let settings = self.packages;
+        let Some(signature) = signature else {
+            return if settings.require_signature {
+                Err(PackageError::SignatureRequired)
+            } else {
+                Ok(None)
+            };
+        };
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(signature.trim())
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .ok_or(PackageError::BadSignature)?;
+        settings
+            .publisher_keys
+            .iter()
+            .find(|(_, key)| key.verify(wasm, &signature).is_ok())
+            .map(|(name, _)| Some(name.clone()))
+            .ok_or(PackageError::BadSignature)
+    }
+
+    /// Records what a platform admin allows of `key`'s requests (the rest of them is
+    /// refused), applies it to the versions running, and starts the pending version
+    /// if everything it requests is now decided.
+    pub async fn grant_module(
+        &self,
+        key: &str,
+        choice: &GrantChoice,
+        actor: &Actor<'_>,
+    ) -> Result<PackageView, PackageError> {
+        let release = self.installed_release(key).await?;
+        let current = self.loaded_current(&release).await?;
+        let pending = match &release.pending_version {
+            Some(version) => Some(self.load_package(key, version).await?),
+            None => None,
+        };
+        let requested: BTreeSet<Request> = current
+            .iter()
+            .chain(&pending)
+            .flat_map(|m| requests(&m.manifest))
+            .collect();
+        let allowed = if choice.all {
+            requested.clone()
+        } else {
+            choice.allowed()
+        };
+        let unrequested: Vec<String> = allowed
+            .difference(&requested)
+            .map(|(kind, item)| format!("{} {item}", kind.as_str()))
+            .collect();
+        if !unrequested.is_empty() {
+            return Err(PackageError::Invalid(format!(
+                "Module {key} does not request: {}",
+                unrequested.join(", ")
+            )));
+        }
+        let decisions: Vec<(Request, bool)> = requested
+            .into_iter()
+            .map(|request| {
+                let ok = allowed.contains(&request);
+                (request, ok)
+            })
+            .collect();
+        let grant = Grant::from_decisions(decisions.iter().cloned());
+        let activate = pending
+            .as_ref()
+            .filter(|m| grant.undecided(&m.manifest).is_empty());
+        let target = format!("module:{key}");
+        let audit = actor
+            .audit(None, "module.grant", &target)
+            .before(&grant_json(&self.db.module_grant(key).await?))
+            .after(&grant_json(&grant));
+        self.db
+            .store_module_grant(
+                key,
+                &decisions,
+                activate.map(|m| m.manifest.version.as_str()),
+                actor.id,
+                audit,
+            )
+            .await?;
+        for module in self.runtime.loaded_versions(key) {
+            module.set_grant(grant.clone());
+        }
+        if let Some(module) = activate {
+            module.set_grant(grant);
+            self.runtime
+                .activate(module.clone())
+                .await
+                .map_err(PackageError::Load)?;
+        }
+        self.package_view(key).await
+    }
+
+    /// Makes the version that served before the current one serve again.
+    pub async fn roll_back(
+        &self,
+        key: &str,
+        actor: &Actor<'_>,
+    ) -> Result<PackageView, PackageError> {
+        let release = self.installed_release(key).await?;
+        let previous = self
+            .db
+            .module_packages(key)
+            .await?
+            .into_iter()
+            .filter(|p| Some(&p.version) != release.current_version.as_ref())
+            .filter_map(|p| p.activated_at.map(|at| (at, p.version)))
+            .max()
+            .map(|(_, version)| version)
+            .ok_or_else(|| {
+                PackageError::Refused(format!(
+                    "Module {key} has no earlier version to roll back to"
+                ))
+            })?;
+        self.activate_version(key, &previous, actor).await
+    }
+
+    /// Makes a stored version of `key` the one it serves: new requests go to it,
+    /// those in flight finish where they are.
+    pub async fn activate_version(
+        &self,
+        key: &str,
+        version: &str,
+        actor: &Actor<'_>,
+    ) -> Result<PackageView, PackageError> {
+        let release = self.installed_release(key).await?;
+        let module = self.load_package(key, version).await?;
+        let grant = self.db.module_grant(key).await?;
+        let undecided = grant.undecided(&module.manifest);
+        if !undecided.is_empty() {
+            return Err(PackageError::Refused(format!(
+                "Version {version} of {key} requests what its grant has not decided: {}",
+                describe(&undecided)
+            )));
+        }
+        let target = format!("module:{key}");
+        let audit = actor
+            .audit(None, "module.activate", &target)
+            .before(&json!({"version": release.current_version}))
+            .after(&json!({"version": version}));
+        self.db.activate_module_version(key, version, audit).await?;
+        module.set_grant(grant);
+        self.runtime
+            .activate(module)
+            .await
+            .map_err(PackageError::Load)?;
+        self.package_view(key).await
+    }
+
+    /// Holds a tenant on one stored version of `key` (`None`: back to its current).
+    pub async fn pin_version(
+        &self,
+        tenant_key: &str,
+        key: &str,
+        version: Option<&str>,
+        actor: &Actor<'_>,
+    ) -> Result<serde_json::Value, PackageError> {
+        let view = self.find_tenant(tenant_key).await?;
+        self.installed_release(key).await?;
+        if let Some(version) = version
+            && !self
+                .db
+                .module_packages(key)
+                .await?
+                .iter()
+                .any(|p| p.version == version)
+        {
+            return Err(PackageError::UnknownVersion {
+                key: key.to_owned(),
+                version: version.to_owned(),
+            });
+        }
+        let tenant_id = view.tenant.id.clone();
+        let target = format!("tenant:{}/module:{key}", view.tenant.subdomain);
+        let audit = actor
+            .audit(Some(&tenant_id), "module.pin", &target)
+            .before(&json!({"pinned_version": view.pinned_version(key)}))
+            .after(&json!({"pinned_version": version}));
+        if !self
+            .db
+            .pin_module_version(&tenant_id, key, version, audit)
+            .await?
+        {
+            return Err(PackageError::Refused(format!(
+                "Module {key} is not enabled for {}: enable it before pinning a version",
+                view.tenant.subdomain
+            )));
+        }
+        self.sync_pins(key).await?;
+        self.published(&tenant_id).await?;
+        Ok(json!({
+            "tenant": view.tenant.subdomain,
+            "module": key,
+            "pinned_version": version,
+        }))
+    }
+
+    /// Removes an installed module no tenant has enabled; `purge` also deletes what
+    /// it stored for every tenant.
+    pub async fn uninstall_package(
+        &self,
+        key: &str,
+        purge: bool,
+        actor: &Actor<'_>,
+    ) -> Result<serde_json::Value, PackageError> {
+        self.installed_release(key).await?;
+        let target = format!("module:{key}");
+        let audit = actor
+            .audit(None, "module.uninstall", &target)
+            .after(&json!({"purge": purge}));
+        if let Err(tenants) = self.db.remove_module_package(key, audit).await? {
+            return Err(PackageError::InUse {
+                key: key.to_owned(),
+                tenants,
+            });
+        }
+        self.runtime.remove(key);
+        let mut purged = 0;
+        if purge {
+            for tenant_id in self.db.all_tenant_ids().await? {
+                self.db.purge_module_data(&tenant_id, key).await?;
+                purged += 1;
+            }
+        }
+        Ok(json!({"module": key, "uninstalled": true, "purged_tenants": purge.then_some(purged)}))
+    }
+
+    /// An installed key's versions, release and grant.
+    pub async fn package_view(&self, key: &str) -> Result<PackageView, PackageError> {
+        let release = self.installed_release(key).await?;
+        Ok(PackageView {
+            versions: self.db.module_packages(key).await?,
+            grant: grant_json(&self.db.module_grant(key).await?),
+            release,
+        })
+    }
+
+    /// Every installed key, for the catalog API.
+    pub async fn package_views(&self) -> Result<Vec<PackageView>, PackageError> {
+        let mut views = Vec::new();
+        for release in self.db.module_releases().await? {
+            views.push(self.package_view(&release.key).await?);
+        }
+        Ok(views)
+    }
+
+    /// Brings this replica's installed modules in line with the database: each key's
+    /// current version, its grant, the versions tenants are pinned to, and keys
+    /// uninstalled elsewhere. One that fails to load is logged and skipped.
+    pub async fn sync_packages(&self) -> Result<(), PackageError> {
+        let releases = self.db.module_releases().await?;
+        for release in &releases {
+            if let Err(err) = self.sync_release(release).await {
+                tracing::error!(module = %release.key, error = %err, "loading an installed module failed");
+            }
+        }
+        let installed: BTreeSet<&str> = releases.iter().map(|r| r.key.as_str()).collect();
+        for module in self.runtime.modules() {
+            let from_package =
+                matches!(module.permits(), crate::runtime::grant::Permits::Granted(_));
+            if from_package && !installed.contains(module.key.as_str()) {
+                self.runtime.remove(&module.key);
+            }
+        }
+        Ok(())
+    }
+
+    async fn sync_release(&self, release: &Release) -> Result<(), PackageError> {
+        let grant = self.db.module_grant(&release.key).await?;
+        if let Some(version) = &release.current_version {
+            let running = self
+                .runtime
+                .module(&release.key)
+                .filter(|m| m.manifest.version == *version);
+            if running.is_none() {
+                let module = self.load_package(&release.key, version).await?;
+                module.set_grant(grant.clone());
+                self.runtime
+                    .activate(module)
+                    .await
+                    .map_err(PackageError::Load)?;
+            }
+        }
+        for module in self.runtime.loaded_versions(&release.key) {
+            if module.permits() != crate::runtime::grant::Permits::Granted(grant.clone()) {
+                module.set_grant(grant.clone());
+            }
+        }
+        self.sync_pins(&release.key).await
+    }
+
+    /// Loads the versions of `key` tenants are pinned to, and only those.
+    async fn sync_pins(&self, key: &str) -> Result<(), PackageError> {
+        let current = self.runtime.module(key);
+        let loaded = self.runtime.loaded_versions(key);
+        let grant = self.db.module_grant(key).await?;
+        let mut pinned = Vec::new();
+        for (_, version) in self
+            .db
+            .pinned_module_versions()
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k == key)
+        {
+            if current
+                .as_ref()
+                .is_some_and(|m| m.manifest.version == version)
+            {
+                continue;
+            }
+            let module = match loaded.iter().find(|m| m.manifest.version == version) {
+                Some(module) => module.clone(),
+                None => {
+                    let module = self.load_package(key, &version).await?;
+                    module.set_grant(grant.clone());
+                    module
+                }
+            };
+            pinned.push(module);
+        }
+        self.runtime.set_pinned_versions(key, pinned);
+        Ok(())
+    }
+
+    async fn installed_release(&self, key: &str) -> Result<Release, PackageError> {
+        if let Some(release) = self.db.module_release(key).await? {
+            return Ok(release);
+        }
+        Err(if self.runtime.module(key).is_some() {
+            PackageError::Shipped(key.to_owned())
+        } else {
+            PackageError::UnknownModule(key.to_owned())
+        })
+    }
+
+    async fn loaded_current(
+        &self,
+        release: &Release,
+    ) -> Result<Option<Arc<LoadedModule>>, PackageError> {
+        match &release.current_version {
+            Some(version) => match self.runtime.module(&release.key) {
+                Some(module) if module.manifest.version == *version => Ok(Some(module)),
+                _ => self.load_package(&release.key, version).await.map(Some),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// A stored version, compiled (or loaded from the artifact cache) and checked.
+    async fn load_package(
+        &self,
+        key: &str,
+        version: &str,
+    ) -> Result<Arc<LoadedModule>, PackageError> {
+        let wasm = self.db.module_wasm(key, version).await?.ok_or_else(|| {
+            PackageError::UnknownVersion {
+                key: key.to_owned(),
+                version: version.to_owned(),
+            }
+        })?;
+        self.runtime
+            .prepare(&wasm, &Provenance::Extra)
+            .await
+            .map_err(PackageError::Load)
+    }
+}
+
+fn describe(requests: &[Request]) -> String {
+    requests
+        .iter()
+        .map(|(kind, item)| format!("{} {item}", kind.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn grant_json(grant: &Grant) -> Vec<serde_json::Value> {
+    grant
+        .decisions()
+        .map(|((kind, item), allowed)| json!({"kind": kind, "item": item, "allowed": allowed}))
+        .collect()
+}
