@@ -274,3 +274,100 @@ async fn json_output_is_pipeable() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `mosaic module ...`: check, sign, install, grant, enable through `tenant`, list
+/// and uninstall a module, all from the command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let greeter = mosaic_tests::wasm("greeter");
+    let greeter = greeter.to_str().expect("utf-8");
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).expect("json");
+
+    let (ok, stdout, stderr) = mosaic(data, &["module", "check", greeter]).await;
+    assert!(ok, "{stderr}");
+    let checked = json(&stdout);
+    assert_eq!(checked["manifest"]["key"], "greeter");
+    assert_eq!(checked["manifest"]["version"], "1.0.0");
+    assert_eq!(checked["contract"], "0.2.0");
+    assert_eq!(
+        checked["requests"],
+        serde_json::json!([{"kind": "capability", "item": "files"}])
+    );
+    let not_wasm = data.join("not.wasm");
+    std::fs::write(&not_wasm, b"hello").expect("write");
+    let (ok, _, stderr) = mosaic(
+        data,
+        &["module", "check", not_wasm.to_str().expect("utf-8")],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("failed to parse"), "{stderr}");
+
+    let key_file = data.join("publisher.key");
+    let key_file = key_file.to_str().expect("utf-8");
+    let (ok, public, stderr) =
+        mosaic(data, &["module", "keygen", "--secret-key-file", key_file]).await;
+    assert!(ok, "{stderr}");
+    let (ok, _, _) = mosaic(data, &["module", "keygen", "--secret-key-file", key_file]).await;
+    assert!(!ok, "a key file is never overwritten");
+    let (ok, signature, stderr) = mosaic(
+        data,
+        &["module", "sign", greeter, "--secret-key-file", key_file],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let trusted = format!("acme={}", public.trim());
+    let (ok, stdout, stderr) = mosaic(
+        data,
+        &[
+            "--publisher-key",
+            &trusted,
+            "module",
+            "install",
+            greeter,
+            "--signature",
+            signature.trim(),
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let installed = json(&stdout);
+    assert_eq!(installed["publisher"], "acme");
+    assert_eq!(installed["state"], "awaiting_grant");
+    assert!(stderr.contains("mosaic module grant greeter"), "{stderr}");
+
+    let (ok, _, stderr) = mosaic(
+        data,
+        &["tenant", "create", "--name", "Acme", "--subdomain", "acme"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = mosaic(data, &["tenant", "enable", "acme", "greeter"]).await;
+    assert!(!ok, "not serving before its grant");
+    assert!(stderr.contains("unknown module greeter"), "{stderr}");
+    let (ok, stdout, stderr) = mosaic(data, &["module", "grant", "greeter", "--all"]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(json(&stdout)["current_version"], "1.0.0");
+    let (ok, _, stderr) = mosaic(data, &["tenant", "enable", "acme", "greeter"]).await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = mosaic(data, &["tenant", "show", "acme"]).await;
+    assert!(ok);
+    assert_eq!(json(&stdout)["modules"]["greeter"], true);
+    let (ok, stdout, _) = mosaic(data, &["module", "list"]).await;
+    assert!(ok);
+    assert_eq!(json(&stdout)[0]["key"], "greeter");
+
+    let (ok, _, stderr) = mosaic(data, &["module", "uninstall", "greeter"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("enabled for 1 tenant"), "{stderr}");
+    let (ok, _, _) = mosaic(data, &["tenant", "disable", "acme", "greeter"]).await;
+    assert!(ok);
+    let (ok, stdout, stderr) = mosaic(data, &["module", "uninstall", "greeter", "--purge"]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(json(&stdout)["purged_tenants"], 1);
+    let (ok, stdout, _) = mosaic(data, &["module", "list"]).await;
+    assert!(ok);
+    assert_eq!(json(&stdout), serde_json::json!([]));
+}

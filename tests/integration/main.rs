@@ -13,6 +13,7 @@ mod demo_requests;
 mod employees;
 mod events;
 mod files;
+mod guide;
 mod isolation;
 mod limits;
 mod migrations;

@@ -335,13 +335,9 @@ export_module!({type});
 
 /// `GET /api/{name}/`: the module's version and a page of notes.
 fn list(req: &Request) -> Result<Response> {
-    let page = NOTES
-        .query()
-        .limit(20)
-        .cursor(req.query("cursor"))
-        .fetch()?;
-    let mut body: serde_json::Value = serde_json::from_str(&page.to_json())
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let page = NOTES.query().limit(20).cursor(req.query("cursor")).fetch()?;
+    let mut body: serde_json::Value =
+        serde_json::from_str(&page.to_json()).map_err(|e| Error::Internal(e.to_string()))?;
     body["module"] = json!("{name}");
     body["version"] = json!(env!("CARGO_PKG_VERSION"));
     Response::json(200, &body)
