@@ -21,6 +21,7 @@ mod notifications;
 mod packages;
 mod plans;
 mod provisioning;
+mod python;
 mod rate_limits;
 mod replicas;
 mod reports;

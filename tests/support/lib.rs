@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 
 pub use mosaic;
 
+pub mod load;
+
 /// The signing secret of every test host unless a test picks another.
 pub const TEST_JWT_SECRET: &str = "integration-test-secret-of-32-bytes-or-more";
 

@@ -19,9 +19,11 @@ pub fn build(limits: &Limits) -> wasmtime::Result<Engine> {
         .total_memories(limits.total_instances * 2)
         .total_tables(limits.total_instances * 4)
         .total_stacks(limits.total_instances)
-        .max_core_instances_per_component(8)
+        // A component of another language's toolchain (componentize-py: CPython, libc
+        // and adapters) holds more core instances and tables than one from Rust.
+        .max_core_instances_per_component(16)
         .max_memories_per_component(2)
-        .max_tables_per_component(4)
+        .max_tables_per_component(8)
         .max_memory_size(limits.max_memory_bytes);
 
     let mut config = Config::new();
