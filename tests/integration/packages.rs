@@ -250,6 +250,23 @@ async fn a_grant_decides_what_a_module_may_use(backend: Backend) {
         json!([{"kind": "capability", "item": "events"}])
     );
     assert_eq!(version(&app, "demo", &demo).await, "1.0.0");
+    // Neither an activation nor a pin gets around the wait.
+    admin(
+        &app,
+        Method::POST,
+        "/api/admin/modules/greeter/activate",
+        json!({"version": "2.0.0"}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    admin(
+        &app,
+        Method::PUT,
+        "/api/admin/tenants/demo/modules/greeter/version",
+        json!({"version": "2.0.0"}),
+    )
+    .await
+    .expect_error(409, "conflict");
     let granted = grant(&app, json!({"capabilities": ["files", "events"]}))
         .await
         .expect(200);
@@ -398,6 +415,32 @@ async fn signatures_are_checked_and_keys_stay_with_their_publisher() {
     upload(&relaxed, other.clone(), Some(&sign(&acme, &other)))
         .await
         .expect(201);
+    // Uninstalled, the key stays with its publisher (its tenants' data is still
+    // there); purged, it is free.
+    let uninstall = async |query: &str| {
+        admin(
+            &relaxed,
+            Method::DELETE,
+            &format!("/api/admin/modules/greeter{query}"),
+            json!(null),
+        )
+        .await
+        .expect(200)
+    };
+    uninstall("").await;
+    let taken = upload(&relaxed, other.clone(), None)
+        .await
+        .expect_error(409, "conflict");
+    assert!(
+        taken.text.contains("belongs to the publisher acme"),
+        "{}",
+        taken.text
+    );
+    upload(&relaxed, other.clone(), Some(&sign(&acme, &other)))
+        .await
+        .expect(201);
+    uninstall("?purge=true").await;
+    upload(&relaxed, other, None).await.expect(201);
 }
 
 async fn upgrade_and_rollback_under_load_fail_no_request(backend: Backend) {
@@ -517,8 +560,36 @@ async fn a_pin_holds_a_tenant_on_a_version(backend: Backend) {
     )
     .await
     .expect_error(400, "bad_request");
-    pin("demo", Value::Null).await.expect(200);
+    // Another replica holds the pinned tenant back too, and lets it go.
+    if backend == Backend::Postgres {
+        let replica = TestApp::builder(backend).replica_of(&app).start().await;
+        assert_eq!(version(&replica, "demo", &demo).await, "1.0.0");
+        assert_eq!(version(&replica, "acme", &acme).await, "2.0.0");
+        pin("demo", Value::Null).await.expect(200);
+        let started = std::time::Instant::now();
+        while version(&replica, "demo", &demo).await != "2.0.0" {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the replica follows the unpin"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    } else {
+        pin("demo", Value::Null).await.expect(200);
+    }
     assert_eq!(version(&app, "demo", &demo).await, "2.0.0");
+    // A new current version does not move a pinned tenant.
+    pin("demo", json!("2.0.0")).await.expect(200);
+    admin(
+        &app,
+        Method::POST,
+        "/api/admin/modules/greeter/rollback",
+        json!(null),
+    )
+    .await
+    .expect(200);
+    assert_eq!(version(&app, "demo", &demo).await, "2.0.0");
+    assert_eq!(version(&app, "acme", &acme).await, "1.0.0");
 }
 
 async fn uninstall_is_refused_while_enabled_and_keeps_or_purges_data(backend: Backend) {

@@ -207,7 +207,7 @@ pub async fn run() -> anyhow::Result<()> {
     config.jwt_previous_secrets = cli.common.jwt_previous_secrets.clone();
     config.production = cli.common.production;
     config.packages = crate::provisioning::PackageSettings {
-        max_bytes: cli.common.max_module_mib.max(1) << 20,
+        max_bytes: cli.common.max_module_mib.max(1).saturating_mul(1 << 20),
         publisher_keys: cli.common.publisher_keys.clone(),
         require_signature: cli.common.production,
     };

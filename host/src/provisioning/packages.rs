@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{Actor, Provisioner};
 use crate::runtime::Provenance;
-use crate::runtime::grant::{Grant, GrantKind, Request, requests};
+use crate::runtime::grant::{Grant, GrantKind, Permits, Request, requests};
 use crate::runtime::registry::{KeyTaken, LoadedModule};
 use crate::store::packages::{NewPackage, PackageInfo, Release, Stored, UploadRefusal};
 
@@ -190,9 +190,7 @@ impl Provisioner<'_> {
             })?;
         let key = module.key.clone();
         let version = module.manifest.version.clone();
-        let grant = self.db.module_grant(&key).await?;
-        let undecided = grant.undecided(&module.manifest);
-        let activate = undecided.is_empty();
+        let requested = requests(&module.manifest);
         let manifest = module.manifest_json().to_string();
         let contract = module.pre.contract_version();
         let package = NewPackage {
@@ -209,11 +207,11 @@ impl Provisioner<'_> {
         let audit = actor.audit(None, "module.install", &target).after(&json!({
             "sha256": module.sha256,
             "publisher": publisher,
-            "activated": activate,
         }));
-        let stored = match self
+        let _turn = self.runtime.catalog_turn().await;
+        let (stored, serves) = match self
             .db
-            .store_module_package(&package, activate, audit)
+            .store_module_package(&package, &requested, audit)
             .await?
         {
             Ok(stored) => stored,
@@ -225,29 +223,27 @@ impl Provisioner<'_> {
                     ),
                 }));
             }
-            Err(UploadRefusal::VersionExists { .. }) => {
+            Err(UploadRefusal::VersionExists) => {
                 return Err(PackageError::VersionExists { key, version });
             }
         };
-        let unchanged = stored == Stored::Again;
-        if activate && !unchanged {
-            module.set_grant(grant);
-            self.runtime
-                .activate(module.clone())
-                .await
-                .map_err(PackageError::Load)?;
-        }
+        self.sync_key(&key).await?;
         let release = self.installed_release(&key).await?;
-        let state = if release.current_version.as_ref() == Some(&version) {
+        let state = if serves {
             "active"
         } else if release.pending_version.as_ref() == Some(&version) {
             "awaiting_grant"
         } else {
             "stored"
         };
-        tracing::info!(module = %key, %version, state, unchanged, "module uploaded");
+        let undecided = self
+            .db
+            .module_grant(&key)
+            .await?
+            .undecided(&module.manifest);
+        tracing::info!(module = %key, %version, state, "module uploaded");
         Ok(Installed {
-            requests: views(&requests(&module.manifest)),
+            requests: views(&requested),
             undecided: views(&undecided),
             key,
             version,
@@ -256,7 +252,7 @@ impl Provisioner<'_> {
             size_bytes: wasm.len(),
             publisher,
             state,
-            unchanged,
+            unchanged: stored == Stored::Again,
         })
     }
 
@@ -288,24 +284,26 @@ impl Provisioner<'_> {
             .ok_or(PackageError::BadSignature)
     }
 
-    /// Records what a platform admin allows of `key`'s requests (the rest of them is
-    /// refused), applies it to the versions running, and starts the pending version
-    /// if everything it requests is now decided.
+    /// Records what a platform admin allows of what `key`'s current and pending
+    /// versions request (the rest of that is refused; decisions on other requests
+    /// stay), and starts the pending version if all it requests is now decided.
     pub async fn grant_module(
         &self,
         key: &str,
         choice: &GrantChoice,
         actor: &Actor<'_>,
     ) -> Result<PackageView, PackageError> {
+        let _turn = self.runtime.catalog_turn().await;
         let release = self.installed_release(key).await?;
-        let current = self.loaded_current(&release).await?;
-        let pending = match &release.pending_version {
-            Some(version) => Some(self.load_package(key, version).await?),
-            None => None,
-        };
-        let requested: BTreeSet<Request> = current
+        let mut versions = Vec::new();
+        for version in [&release.current_version, &release.pending_version]
+            .into_iter()
+            .flatten()
+        {
+            versions.push(self.load_package(key, version).await?);
+        }
+        let requested: BTreeSet<Request> = versions
             .iter()
-            .chain(&pending)
             .flat_map(|m| requests(&m.manifest))
             .collect();
         let allowed = if choice.all {
@@ -313,51 +311,35 @@ impl Provisioner<'_> {
         } else {
             choice.allowed()
         };
-        let unrequested: Vec<String> = allowed
-            .difference(&requested)
-            .map(|(kind, item)| format!("{} {item}", kind.as_str()))
-            .collect();
+        let unrequested: Vec<Request> = allowed.difference(&requested).cloned().collect();
         if !unrequested.is_empty() {
             return Err(PackageError::Invalid(format!(
                 "Module {key} does not request: {}",
-                unrequested.join(", ")
+                describe(&unrequested)
             )));
         }
-        let decisions: Vec<(Request, bool)> = requested
-            .into_iter()
-            .map(|request| {
-                let ok = allowed.contains(&request);
-                (request, ok)
-            })
-            .collect();
-        let grant = Grant::from_decisions(decisions.iter().cloned());
-        let activate = pending
+        let before = self.db.module_grant(key).await?;
+        let grant = before.merged(requested.into_iter().map(|request| {
+            let ok = allowed.contains(&request);
+            (request, ok)
+        }));
+        let activate = release
+            .pending_version
             .as_ref()
-            .filter(|m| grant.undecided(&m.manifest).is_empty());
+            .zip(versions.last())
+            .filter(|(_, pending)| grant.undecided(&pending.manifest).is_empty())
+            .map(|(version, _)| version.as_str());
+        let decisions: Vec<(Request, bool)> =
+            grant.decisions().map(|(r, ok)| (r.clone(), ok)).collect();
         let target = format!("module:{key}");
         let audit = actor
             .audit(None, "module.grant", &target)
-            .before(&grant_json(&self.db.module_grant(key).await?))
+            .before(&grant_json(&before))
             .after(&grant_json(&grant));
         self.db
-            .store_module_grant(
-                key,
-                &decisions,
-                activate.map(|m| m.manifest.version.as_str()),
-                actor.id,
-                audit,
-            )
+            .store_module_grant(key, &decisions, activate, actor.id, audit)
             .await?;
-        for module in self.runtime.loaded_versions(key) {
-            module.set_grant(grant.clone());
-        }
-        if let Some(module) = activate {
-            module.set_grant(grant);
-            self.runtime
-                .activate(module.clone())
-                .await
-                .map_err(PackageError::Load)?;
-        }
+        self.sync_key(key).await?;
         self.package_view(key).await
     }
 
@@ -386,35 +368,39 @@ impl Provisioner<'_> {
     }
 
     /// Makes a stored version of `key` the one it serves: new requests go to it,
-    /// those in flight finish where they are.
+    /// those in flight finish where they are. A version waiting for a grant stops
+    /// waiting (it stays stored).
     pub async fn activate_version(
         &self,
         key: &str,
         version: &str,
         actor: &Actor<'_>,
     ) -> Result<PackageView, PackageError> {
+        let _turn = self.runtime.catalog_turn().await;
         let release = self.installed_release(key).await?;
-        let module = self.load_package(key, version).await?;
-        let grant = self.db.module_grant(key).await?;
-        let undecided = grant.undecided(&module.manifest);
-        if !undecided.is_empty() {
-            return Err(PackageError::Refused(format!(
-                "Version {version} of {key} requests what its grant has not decided: {}",
-                describe(&undecided)
-            )));
-        }
+        self.check_decided(key, version).await?;
         let target = format!("module:{key}");
         let audit = actor
             .audit(None, "module.activate", &target)
             .before(&json!({"version": release.current_version}))
             .after(&json!({"version": version}));
         self.db.activate_module_version(key, version, audit).await?;
-        module.set_grant(grant);
-        self.runtime
-            .activate(module)
-            .await
-            .map_err(PackageError::Load)?;
+        self.sync_key(key).await?;
         self.package_view(key).await
+    }
+
+    /// Refuses a version whose requests the key's grant has not all decided.
+    async fn check_decided(&self, key: &str, version: &str) -> Result<(), PackageError> {
+        let module = self.load_package(key, version).await?;
+        let undecided = self.db.module_grant(key).await?.undecided(&module.manifest);
+        if undecided.is_empty() {
+            Ok(())
+        } else {
+            Err(PackageError::Refused(format!(
+                "Version {version} of {key} requests what its grant has not decided: {}",
+                describe(&undecided)
+            )))
+        }
     }
 
     /// Holds a tenant on one stored version of `key` (`None`: back to its current).
@@ -426,19 +412,10 @@ impl Provisioner<'_> {
         actor: &Actor<'_>,
     ) -> Result<serde_json::Value, PackageError> {
         let view = self.find_tenant(tenant_key).await?;
+        let _turn = self.runtime.catalog_turn().await;
         self.installed_release(key).await?;
-        if let Some(version) = version
-            && !self
-                .db
-                .module_packages(key)
-                .await?
-                .iter()
-                .any(|p| p.version == version)
-        {
-            return Err(PackageError::UnknownVersion {
-                key: key.to_owned(),
-                version: version.to_owned(),
-            });
+        if let Some(version) = version {
+            self.check_decided(key, version).await?;
         }
         let tenant_id = view.tenant.id.clone();
         let target = format!("tenant:{}/module:{key}", view.tenant.subdomain);
@@ -456,7 +433,7 @@ impl Provisioner<'_> {
                 view.tenant.subdomain
             )));
         }
-        self.sync_pins(key).await?;
+        self.sync_key(key).await?;
         self.published(&tenant_id).await?;
         Ok(json!({
             "tenant": view.tenant.subdomain,
@@ -465,26 +442,25 @@ impl Provisioner<'_> {
         }))
     }
 
-    /// Removes an installed module no tenant has enabled; `purge` also deletes what
-    /// it stored for every tenant.
+    /// Removes an installed module no tenant has enabled; its tenants' data stays,
+    /// and its key with its publisher. `purge` deletes that data for every tenant
+    /// first, then frees the key.
     pub async fn uninstall_package(
         &self,
         key: &str,
         purge: bool,
         actor: &Actor<'_>,
     ) -> Result<serde_json::Value, PackageError> {
+        let _turn = self.runtime.catalog_turn().await;
         self.installed_release(key).await?;
-        let target = format!("module:{key}");
-        let audit = actor
-            .audit(None, "module.uninstall", &target)
-            .after(&json!({"purge": purge}));
-        if let Err(tenants) = self.db.remove_module_package(key, audit).await? {
+        let enabled = self.db.tenants_enabling(key).await?;
+        if enabled > 0 {
             return Err(PackageError::InUse {
                 key: key.to_owned(),
-                tenants,
+                tenants: enabled,
             });
         }
-        self.runtime.remove(key);
+        // Before the release goes, so that a purge cut short can be run again.
         let mut purged = 0;
         if purge {
             for tenant_id in self.db.all_tenant_ids().await? {
@@ -492,6 +468,17 @@ impl Provisioner<'_> {
                 purged += 1;
             }
         }
+        let target = format!("module:{key}");
+        let audit = actor
+            .audit(None, "module.uninstall", &target)
+            .after(&json!({"purge": purge}));
+        if let Err(tenants) = self.db.remove_module_package(key, purge, audit).await? {
+            return Err(PackageError::InUse {
+                key: key.to_owned(),
+                tenants,
+            });
+        }
+        self.sync_key(key).await?;
         Ok(json!({"module": key, "uninstalled": true, "purged_tenants": purge.then_some(purged)}))
     }
 
@@ -509,61 +496,88 @@ impl Provisioner<'_> {
     pub async fn package_views(&self) -> Result<Vec<PackageView>, PackageError> {
         let mut views = Vec::new();
         for release in self.db.module_releases().await? {
-            views.push(self.package_view(&release.key).await?);
+            if !is_uninstalled(&release) {
+                views.push(self.package_view(&release.key).await?);
+            }
         }
         Ok(views)
     }
 
     /// Brings this replica's installed modules in line with the database: each key's
     /// current version, its grant, the versions tenants are pinned to, and keys
-    /// uninstalled elsewhere. One that fails to load is logged and skipped.
+    /// uninstalled elsewhere. One key that fails to load does not stop the others;
+    /// the first failure is returned, so that the caller tries again.
     pub async fn sync_packages(&self) -> Result<(), PackageError> {
+        let _turn = self.runtime.catalog_turn().await;
         let releases = self.db.module_releases().await?;
+        let mut failure = None;
         for release in &releases {
             if let Err(err) = self.sync_release(release).await {
                 tracing::error!(module = %release.key, error = %err, "loading an installed module failed");
+                failure.get_or_insert(err);
             }
         }
-        let installed: BTreeSet<&str> = releases.iter().map(|r| r.key.as_str()).collect();
+        let known: BTreeSet<&str> = releases.iter().map(|r| r.key.as_str()).collect();
         for module in self.runtime.modules() {
-            let from_package =
-                matches!(module.permits(), crate::runtime::grant::Permits::Granted(_));
-            if from_package && !installed.contains(module.key.as_str()) {
+            if is_installed_package(&module) && !known.contains(module.key.as_str()) {
                 self.runtime.remove(&module.key);
             }
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
+    /// [`Self::sync_packages`] for one key, after this replica changed it.
+    async fn sync_key(&self, key: &str) -> Result<(), PackageError> {
+        match self.db.module_release(key).await? {
+            Some(release) => self.sync_release(&release).await,
+            None => {
+                if self
+                    .runtime
+                    .module(key)
+                    .is_some_and(|m| is_installed_package(&m))
+                {
+                    self.runtime.remove(key);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Loads what the database says `release` serves: the pinned versions first, so
+    /// that a tenant held on the version being replaced stays on it.
     async fn sync_release(&self, release: &Release) -> Result<(), PackageError> {
-        let grant = self.db.module_grant(&release.key).await?;
-        if let Some(version) = &release.current_version {
-            let running = self
+        let key = &release.key;
+        let Some(current) = &release.current_version else {
+            self.runtime.set_pinned_versions(key, Vec::new());
+            if self
                 .runtime
-                .module(&release.key)
-                .filter(|m| m.manifest.version == *version);
-            if running.is_none() {
-                let module = self.load_package(&release.key, version).await?;
-                module.set_grant(grant.clone());
-                self.runtime
-                    .activate(module)
-                    .await
-                    .map_err(PackageError::Load)?;
+                .module(key)
+                .is_some_and(|m| is_installed_package(&m))
+            {
+                self.runtime.remove(key);
             }
-        }
-        for module in self.runtime.loaded_versions(&release.key) {
-            if module.permits() != crate::runtime::grant::Permits::Granted(grant.clone()) {
-                module.set_grant(grant.clone());
-            }
-        }
-        self.sync_pins(&release.key).await
-    }
-
-    /// Loads the versions of `key` tenants are pinned to, and only those.
-    async fn sync_pins(&self, key: &str) -> Result<(), PackageError> {
-        let current = self.runtime.module(key);
-        let loaded = self.runtime.loaded_versions(key);
+            return Ok(());
+        };
         let grant = self.db.module_grant(key).await?;
+        let packages = self.db.module_packages(key).await?;
+        let sha_of = |version: &str| {
+            packages
+                .iter()
+                .find(|p| p.version == version)
+                .map(|p| p.sha256.as_str())
+        };
+        let loaded = self.runtime.loaded_versions(key);
+        let load = async |version: &str| -> Result<Arc<LoadedModule>, PackageError> {
+            let module = match loaded
+                .iter()
+                .find(|m| Some(m.sha256.as_str()) == sha_of(version))
+            {
+                Some(module) => module.clone(),
+                None => self.load_package(key, version).await?,
+            };
+            module.set_grant(grant.clone());
+            Ok(module)
+        };
         let mut pinned = Vec::new();
         for (_, version) in self
             .db
@@ -572,47 +586,28 @@ impl Provisioner<'_> {
             .into_iter()
             .filter(|(k, _)| k == key)
         {
-            if current
-                .as_ref()
-                .is_some_and(|m| m.manifest.version == version)
-            {
-                continue;
-            }
-            let module = match loaded.iter().find(|m| m.manifest.version == version) {
-                Some(module) => module.clone(),
-                None => {
-                    let module = self.load_package(key, &version).await?;
-                    module.set_grant(grant.clone());
-                    module
-                }
-            };
-            pinned.push(module);
+            pinned.push(load(&version).await?);
         }
         self.runtime.set_pinned_versions(key, pinned);
+        let module = load(current).await?;
+        let serving = self.runtime.module(key);
+        if !serving.is_some_and(|m| Arc::ptr_eq(&m, &module)) {
+            self.runtime
+                .activate(module)
+                .await
+                .map_err(PackageError::Load)?;
+        }
         Ok(())
     }
 
+    /// The release of an installed key (one uninstalled is unknown).
     async fn installed_release(&self, key: &str) -> Result<Release, PackageError> {
-        if let Some(release) = self.db.module_release(key).await? {
-            return Ok(release);
-        }
-        Err(if self.runtime.module(key).is_some() {
-            PackageError::Shipped(key.to_owned())
-        } else {
-            PackageError::UnknownModule(key.to_owned())
-        })
-    }
-
-    async fn loaded_current(
-        &self,
-        release: &Release,
-    ) -> Result<Option<Arc<LoadedModule>>, PackageError> {
-        match &release.current_version {
-            Some(version) => match self.runtime.module(&release.key) {
-                Some(module) if module.manifest.version == *version => Ok(Some(module)),
-                _ => self.load_package(&release.key, version).await.map(Some),
-            },
-            None => Ok(None),
+        match self.db.module_release(key).await? {
+            Some(release) if !is_uninstalled(&release) => Ok(release),
+            _ if crate::BUILTIN_MODULES.contains(&key) => {
+                Err(PackageError::Shipped(key.to_owned()))
+            }
+            _ => Err(PackageError::UnknownModule(key.to_owned())),
         }
     }
 
@@ -633,6 +628,16 @@ impl Provisioner<'_> {
             .await
             .map_err(PackageError::Load)
     }
+}
+
+/// A key uninstalled without purge: kept only to stay with its publisher.
+fn is_uninstalled(release: &Release) -> bool {
+    release.current_version.is_none() && release.pending_version.is_none()
+}
+
+/// Installed at runtime (granted), not shipped or given with `--module`.
+fn is_installed_package(module: &LoadedModule) -> bool {
+    matches!(module.permits(), Permits::Granted(_))
 }
 
 fn describe(requests: &[Request]) -> String {

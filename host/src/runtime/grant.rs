@@ -80,12 +80,24 @@ impl Grant {
             .unwrap_or(false)
     }
 
+    pub fn has_decided(&self, request: &Request) -> bool {
+        self.decisions.contains_key(request)
+    }
+
     /// What `manifest` requests that nobody has decided yet.
     pub fn undecided(&self, manifest: &Manifest) -> Vec<Request> {
         requests(manifest)
             .into_iter()
-            .filter(|r| !self.decisions.contains_key(r))
+            .filter(|r| !self.has_decided(r))
             .collect()
+    }
+
+    /// These decisions, with `decisions` taking the place of earlier ones on the
+    /// same requests.
+    pub fn merged(&self, decisions: impl IntoIterator<Item = (Request, bool)>) -> Self {
+        let mut merged = self.decisions.clone();
+        merged.extend(decisions);
+        Self { decisions: merged }
     }
 
     pub fn decisions(&self) -> impl Iterator<Item = (&Request, bool)> {

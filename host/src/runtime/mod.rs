@@ -82,6 +82,9 @@ struct Inner {
     last_errors: DashMap<String, ModuleFailure>,
     /// When each (tenant, module, request) refused by a grant was last audited.
     refusals_audited: DashMap<(String, String, GrantKind, String), Instant>,
+    /// Held while the installed modules are changed or brought in line with the
+    /// database, so that what this replica runs is always what the database said last.
+    catalog: tokio::sync::Mutex<()>,
     db: Db,
     limits: Limits,
     cache: cache::ArtifactCache,
@@ -108,6 +111,7 @@ impl Runtime {
                 schedules: TenantSignal::default(),
                 last_errors: DashMap::new(),
                 refusals_audited: DashMap::new(),
+                catalog: tokio::sync::Mutex::new(()),
                 db,
                 limits,
                 cache: cache::ArtifactCache::new(cache_dir),
@@ -130,6 +134,11 @@ impl Runtime {
     pub fn modules_changed(&self, tenant_id: &str) {
         self.inner.deliveries.wake(tenant_id);
         self.inner.schedules.wake(tenant_id);
+    }
+
+    /// One change to the installed modules at a time on this replica.
+    pub async fn catalog_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.catalog.lock().await
     }
 
     pub fn limits(&self) -> &Limits {
@@ -172,18 +181,21 @@ impl Runtime {
     /// The module `key` in the version the tenant runs (its pin, else the current),
     /// if it is installed and core or enabled for the tenant.
     pub fn gate(&self, tenant: &TenantView, key: &str) -> Option<Arc<LoadedModule>> {
-        self.inner
-            .registry
-            .resolve(key, tenant.pinned_version(key))
+        self.version_for(tenant, key)
             .filter(|m| m.core || tenant.has_enabled(key))
     }
 
-    /// A module used something its grant refuses: audited at most once a minute per
-    /// (tenant, module, request), so a module looping on it cannot flood the log.
+    /// The version of `key` the tenant runs, enabled or not: its pin, else the current.
+    pub fn version_for(&self, tenant: &TenantView, key: &str) -> Option<Arc<LoadedModule>> {
+        self.inner.registry.resolve(key, tenant.pinned_version(key))
+    }
+
+    /// A module used something its grant refuses: logged and audited at most once a
+    /// minute per (tenant, module, request) on each replica, so a module looping on it
+    /// cannot flood either.
     pub(crate) fn audit_refusal(&self, ctx: &CallContext, kind: GrantKind, item: &str) {
         let tenant_id = ctx.tenant.tenant.id.clone();
         let module = ctx.module.key.clone();
-        tracing::warn!(request_id = %ctx.request_id, tenant = %ctx.tenant.tenant.subdomain, module = %module, kind = kind.as_str(), item, "refused by the module's grant");
         let now = Instant::now();
         let key = (tenant_id.clone(), module.clone(), kind, item.to_owned());
         let due = match self.inner.refusals_audited.entry(key) {
@@ -200,6 +212,7 @@ impl Runtime {
         if !due {
             return;
         }
+        tracing::warn!(request_id = %ctx.request_id, tenant = %ctx.tenant.tenant.subdomain, module = %module, kind = kind.as_str(), item, "refused by the module's grant (logged once a minute)");
         let db = self.inner.db.clone();
         let origin = Origin {
             request_id: Some(ctx.request_id.to_string()),

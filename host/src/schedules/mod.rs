@@ -130,8 +130,12 @@ impl Scheduler<'_> {
         };
         let zone = zone(&tenant.tenant.timezone);
         let now = self.clock.now_ms();
-        for module in self.runtime.modules() {
-            if module.schedules.is_empty() || !self.runtime.is_enabled(&tenant, &module.key) {
+        for installed in self.runtime.modules() {
+            // The version the tenant runs, which a pin may hold back.
+            let Some(module) = self.runtime.gate(&tenant, &installed.key) else {
+                continue;
+            };
+            if module.schedules.is_empty() {
                 continue;
             }
             for schedule in &module.schedules {
@@ -210,17 +214,17 @@ impl Scheduler<'_> {
 
     async fn try_fire(&self, due: &ScheduleRun) -> DbResult<bool> {
         let key = &due.key;
-        // Read for the schedules this replica declares; one reinstalled since is
-        // left to the next round.
-        let declared = self
-            .runtime
-            .module(&key.module)
-            .filter(|m| m.schedule(&key.schedule).is_some());
-        let Some(module) = declared else {
-            return Ok(false);
-        };
         // Suspended since it was found due: its schedules wait.
         let Some(tenant) = self.active(&key.tenant_id).await? else {
+            return Ok(false);
+        };
+        // Read for the schedules the tenant's version declares on this replica; one
+        // reinstalled since is left to the next round.
+        let declared = self
+            .runtime
+            .version_for(&tenant, &key.module)
+            .filter(|m| m.schedule(&key.schedule).is_some());
+        let Some(module) = declared else {
             return Ok(false);
         };
         let schedule = module

@@ -49,7 +49,7 @@ pub enum UploadRefusal {
     /// The key belongs to another publisher (`None`: it was installed unsigned).
     KeyOwned { publisher: Option<String> },
     /// This version is stored already with other bytes.
-    VersionExists { sha256: String },
+    VersionExists,
 }
 
 /// What became of an upload.
@@ -133,48 +133,27 @@ impl Db {
         .collect()
     }
 
-    /// How many tenants have `key` enabled, and how many are pinned to `version`.
-    pub async fn module_use(&self, key: &str, version: &str) -> DbResult<(i64, i64)> {
-        let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(enabled), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(CASE WHEN pinned_version = $2 THEN 1 ELSE 0 END), 0) AS BIGINT) \
-             FROM tenant_modules WHERE module_key = $1",
-        )
-        .bind(key)
-        .bind(version)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+    /// How many tenants have `key` enabled.
+    pub async fn tenants_enabling(&self, key: &str) -> DbResult<i64> {
+        tenants_enabling(&mut *self.pool.acquire().await?, key).await
     }
 
     /// What the platform decided about each request of `key`.
     pub async fn module_grant(&self, key: &str) -> DbResult<Grant> {
-        let rows = sqlx::query("SELECT kind, item, allowed FROM module_grants WHERE key = $1")
-            .bind(key)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut decisions = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let kind: String = row.try_get(0)?;
-            let Some(kind) = GrantKind::parse(&kind) else {
-                continue;
-            };
-            let allowed: i64 = row.try_get(2)?;
-            decisions.push(((kind, row.try_get(1)?), allowed == 1));
-        }
-        Ok(Grant::from_decisions(decisions))
+        grant(&mut *self.pool.acquire().await?, key).await
     }
 
     /// Stores an uploaded version of a key owned by `publisher` (or a new key, which
-    /// it then owns). `activate` makes it the version the key serves; otherwise it
-    /// waits, as the key's pending version, for a grant. Bytes stored already change
-    /// nothing.
+    /// it then owns). It serves at once if the key's grant has decided all its
+    /// `requests` (read in the same transaction, so a grant at the same moment cannot
+    /// slip between); otherwise it waits, as the key's pending version, for a grant.
+    /// Bytes stored already change nothing. Returns whether it now serves.
     pub async fn store_module_package(
         &self,
         package: &NewPackage<'_>,
-        activate: bool,
+        requests: &[Request],
         audit: AuditEntry<'_>,
-    ) -> DbResult<Result<Stored, UploadRefusal>> {
+    ) -> DbResult<Result<(Stored, bool), UploadRefusal>> {
         self.change_catalog(audit, async |conn, now| {
             let owner = release(conn, package.key).await?;
             if let Some(owner) = &owner
@@ -184,38 +163,41 @@ impl Db {
                     publisher: owner.publisher.clone(),
                 }));
             }
-            let stored: Option<String> =
-                sqlx::query_scalar("SELECT sha256 FROM module_packages WHERE key = $1 AND version = $2")
-                    .bind(package.key)
-                    .bind(package.version)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let outcome = match stored {
+            let stored: Option<String> = sqlx::query_scalar(
+                "SELECT sha256 FROM module_packages WHERE key = $1 AND version = $2",
+            )
+            .bind(package.key)
+            .bind(package.version)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match stored {
                 Some(sha256) if sha256 != package.sha256 => {
-                    return Ok(Err(UploadRefusal::VersionExists { sha256 }));
+                    return Ok(Err(UploadRefusal::VersionExists));
                 }
-                Some(_) => Stored::Again,
-                None => {
-                    sqlx::query(
-                        "INSERT INTO module_packages (key, version, sha256, contract, manifest, wasm, \
-                         size_bytes, publisher, uploaded_by, uploaded_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(package.key)
-                    .bind(package.version)
-                    .bind(package.sha256)
-                    .bind(package.contract)
-                    .bind(package.manifest)
-                    .bind(package.wasm)
-                    .bind(i64::try_from(package.wasm.len()).unwrap_or(i64::MAX))
-                    .bind(package.publisher)
-                    .bind(package.uploaded_by)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                    Stored::New
+                // Bytes stored before: which version serves is activate's business.
+                Some(_) => {
+                    let current = owner.and_then(|o| o.current_version);
+                    return Ok(Ok((Stored::Again, current.as_deref() == Some(package.version))));
                 }
-            };
+                None => {}
+            }
+            sqlx::query(
+                "INSERT INTO module_packages (key, version, sha256, contract, manifest, wasm, \
+                 size_bytes, publisher, uploaded_by, uploaded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(package.key)
+            .bind(package.version)
+            .bind(package.sha256)
+            .bind(package.contract)
+            .bind(package.manifest)
+            .bind(package.wasm)
+            .bind(i64::try_from(package.wasm.len()).unwrap_or(i64::MAX))
+            .bind(package.publisher)
+            .bind(package.uploaded_by)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
             if owner.is_none() {
                 sqlx::query(
                     "INSERT INTO module_releases (key, publisher, changed_at) VALUES ($1, $2, $3)",
@@ -226,9 +208,9 @@ impl Db {
                 .execute(&mut *conn)
                 .await?;
             }
-            if outcome == Stored::Again {
-                // Bytes stored before: which version serves is activate's business.
-            } else if activate {
+            let grant = grant(conn, package.key).await?;
+            let activate = requests.iter().all(|r| grant.has_decided(r));
+            if activate {
                 activate_version(conn, package.key, package.version, now).await?;
             } else {
                 sqlx::query(
@@ -240,7 +222,7 @@ impl Db {
                 .execute(&mut *conn)
                 .await?;
             }
-            Ok(Ok(outcome))
+            Ok(Ok((Stored::New, activate)))
         })
         .await
     }
@@ -302,29 +284,22 @@ impl Db {
         Ok(())
     }
 
-    /// Removes `key`'s versions, release, grant and schedules, unless a tenant has it
-    /// enabled: then the number of such tenants. Tenants' data and settings stay.
+    /// Removes `key`'s versions, grant, schedules and pins, unless a tenant has it
+    /// enabled: then the number of such tenants. `forget` also drops the key's
+    /// owner; otherwise the key stays with its publisher (its tenants' data is still
+    /// there) and only that publisher may install it again.
     pub async fn remove_module_package(
         &self,
         key: &str,
+        forget: bool,
         audit: AuditEntry<'_>,
     ) -> DbResult<Result<(), i64>> {
-        self.change_catalog(audit, async |conn, _now| {
-            let enabled: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM tenant_modules WHERE module_key = $1 AND enabled = 1",
-            )
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
+        self.change_catalog(audit, async |conn, now| {
+            let enabled = tenants_enabling(conn, key).await?;
             if enabled > 0 {
                 return Ok(Err(enabled));
             }
-            for table in [
-                "module_packages",
-                "module_releases",
-                "module_grants",
-                "modules",
-            ] {
+            for table in ["module_packages", "module_grants", "modules"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE key = $1"
                 )))
@@ -336,6 +311,21 @@ impl Db {
                 .bind(key)
                 .execute(&mut *conn)
                 .await?;
+            sqlx::query("UPDATE tenant_modules SET pinned_version = NULL WHERE module_key = $1")
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+            let release = if forget {
+                sqlx::query("DELETE FROM module_releases WHERE key = $1").bind(key)
+            } else {
+                sqlx::query(
+                    "UPDATE module_releases SET current_version = NULL, pending_version = NULL, \
+                     changed_at = $2 WHERE key = $1",
+                )
+                .bind(key)
+                .bind(now)
+            };
+            release.execute(&mut *conn).await?;
             Ok(Ok(()))
         })
         .await
@@ -386,13 +376,44 @@ impl Db {
             Ok(changed) => changed,
             refused @ Err(_) => return Ok(refused),
         };
-        sqlx::query("UPDATE module_catalog SET generation = generation + 1 WHERE id = 1")
-            .execute(&mut *w.tx)
-            .await?;
+        bump_catalog(&mut w.tx).await?;
         audit.insert(&mut w.tx, now).await?;
         w.commit().await?;
         Ok(Ok(changed))
     }
+}
+
+/// Tells every replica that the installed modules (or the versions tenants are
+/// pinned to) changed.
+pub(crate) async fn bump_catalog(conn: &mut AnyConnection) -> DbResult<()> {
+    sqlx::query("UPDATE module_catalog SET generation = generation + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn tenants_enabling(conn: &mut AnyConnection, key: &str) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM tenant_modules WHERE module_key = $1 AND enabled = 1")
+        .bind(key)
+        .fetch_one(conn)
+        .await
+}
+
+async fn grant(conn: &mut AnyConnection, key: &str) -> DbResult<Grant> {
+    let rows = sqlx::query("SELECT kind, item, allowed FROM module_grants WHERE key = $1")
+        .bind(key)
+        .fetch_all(conn)
+        .await?;
+    let mut decisions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let kind: String = row.try_get(0)?;
+        let Some(kind) = GrantKind::parse(&kind) else {
+            continue;
+        };
+        let allowed: i64 = row.try_get(2)?;
+        decisions.push(((kind, row.try_get(1)?), allowed == 1));
+    }
+    Ok(Grant::from_decisions(decisions))
 }
 
 async fn release(conn: &mut AnyConnection, key: &str) -> DbResult<Option<Release>> {
@@ -423,8 +444,7 @@ async fn activate_version(
     now: i64,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE module_releases SET current_version = $2, \
-         pending_version = CASE WHEN pending_version = $2 THEN NULL ELSE pending_version END, \
+        "UPDATE module_releases SET current_version = $2, pending_version = NULL, \
          changed_at = $3 WHERE key = $1",
     )
     .bind(key)

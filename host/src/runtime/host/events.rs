@@ -55,12 +55,15 @@ pub async fn emit(
         occurred_at: now_ms(),
     };
     // Subscribers enabled for the tenant now get the event; one enabled later does not.
-    let modules = ctx.runtime.modules();
-    let subscribers: Vec<&str> = modules
+    // ... in the version the tenant runs (a pin may hold it back).
+    let subscribed: Vec<_> = ctx
+        .runtime
+        .modules()
         .iter()
-        .filter(|m| m.subscribes_to(kind) && ctx.runtime.is_enabled(&ctx.tenant, &m.key))
-        .map(|m| m.key.as_str())
+        .filter_map(|m| ctx.runtime.gate(&ctx.tenant, &m.key))
+        .filter(|m| m.subscribes_to(kind))
         .collect();
+    let subscribers: Vec<&str> = subscribed.iter().map(|m| m.key.as_str()).collect();
     let dialect = ctx.uow.main_db().dialect;
     let written = ctx
         .uow

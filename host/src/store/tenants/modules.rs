@@ -72,6 +72,9 @@ impl Db {
     ) -> DbResult<bool> {
         let pinned = self
             .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+                // Every replica loads the versions tenants are pinned to: they follow
+                // the catalog. (The catalog row first, as every catalog change takes it.)
+                crate::store::packages::bump_catalog(conn).await?;
                 let changed = sqlx::query(
                     "UPDATE tenant_modules SET pinned_version = $3, updated_at = $4 \
                      WHERE tenant_id = $1 AND module_key = $2 AND enabled = 1",
