@@ -143,6 +143,17 @@ async fn sign_up_refusals(backend: Backend) {
         .expect_error(422, "validation_failed");
     assert!(bad.body["fields"]["subdomain"].is_string());
     assert!(bad.body["fields"]["email"].is_string());
+    // Punycode: `xn--80ak6aa92e` shows as a look-alike of another name.
+    let look_alike = register(&app, "xn--80ak6aa92e", "founder@fresh.example", PASSWORD)
+        .await
+        .expect_error(422, "validation_failed");
+    assert!(
+        look_alike.body["fields"]["subdomain"]
+            .as_str()
+            .is_some_and(|m| m.contains("xn--")),
+        "{}",
+        look_alike.text
+    );
     register(&app, "taken", "x@taken.example", PASSWORD)
         .await
         .expect_error(409, "conflict");
@@ -735,4 +746,56 @@ async fn a_burst_of_guesses_gets_no_more_than_the_limit(backend: Backend) {
     login(&app, "acme", "wile@acme.example", PASSWORD)
         .await
         .expect_error(423, "account_locked");
+}
+
+/// Answers of the auth routes (tokens, profiles) are never cached; no JSON answer
+/// is sniffed into a page; production pins browsers to HTTPS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_carry_the_security_headers() {
+    let header = |resp: &Resp, name: &str| {
+        resp.headers
+            .get(name)
+            .map(|v| v.to_str().expect("text").to_owned())
+    };
+    let app = TestApp::builder(Backend::Sqlite)
+        .with_tenant("demo", &[])
+        .start()
+        .await;
+    let refused = login(&app, "demo", "nobody@demo.example", PASSWORD)
+        .await
+        .expect(401);
+    assert_eq!(
+        header(&refused, "cache-control").as_deref(),
+        Some("no-store")
+    );
+    assert_eq!(
+        header(&refused, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    let health = app.req(Method::GET, "/healthz").send().await.expect(200);
+    assert_eq!(
+        header(&health, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(header(&health, "cache-control"), None);
+    assert_eq!(
+        header(&health, "strict-transport-security"),
+        None,
+        "not in development"
+    );
+
+    let production = TestApp::builder(Backend::Sqlite)
+        .in_production()
+        .start()
+        .await;
+    let health = production
+        .req(Method::GET, "/healthz")
+        .send()
+        .await
+        .expect(200);
+    assert!(
+        header(&health, "strict-transport-security").is_some_and(|v| v.starts_with("max-age=")),
+        "{:?}",
+        health.headers
+    );
 }

@@ -6,8 +6,50 @@ use reqwest::Method;
 
 both_backends!(
     resolves_by_header_subdomain_and_custom_domain,
-    unknown_and_missing_tenants
+    unknown_and_missing_tenants,
+    a_custom_domain_cannot_take_over_the_platforms_names
 );
+
+/// A tenant's own domain may not be the base domain, a name under it (another
+/// tenant's subdomain), a reserved name or an IP address: each would take requests
+/// meant for someone else.
+async fn a_custom_domain_cannot_take_over_the_platforms_names(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_base_domain("mosaic.test")
+        .with_tenant("demo", &[])
+        .with_tenant("alpha", &[])
+        .start()
+        .await;
+    for domain in [
+        "alpha.mosaic.test",
+        "mosaic.test",
+        "www.mosaic.test",
+        "10.0.0.1",
+        "intranet.local",
+        "my.localhost",
+    ] {
+        let refused = app
+            .req(Method::POST, "/api/admin/tenants/demo/domains")
+            .bearer(&app.admin_token())
+            .json(&serde_json::json!({ "domain": domain }))
+            .send()
+            .await
+            .expect_error(422, "validation_failed");
+        assert!(
+            refused.body["fields"]["domain"].is_string(),
+            "{domain}: {}",
+            refused.text
+        );
+    }
+    // alpha's users still reach alpha.
+    let alpha = app.token("alpha", Role::Member).await;
+    app.req(Method::GET, "/api/employees/")
+        .header("host", "alpha.mosaic.test")
+        .bearer(&alpha)
+        .send()
+        .await
+        .expect(200);
+}
 
 async fn resolves_by_header_subdomain_and_custom_domain(backend: Backend) {
     let app = TestApp::builder(backend)

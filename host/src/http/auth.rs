@@ -1,11 +1,12 @@
 //! `/api/auth/...` and `/api/admin/auth/login`: sessions for tenant and platform users.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::ApiError;
 use super::extract::{JsonBody, TenantCaller, TenantCtx};
@@ -28,6 +29,11 @@ pub fn router() -> Router<AppState> {
             "/api/auth/password-reset/confirm",
             post(confirm_password_reset),
         )
+        // Answers carry tokens and personal data: no cache keeps them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 impl AppState {

@@ -17,13 +17,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, Method};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -59,6 +60,10 @@ fn current_request_id() -> Arc<str> {
 }
 
 pub fn router(state: AppState) -> Router {
+    let hsts = state
+        .config
+        .production
+        .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     let bench = if state.config.bench_routes {
         bench::router()
     } else {
@@ -82,6 +87,16 @@ pub fn router(state: AppState) -> Router {
         // Bodies read by extractors (JSON, forms) are held to the modules' request
         // limit; a route that takes more (a payment's proof) says so itself.
         .layer(DefaultBodyLimit::max(state.config.limits.max_request_bytes))
+        // No browser guesses a JSON answer to be a page or a script.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // In production, browsers come back over HTTPS only.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &Response| hsts.clone(),
+        ))
         .with_state(state)
         .layer(middleware::from_fn(scope_request_id))
         .layer(CatchPanicLayer::custom(|_| {

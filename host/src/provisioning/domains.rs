@@ -21,6 +21,9 @@ impl Provisioner<'_> {
                 "must be a host name of two or more DNS labels",
             ));
         }
+        if let Some(problem) = foreign_domain(&domain, self.directory.base_domain()) {
+            return Err(invalid("domain", problem));
+        }
         self.change_domain(&view, domain, DomainChange::Add, actor)
             .await
     }
@@ -81,9 +84,53 @@ fn valid_domain(s: &str) -> bool {
         })
 }
 
+/// Top-level names no one can own on the Internet: a host under one resolves to
+/// a machine of the platform's or the user's own, never to a tenant's site.
+const RESERVED_TOP_LEVEL: &[&str] = &["localhost", "local", "internal", "invalid", "arpa", "home"];
+
+/// Why `domain`, a valid host name, may not be a tenant's own: the platform's base
+/// domain and every name under it belong to the platform (and to the tenants'
+/// subdomains), a reserved name belongs to no one, and an address is no domain.
+fn foreign_domain(domain: &str, base: Option<&str>) -> Option<&'static str> {
+    let top = domain.rsplit('.').next().unwrap_or(domain);
+    if let Some(base) = base
+        && (domain == base || domain.ends_with(&format!(".{base}")))
+    {
+        Some("must not be the platform's domain or a name under it")
+    } else if top.bytes().all(|b| b.is_ascii_digit()) {
+        Some("must be a domain name, not an IP address")
+    } else if RESERVED_TOP_LEVEL.contains(&top) {
+        Some("must not be under a reserved top-level name")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_and_reserved_names_are_no_tenant_domain() {
+        let base = Some("mosaic.example");
+        for taken in [
+            "mosaic.example",
+            "alpha.mosaic.example",
+            "www.mosaic.example",
+            "a.b.mosaic.example",
+            "10.0.0.1",
+            "127.0.0.1",
+            "intranet.local",
+            "db.internal",
+            "my.localhost",
+        ] {
+            assert!(foreign_domain(taken, base).is_some(), "{taken}");
+        }
+        for own in ["hr.acme.example", "notmosaic.example", "acme.com"] {
+            assert_eq!(foreign_domain(own, base), None, "{own}");
+        }
+        assert_eq!(foreign_domain("alpha.mosaic.example", None), None);
+    }
 
     #[test]
     fn domains() {

@@ -107,6 +107,9 @@ pub fn valid_subdomain(s: &str) -> Result<(), &'static str> {
         && !s.ends_with('-');
     if !label_ok {
         Err("must be 1 to 63 lower-case letters, digits or inner hyphens")
+    } else if s.starts_with("xn--") {
+        // Punycode: a look-alike of another tenant's name in another script.
+        Err("must not be an internationalised (xn--) name")
     } else if RESERVED_SUBDOMAINS.contains(&s) || is_tenant_id(s) {
         Err("is reserved")
     } else {
@@ -160,6 +163,11 @@ impl Directory {
             domains,
             invalidations: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// The platform's domain, under which tenants are `<subdomain>.<base>`.
+    pub fn base_domain(&self) -> Option<&str> {
+        self.base_domain.as_deref()
     }
 
     pub async fn resolve(
