@@ -4,7 +4,11 @@ use mosaic_tests::{Backend, TestApp, both_backends, mosaic_command};
 use reqwest::Method;
 use serde_json::json;
 
-both_backends!(audit_filters_and_pages, tampering_is_detected);
+both_backends!(
+    audit_filters_and_pages,
+    tampering_is_detected,
+    what_a_sender_chooses_is_stored_only_up_to_a_size
+);
 
 async fn audit_filters_and_pages(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -141,4 +145,48 @@ async fn tampering_is_detected(backend: Backend) {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("does not hold"), "{stderr}");
     }
+}
+
+/// A failed login stores the email typed as its actor, and the user agent sent: an
+/// anonymous sender chooses both, so a row keeps only so much of each, and the chain
+/// still verifies.
+async fn what_a_sender_chooses_is_stored_only_up_to_a_size(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let email = format!("{}@example.com", "a".repeat(400_000));
+    let agent = "x".repeat(8_000);
+    for _ in 0..3 {
+        app.req(Method::POST, "/api/admin/auth/login")
+            .header("user-agent", &agent)
+            .json(&json!({"email": email, "password": "wrong password!"}))
+            .send()
+            .await
+            .expect_error(401, "unauthorized");
+    }
+    let rows = app
+        .req(Method::GET, "/api/admin/audit?action=login.failure")
+        .bearer(&app.admin_token())
+        .send()
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        let actor = row["actor"].as_str().expect("actor");
+        let user_agent = row["user_agent"].as_str().expect("user agent");
+        assert!(
+            actor.len() <= 320 && actor.ends_with('…'),
+            "{}",
+            actor.len()
+        );
+        assert!(
+            user_agent.len() <= 256 && user_agent.ends_with('…'),
+            "{}",
+            user_agent.len()
+        );
+    }
+    let intact = app.state.db.verify_audit(|_| {}).await.expect("verify");
+    assert!(intact.problem.is_none(), "{intact:?}");
 }

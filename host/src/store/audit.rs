@@ -12,6 +12,24 @@ use super::{Db, DbResult, now_ms};
 /// must see the hash of the one before it. (SQLite writers already take turns.)
 const AUDIT_CHAIN_LOCK: i64 = 0x6d6f_7361_6963_0001;
 
+/// The most of an actor, a target and a user agent an audit row keeps, in bytes
+/// (an email is at most 254; a target names a tenant and a key or two).
+const MAX_ACTOR: usize = 320;
+const MAX_TARGET: usize = 512;
+const MAX_USER_AGENT: usize = 256;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+fn capped(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
+
 /// Where a request came from, as the audit log records it; empty for the CLI and
 /// background work.
 #[derive(Debug, Clone, Default)]
@@ -107,17 +125,26 @@ impl AuditEntry<'_> {
                 .map(|row| row.try_get(0))
                 .transpose()?
                 .flatten();
+        // What a request's sender chose (an email typed at a login, a user agent) is
+        // stored only up to a size, so no request can grow the log at will.
+        let actor = capped(self.actor, MAX_ACTOR);
+        let target = capped(self.target, MAX_TARGET);
+        let user_agent = self
+            .origin
+            .user_agent
+            .as_deref()
+            .map(|ua| capped(ua, MAX_USER_AGENT));
         let hash = chain_hash(
             prev_hash.as_deref(),
             self.tenant_id,
-            self.actor,
+            &actor,
             self.action,
-            self.target,
+            &target,
             self.before.as_deref(),
             self.after.as_deref(),
             self.origin.request_id.as_deref(),
             self.origin.ip.as_deref(),
-            self.origin.user_agent.as_deref(),
+            user_agent.as_deref(),
             at,
         );
         sqlx::query(
@@ -125,15 +152,15 @@ impl AuditEntry<'_> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(self.tenant_id)
-        .bind(self.actor)
+        .bind(&*actor)
         .bind(self.action)
-        .bind(self.target)
+        .bind(&*target)
         .bind(self.before.as_deref())
         .bind(self.after.as_deref())
         .bind(self.origin.request_id.as_deref())
         .bind(at)
         .bind(self.origin.ip.as_deref())
-        .bind(self.origin.user_agent.as_deref())
+        .bind(user_agent.as_deref())
         .bind(prev_hash)
         .bind(hash)
         .execute(conn)
@@ -363,5 +390,18 @@ impl Db {
         }
         report.head = prev;
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capped;
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary() {
+        assert_eq!(capped("short", 10), "short");
+        let long = "é".repeat(400);
+        let cut = capped(&long, 320);
+        assert!(cut.len() <= 320 && cut.ends_with('…'), "{}", cut.len());
     }
 }
