@@ -46,6 +46,16 @@ async fn admin(app: &TestApp, method: Method, path: &str, body: Value) -> Resp {
         .await
 }
 
+async fn rollback(app: &TestApp) -> Resp {
+    admin(
+        app,
+        Method::POST,
+        "/api/admin/modules/greeter/rollback",
+        json!(null),
+    )
+    .await
+}
+
 async fn grant(app: &TestApp, body: Value) -> Resp {
     admin(app, Method::PUT, "/api/admin/modules/greeter/grant", body).await
 }
@@ -288,14 +298,7 @@ async fn a_grant_decides_what_a_module_may_use(backend: Backend) {
         .as_str()
         .expect("id")
         .to_owned();
-    let rolled = admin(
-        &app,
-        Method::POST,
-        "/api/admin/modules/greeter/rollback",
-        json!(null),
-    )
-    .await
-    .expect(200);
+    let rolled = rollback(&app).await.expect(200);
     assert_eq!(rolled.body["current_version"], "1.0.0");
     assert_eq!(version(&app, "demo", &demo).await, "1.0.0");
     let read = app
@@ -305,14 +308,7 @@ async fn a_grant_decides_what_a_module_may_use(backend: Backend) {
         .expect(200);
     assert_eq!(read.body["by"], "2.0.0", "{}", read.text);
     // A second rollback undoes the first; an unknown version is not found.
-    admin(
-        &app,
-        Method::POST,
-        "/api/admin/modules/greeter/rollback",
-        json!(null),
-    )
-    .await
-    .expect(200);
+    rollback(&app).await.expect(200);
     assert_eq!(version(&app, "demo", &demo).await, "2.0.0");
     admin(
         &app,
@@ -501,14 +497,7 @@ async fn upgrade_and_rollback_under_load_fail_no_request(backend: Backend) {
     for load in &loads {
         load.until_serving("2.0.0").await;
     }
-    admin(
-        &app,
-        Method::POST,
-        "/api/admin/modules/greeter/rollback",
-        json!(null),
-    )
-    .await
-    .expect(200);
+    rollback(&app).await.expect(200);
     for load in &loads {
         load.until_serving("1.0.0").await;
     }
@@ -580,14 +569,7 @@ async fn a_pin_holds_a_tenant_on_a_version(backend: Backend) {
     assert_eq!(version(&app, "demo", &demo).await, "2.0.0");
     // A new current version does not move a pinned tenant.
     pin("demo", json!("2.0.0")).await.expect(200);
-    admin(
-        &app,
-        Method::POST,
-        "/api/admin/modules/greeter/rollback",
-        json!(null),
-    )
-    .await
-    .expect(200);
+    rollback(&app).await.expect(200);
     assert_eq!(version(&app, "demo", &demo).await, "2.0.0");
     assert_eq!(version(&app, "acme", &acme).await, "1.0.0");
 }
