@@ -1,59 +1,22 @@
 //! The life of a module installed at runtime: upload (validated before anything
 //! changes), grant, upgrade, rollback, pins and uninstall. The database is the
-//! truth; each replica follows it (`sync_packages`) and a restart reloads it.
+//! truth; each replica follows it (`sync.rs`) and a restart reloads it.
+
+mod signing;
+mod sync;
+
+pub use signing::{PackageSettings, parse_publisher_key};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::json;
 
 use super::{Actor, Provisioner};
 use crate::runtime::Provenance;
-use crate::runtime::grant::{Grant, GrantKind, Permits, Request, requests};
+use crate::runtime::grant::{Grant, GrantKind, Request, requests};
 use crate::runtime::registry::{KeyTaken, LoadedModule};
 use crate::store::packages::{NewPackage, PackageInfo, Release, Stored, UploadRefusal};
-
-/// What the platform accepts as a module upload.
-#[derive(Debug, Clone)]
-pub struct PackageSettings {
-    /// The largest component, in bytes.
-    pub max_bytes: usize,
-    /// Publishers whose ed25519 signatures are trusted, by name.
-    pub publisher_keys: Vec<(String, VerifyingKey)>,
-    /// Refuse unsigned uploads (production).
-    pub require_signature: bool,
-}
-
-impl Default for PackageSettings {
-    fn default() -> Self {
-        Self {
-            max_bytes: 64 << 20,
-            publisher_keys: Vec::new(),
-            require_signature: false,
-        }
-    }
-}
-
-/// Parses `name=<base64 of a 32-byte ed25519 public key>`.
-pub fn parse_publisher_key(text: &str) -> Result<(String, VerifyingKey), String> {
-    let (name, key) = text
-        .split_once('=')
-        .ok_or("a publisher key is name=<base64 public key>")?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("a publisher key needs a name".into());
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(key.trim())
-        .map_err(|e| format!("publisher key {name}: {e}"))?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| format!("publisher key {name}: an ed25519 public key is 32 bytes"))?;
-    let key = VerifyingKey::from_bytes(&bytes).map_err(|e| format!("publisher key {name}: {e}"))?;
-    Ok((name.to_owned(), key))
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
@@ -254,34 +217,6 @@ impl Provisioner<'_> {
             state,
             unchanged: stored == Stored::Again,
         })
-    }
-
-    /// The trusted publisher whose key verifies `signature` (base64 ed25519 over the
-    /// component's bytes); none for an unsigned upload where that is allowed.
-    fn publisher_of(
-        &self,
-        wasm: &[u8],
-        signature: Option<&str>,
-    ) -> Result<Option<String>, PackageError> {
-        let settings = self.packages;
-        let Some(signature) = signature else {
-            return if settings.require_signature {
-                Err(PackageError::SignatureRequired)
-            } else {
-                Ok(None)
-            };
-        };
-        let signature = base64::engine::general_purpose::STANDARD
-            .decode(signature.trim())
-            .ok()
-            .and_then(|bytes| Signature::from_slice(&bytes).ok())
-            .ok_or(PackageError::BadSignature)?;
-        settings
-            .publisher_keys
-            .iter()
-            .find(|(_, key)| key.verify(wasm, &signature).is_ok())
-            .map(|(name, _)| Some(name.clone()))
-            .ok_or(PackageError::BadSignature)
     }
 
     /// Records what a platform admin allows of what `key`'s current and pending
@@ -503,103 +438,6 @@ impl Provisioner<'_> {
         Ok(views)
     }
 
-    /// Brings this replica's installed modules in line with the database: each key's
-    /// current version, its grant, the versions tenants are pinned to, and keys
-    /// uninstalled elsewhere. One key that fails to load does not stop the others;
-    /// the first failure is returned, so that the caller tries again.
-    pub async fn sync_packages(&self) -> Result<(), PackageError> {
-        let _turn = self.runtime.catalog_turn().await;
-        let releases = self.db.module_releases().await?;
-        let mut failure = None;
-        for release in &releases {
-            if let Err(err) = self.sync_release(release).await {
-                tracing::error!(module = %release.key, error = %err, "loading an installed module failed");
-                failure.get_or_insert(err);
-            }
-        }
-        let known: BTreeSet<&str> = releases.iter().map(|r| r.key.as_str()).collect();
-        for module in self.runtime.modules() {
-            if is_installed_package(&module) && !known.contains(module.key.as_str()) {
-                self.runtime.remove(&module.key);
-            }
-        }
-        failure.map_or(Ok(()), Err)
-    }
-
-    /// [`Self::sync_packages`] for one key, after this replica changed it.
-    async fn sync_key(&self, key: &str) -> Result<(), PackageError> {
-        match self.db.module_release(key).await? {
-            Some(release) => self.sync_release(&release).await,
-            None => {
-                if self
-                    .runtime
-                    .module(key)
-                    .is_some_and(|m| is_installed_package(&m))
-                {
-                    self.runtime.remove(key);
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Loads what the database says `release` serves: the pinned versions first, so
-    /// that a tenant held on the version being replaced stays on it.
-    async fn sync_release(&self, release: &Release) -> Result<(), PackageError> {
-        let key = &release.key;
-        let Some(current) = &release.current_version else {
-            self.runtime.set_pinned_versions(key, Vec::new());
-            if self
-                .runtime
-                .module(key)
-                .is_some_and(|m| is_installed_package(&m))
-            {
-                self.runtime.remove(key);
-            }
-            return Ok(());
-        };
-        let grant = self.db.module_grant(key).await?;
-        let packages = self.db.module_packages(key).await?;
-        let sha_of = |version: &str| {
-            packages
-                .iter()
-                .find(|p| p.version == version)
-                .map(|p| p.sha256.as_str())
-        };
-        let loaded = self.runtime.loaded_versions(key);
-        let load = async |version: &str| -> Result<Arc<LoadedModule>, PackageError> {
-            let module = match loaded
-                .iter()
-                .find(|m| Some(m.sha256.as_str()) == sha_of(version))
-            {
-                Some(module) => module.clone(),
-                None => self.load_package(key, version).await?,
-            };
-            module.set_grant(grant.clone());
-            Ok(module)
-        };
-        let mut pinned = Vec::new();
-        for (_, version) in self
-            .db
-            .pinned_module_versions()
-            .await?
-            .into_iter()
-            .filter(|(k, _)| k == key)
-        {
-            pinned.push(load(&version).await?);
-        }
-        self.runtime.set_pinned_versions(key, pinned);
-        let module = load(current).await?;
-        let serving = self.runtime.module(key);
-        if !serving.is_some_and(|m| Arc::ptr_eq(&m, &module)) {
-            self.runtime
-                .activate(module)
-                .await
-                .map_err(PackageError::Load)?;
-        }
-        Ok(())
-    }
-
     /// The release of an installed key (one uninstalled is unknown).
     async fn installed_release(&self, key: &str) -> Result<Release, PackageError> {
         match self.db.module_release(key).await? {
@@ -633,11 +471,6 @@ impl Provisioner<'_> {
 /// A key uninstalled without purge: kept only to stay with its publisher.
 fn is_uninstalled(release: &Release) -> bool {
     release.current_version.is_none() && release.pending_version.is_none()
-}
-
-/// Installed at runtime (granted), not shipped or given with `--module`.
-fn is_installed_package(module: &LoadedModule) -> bool {
-    matches!(module.permits(), Permits::Granted(_))
 }
 
 fn describe(requests: &[Request]) -> String {
