@@ -305,6 +305,26 @@ async fn module_commands() {
     assert!(!ok);
     assert!(stderr.contains("failed to parse"), "{stderr}");
 
+    for bad in ["Hello", "9lives", "a_b"] {
+        let (ok, _, stderr) =
+            mosaic(data, &["module", "new", bad, "--path", "/nonexistent/x"]).await;
+        assert!(!ok, "{bad}");
+        assert!(stderr.contains("a module name is"), "{stderr}");
+    }
+    let (ok, _, stderr) = mosaic(
+        data,
+        &[
+            "module",
+            "new",
+            "taken",
+            "--path",
+            data.to_str().expect("utf-8"),
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("exists already"), "{stderr}");
+
     let key_file = data.join("publisher.key");
     let key_file = key_file.to_str().expect("utf-8");
     let (ok, public, stderr) =

@@ -217,6 +217,8 @@ async fn a_grant_decides_what_a_module_may_use(backend: Backend) {
     );
     enable(&app, "demo", true).await;
     assert_eq!(version(&app, "demo", &demo).await, "1.0.0");
+    // One version has served: nothing to roll back to.
+    rollback(&app).await.expect_error(409, "conflict");
     for _ in 0..3 {
         app.as_user(Method::POST, "/api/greeter/file", "demo", &demo)
             .send()
