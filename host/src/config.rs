@@ -67,6 +67,31 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// Per client address: what may be asked without a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnonymousLimits {
+    /// Password attempts (logins, reset confirmations) per minute, for each tenant
+    /// and for the platform.
+    pub sign_ins_per_minute: u32,
+    /// Password-reset mails per hour, for each tenant.
+    pub reset_requests_per_hour: u32,
+    /// Companies signed up per hour.
+    pub sign_ups_per_hour: u32,
+    /// Demo requests per hour.
+    pub demo_requests_per_hour: u32,
+}
+
+impl Default for AnonymousLimits {
+    fn default() -> Self {
+        Self {
+            sign_ins_per_minute: 30,
+            reset_requests_per_hour: 10,
+            sign_ups_per_hour: 5,
+            demo_requests_per_hour: 5,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// SQLite file, generated secret, artifact cache and tenant files live here.
@@ -101,8 +126,11 @@ pub struct Config {
     pub bench_routes: bool,
     /// Requests per tenant (all its users and modules together); none is unlimited.
     pub tenant_rate_limit: Option<RateLimit>,
-    /// Public demo requests per client address and hour.
-    pub demo_requests_per_hour: u32,
+    /// What one client address may send without a token.
+    pub anonymous_limits: AnonymousLimits,
+    /// Networks of the proxies in front of the host: behind one of them, the client
+    /// is the last address in `X-Forwarded-For` that is not a trusted proxy.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often every tenant's generation is compared with the cached one, to catch
     /// changes whose notification was missed (and all changes on SQLite).
     pub tenant_sweep_interval: Duration,
@@ -136,7 +164,8 @@ impl Config {
                 per_second: 100,
                 burst: 200,
             }),
-            demo_requests_per_hour: 5,
+            anonymous_limits: AnonymousLimits::default(),
+            trusted_proxies: Vec::new(),
             tenant_sweep_interval: Duration::from_secs(2),
             events: crate::events::EventSettings::default(),
             clock: crate::clock::Clock::default(),

@@ -384,10 +384,14 @@ impl Query {
         self
     }
 
-    /// The page a list route's client asks for: `?limit=` (50 by default, 1 to 500)
-    /// and `?cursor=` from the previous page's `next_cursor`.
+    /// The page a list route's client asks for: `?limit=` (50 by default, 1 to 500;
+    /// a 422 on `limit` otherwise) and `?cursor=` from the previous page's
+    /// `next_cursor`.
     pub fn paged(self, req: &Request) -> Result<Self> {
-        let limit = req.query_u32("limit")?.unwrap_or(50).clamp(1, 500);
+        let limit = req.query_u32("limit")?.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::invalid_field("limit", "must be from 1 to 500"));
+        }
         Ok(self.limit(limit).cursor(req.query("cursor")))
     }
 

@@ -1,5 +1,6 @@
 //! One integration-test binary; files mirror the API.
 
+mod abuse;
 mod accounts;
 mod admin;
 mod attendance;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mosaic::auth::{Claims, Role};
 use mosaic::billing::BillingSettings;
 use mosaic::clock::Clock;
-use mosaic::config::RateLimit;
+use mosaic::config::{AnonymousLimits, RateLimit};
 use mosaic::events::EventSettings;
 use mosaic::provisioning::PackageSettings;
 use mosaic::{AppState, Config, Limits};
@@ -26,7 +26,7 @@ pub const TEST_JWT_SECRET: &str = "integration-test-secret-of-32-bytes-or-more";
 /// `header.payload.signature` with `alg` in the header: signed with HMAC under `key`
 /// for HS256 and HS512, whatever the key's length (as an attacker would sign), and
 /// left unsigned for any other `alg`.
-pub fn hmac_token(alg: &str, key: &[u8], claims: &Claims) -> String {
+pub fn hmac_token(alg: &str, key: &[u8], claims: &impl serde::Serialize) -> String {
     use base64::Engine;
     fn mac<M: hmac::Mac + hmac::digest::KeyInit>(key: &[u8], input: &str) -> Vec<u8> {
         let mut mac = <M as hmac::Mac>::new_from_slice(key).expect("HMAC takes any key");
@@ -89,6 +89,8 @@ pub struct TestAppBuilder {
     previous_jwt_secrets: Vec<String>,
     production: bool,
     tenant_rate_limit: Option<RateLimit>,
+    anonymous_limits: AnonymousLimits,
+    trusted_proxies: Vec<ipnet::IpNet>,
     events: EventSettings,
     clock: Clock,
     billing: BillingSettings,
@@ -141,6 +143,21 @@ impl TestAppBuilder {
     /// Requests per tenant; none is unlimited.
     pub fn with_tenant_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.tenant_rate_limit = limit;
+        self
+    }
+
+    /// What one client address may send without a token.
+    pub fn with_anonymous_limits(mut self, edit: impl FnOnce(&mut AnonymousLimits)) -> Self {
+        edit(&mut self.anonymous_limits);
+        self
+    }
+
+    /// Networks whose connections forward the client's address.
+    pub fn with_trusted_proxies(mut self, networks: &[&str]) -> Self {
+        self.trusted_proxies = networks
+            .iter()
+            .map(|n| n.parse().expect("a network"))
+            .collect();
         self
     }
 
@@ -227,6 +244,8 @@ impl TestAppBuilder {
         config.jwt_previous_secrets = self.previous_jwt_secrets;
         config.production = self.production;
         config.tenant_rate_limit = self.tenant_rate_limit;
+        config.anonymous_limits = self.anonymous_limits;
+        config.trusted_proxies = self.trusted_proxies;
         config.events = self.events;
         config.clock = self.clock;
         config.billing = self.billing;
@@ -308,6 +327,8 @@ impl TestApp {
             previous_jwt_secrets: Vec::new(),
             production: false,
             tenant_rate_limit: Config::new(".").tenant_rate_limit,
+            anonymous_limits: AnonymousLimits::default(),
+            trusted_proxies: Vec::new(),
             events: EventSettings {
                 retry_base: Duration::from_millis(20),
                 retry_max: Duration::from_millis(200),
@@ -333,12 +354,19 @@ impl TestApp {
     /// Sends `GET <path>` byte for byte, as no URL library would (they resolve `..`
     /// and `%2e%2e` before sending); returns the status and body.
     pub async fn raw_get(&self, path: &str) -> (u16, String) {
+        self.raw_request(&format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n"))
+            .await
+    }
+
+    /// Sends a request head as it is written (its request line and headers, each
+    /// line ending in CRLF), for what clients do not send: absolute-form targets,
+    /// repeated headers. Returns the status and body.
+    pub async fn raw_request(&self, head: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .expect("connect");
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let request = format!("{head}Connection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("send");
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.expect("read");

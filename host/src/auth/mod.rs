@@ -95,6 +95,8 @@ impl Claims {
 pub enum TokenError {
     #[error("token has expired")]
     Expired,
+    #[error("token is not valid yet")]
+    NotYetValid,
     #[error("token is invalid")]
     Invalid,
 }
@@ -176,6 +178,8 @@ impl JwtKeys {
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
+        // A token that names a start (`nbf`) is not taken before it.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
@@ -224,6 +228,7 @@ impl JwtKeys {
                 .map(|data| data.claims)
                 .map_err(|e| match e.kind() {
                     ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                     _ => TokenError::Invalid,
                 });
             // Only a wrong signature is worth trying the next key for.

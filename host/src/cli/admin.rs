@@ -45,9 +45,12 @@ async fn create_platform_admin(config: Config, email: &str, name: &str) -> anyho
     std::fs::create_dir_all(&config.data_dir)?;
     let db = crate::store::Db::connect(&config.database_url()).await?;
     db.migrate().await?;
-    let hash = crate::auth::accounts::hash_blocking(password)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let hash = crate::auth::accounts::hash_blocking(
+        crate::auth::accounts::queue_of(crate::store::Realm::Platform),
+        password,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let id = uuid::Uuid::now_v7().to_string();
     let created = db
         .insert_account(

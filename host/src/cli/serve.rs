@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::add_builtin_modules;
+use crate::config::AnonymousLimits;
 use crate::{AppState, Config, Limits};
 
 #[derive(Args)]
@@ -17,11 +18,12 @@ pub struct Serve {
     /// Tenants are also reachable as `<subdomain>.<base domain>`.
     #[arg(long, env = "MOSAIC_BASE_DOMAIN")]
     base_domain: Option<String>,
-    /// An extra module component to install (repeatable).
-    #[arg(long = "module")]
+    /// An extra module component to install (repeatable; in the environment, a
+    /// comma-separated list).
+    #[arg(long = "module", env = "MOSAIC_MODULES", value_delimiter = ',')]
     extra_modules: Vec<PathBuf>,
     /// Do not seed the demo tenants into an empty database.
-    #[arg(long)]
+    #[arg(long, env = "MOSAIC_NO_DEMO")]
     no_demo: bool,
     /// Wall-clock deadline of one module call, in milliseconds.
     #[arg(long, env = "MOSAIC_CALL_TIMEOUT_MS", default_value_t = 2000)]
@@ -61,7 +63,7 @@ pub struct Serve {
     #[arg(long, env = "MOSAIC_ACCESS_TTL_SECS", default_value_t = 900)]
     access_ttl_secs: u64,
     /// Mount `GET /api/_native/fixed`, the native baseline of the HTTP benchmarks.
-    #[arg(long)]
+    #[arg(long, env = "MOSAIC_BENCH_ROUTES")]
     bench_routes: bool,
     /// Requests per second each tenant may make (0: unlimited).
     #[arg(long, env = "MOSAIC_TENANT_RPS", default_value_t = 100)]
@@ -69,6 +71,24 @@ pub struct Serve {
     /// Requests a tenant may make at once above its rate.
     #[arg(long, env = "MOSAIC_TENANT_BURST", default_value_t = 200)]
     tenant_burst: u32,
+    /// Password attempts (logins, reset confirmations) per minute that one client
+    /// address may make, for each tenant and for the platform.
+    #[arg(long, env = "MOSAIC_SIGN_INS_PER_MINUTE", default_value_t = AnonymousLimits::default().sign_ins_per_minute)]
+    sign_ins_per_minute: u32,
+    /// Password-reset mails per hour that one client address may ask of a tenant.
+    #[arg(long, env = "MOSAIC_RESET_REQUESTS_PER_HOUR", default_value_t = AnonymousLimits::default().reset_requests_per_hour)]
+    reset_requests_per_hour: u32,
+    /// Companies one client address may sign up per hour.
+    #[arg(long, env = "MOSAIC_SIGN_UPS_PER_HOUR", default_value_t = AnonymousLimits::default().sign_ups_per_hour)]
+    sign_ups_per_hour: u32,
+    /// Demo requests one client address may send per hour.
+    #[arg(long, env = "MOSAIC_DEMO_REQUESTS_PER_HOUR", default_value_t = AnonymousLimits::default().demo_requests_per_hour)]
+    demo_requests_per_hour: u32,
+    /// Networks of the proxies or load balancers in front of the host (repeatable,
+    /// or comma-separated): from their connections, the client address is taken
+    /// from `X-Forwarded-For`.
+    #[arg(long = "trusted-proxy", env = "MOSAIC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// How often to compare every tenant with the database, in milliseconds, to catch
     /// changes made elsewhere that no notification announced.
     #[arg(long, env = "MOSAIC_TENANT_SWEEP_MS", default_value_t = 2000)]
@@ -89,6 +109,14 @@ pub struct Serve {
     /// milliseconds.
     #[arg(long, env = "MOSAIC_EVENT_SWEEP_MS", default_value_t = 5000)]
     event_sweep_ms: u64,
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`10.0.0.7`).
+fn network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is no network (10.0.0.0/8) or address (10.0.0.7)"))
 }
 
 pub(super) async fn run(
@@ -121,6 +149,13 @@ pub(super) async fn run(
         per_second: serve.tenant_rps,
         burst: serve.tenant_burst.max(1),
     });
+    config.anonymous_limits = AnonymousLimits {
+        sign_ins_per_minute: serve.sign_ins_per_minute,
+        reset_requests_per_hour: serve.reset_requests_per_hour,
+        sign_ups_per_hour: serve.sign_ups_per_hour,
+        demo_requests_per_hour: serve.demo_requests_per_hour,
+    };
+    config.trusted_proxies = serve.trusted_proxies;
     config.tenant_sweep_interval = Duration::from_millis(serve.tenant_sweep_ms.max(10));
     config.events = crate::events::EventSettings {
         max_attempts: serve.event_max_attempts.max(1),

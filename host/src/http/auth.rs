@@ -61,22 +61,21 @@ async fn register(
     origin: Origin,
     JsonBody(body): JsonBody<Register>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = state
-        .provisioner()
-        .register(
-            NewTenant {
-                name: body.company_name,
-                subdomain: body.subdomain,
-                ..NewTenant::default()
-            },
-            FirstAdmin {
-                full_name: body.full_name,
-                email: body.email,
-                password: Some(body.password),
-            },
-            origin,
-        )
-        .await?;
+    let new = NewTenant {
+        name: body.company_name,
+        subdomain: body.subdomain,
+        ..NewTenant::default()
+    };
+    let admin = FirstAdmin {
+        full_name: body.full_name,
+        email: body.email,
+        password: Some(body.password),
+    };
+    let provisioner = state.provisioner();
+    // A sign-up that would be refused costs its sender nothing.
+    provisioner.check_sign_up(&new, &admin).await?;
+    state.throttle.sign_up(super::client_addr())?;
+    let tenant = provisioner.register(new, admin, origin).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -99,6 +98,9 @@ async fn login(
     origin: Origin,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<TokenPair>, ApiError> {
+    state
+        .throttle
+        .sign_in(&tenant.tenant.id, super::client_addr())?;
     let pair = state
         .accounts()
         .login(
@@ -116,6 +118,7 @@ async fn platform_login(
     origin: Origin,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<TokenPair>, ApiError> {
+    state.throttle.sign_in("platform", super::client_addr())?;
     let pair = state
         .accounts()
         .login(Realm::Platform, &body.email, &body.password, &origin)
@@ -237,6 +240,9 @@ async fn request_password_reset(
     JsonBody(body): JsonBody<ResetRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     state
+        .throttle
+        .reset_request(&tenant.tenant.id, super::client_addr())?;
+    state
         .accounts()
         .request_password_reset(Realm::Tenant(&tenant.tenant.id), &body.email, &origin)
         .await?;
@@ -258,6 +264,7 @@ async fn confirm_password_reset(
     origin: Origin,
     JsonBody(body): JsonBody<ResetConfirm>,
 ) -> Result<StatusCode, ApiError> {
+    state.throttle.sign_in("reset", super::client_addr())?;
     state
         .accounts()
         .confirm_password_reset(&body.token, &body.new_password, &origin)

@@ -13,11 +13,12 @@ mod public;
 mod throttle;
 mod users;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -36,15 +37,18 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
     static REQUEST_ID: Arc<str>;
-    static CLIENT_IP: Option<std::net::IpAddr>;
+    static CLIENT_IP: Option<IpAddr>;
 }
 
-/// The address of the connection's peer, for the audit log.
+/// The client's address, for the audit log.
 pub fn client_ip() -> Option<String> {
-    CLIENT_IP
-        .try_with(|ip| ip.map(|ip| ip.to_string()))
-        .ok()
-        .flatten()
+    client_addr().map(|ip| ip.to_string())
+}
+
+/// The client's address, for limits: the connection's peer, or behind a trusted
+/// proxy the address it forwarded for.
+fn client_addr() -> Option<IpAddr> {
+    CLIENT_IP.try_with(|ip| *ip).ok().flatten()
 }
 
 /// The current request's id, for error bodies and the audit log.
@@ -64,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .config
         .production
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    let trusted_proxies: Arc<[ipnet::IpNet]> = state.config.trusted_proxies.clone().into();
     let bench = if state.config.bench_routes {
         bench::router()
     } else {
@@ -98,7 +103,9 @@ pub fn router(state: AppState) -> Router {
             move |_: &Response| hsts.clone(),
         ))
         .with_state(state)
-        .layer(middleware::from_fn(scope_request_id))
+        .layer(middleware::from_fn(move |req, next| {
+            scope_request(Arc::clone(&trusted_proxies), req, next)
+        }))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
@@ -127,26 +134,114 @@ pub fn router(state: AppState) -> Router {
 
 /// Makes the request id and the client address available to everything the
 /// request runs.
-async fn scope_request_id(req: Request, next: Next) -> Response {
+async fn scope_request(trusted_proxies: Arc<[ipnet::IpNet]>, req: Request, next: Next) -> Response {
     let id: Arc<str> = req
         .extensions()
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default()
         .into();
-    let ip = req
+    let peer = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
+    let ip = peer.map(|peer| forwarded_client(peer, req.headers(), &trusted_proxies));
     REQUEST_ID
         .scope(id, CLIENT_IP.scope(ip, next.run(req)))
         .await
 }
 
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The client behind a chain of trusted proxies: `X-Forwarded-For` read from the
+/// right (the hop nearest to us), skipping trusted proxies. What is left of the
+/// first untrusted address could be written by anyone, so it is never read. A
+/// peer that is no trusted proxy is the client, whatever it forwards.
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // Garbage from a hop we trust no further than the last proxy.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+    use std::net::IpAddr;
     use std::path::Path;
+
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    fn forwarded(peer: &str, values: &[&str], trusted: &[&str]) -> IpAddr {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                "x-forwarded-for",
+                HeaderValue::from_str(value).expect("a header value"),
+            );
+        }
+        let trusted: Vec<ipnet::IpNet> = trusted
+            .iter()
+            .map(|n| n.parse().expect("a network"))
+            .collect();
+        super::forwarded_client(ip(peer), &headers, &trusted)
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_forwarded_address() {
+        let proxies = ["10.0.0.0/8"];
+        // No proxy in front: what the client forwards is its own invention.
+        assert_eq!(
+            forwarded("203.0.113.9", &["1.2.3.4"], &proxies),
+            ip("203.0.113.9")
+        );
+        // One proxy: the address it appended.
+        assert_eq!(
+            forwarded("10.0.0.2", &["198.51.100.7"], &proxies),
+            ip("198.51.100.7")
+        );
+        // A forged entry left of the real one is never read.
+        assert_eq!(
+            forwarded("10.0.0.2", &["6.6.6.6, 198.51.100.7"], &proxies),
+            ip("198.51.100.7")
+        );
+        // Two proxies, and the header split over two lines.
+        assert_eq!(
+            forwarded("10.0.0.2", &["6.6.6.6, 198.51.100.7", "10.1.1.1"], &proxies),
+            ip("198.51.100.7")
+        );
+        // Nothing forwarded, or only proxies: the nearest proxy's own address.
+        assert_eq!(forwarded("10.0.0.2", &[], &proxies), ip("10.0.0.2"));
+        assert_eq!(
+            forwarded("10.0.0.2", &["10.9.9.9"], &proxies),
+            ip("10.9.9.9")
+        );
+        // Garbage stops the walk at the last trusted hop.
+        assert_eq!(
+            forwarded("10.0.0.2", &["198.51.100.7, junk"], &proxies),
+            ip("10.0.0.2")
+        );
+    }
 
     /// The first segment of every `.route("/api/<segment>...")` this folder declares.
     fn host_api_segments(dir: &Path, found: &mut BTreeSet<String>) {

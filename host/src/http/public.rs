@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::provisioning::AssetRefusal;
 use crate::store::NewDemoRequest;
 use crate::store::plans::Plan;
-use crate::tenancy::TenantView;
+use crate::tenancy::{TenantStatus, TenantView};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,15 +70,22 @@ fn sold_in(plans: &[Plan], all_plans: &[Plan], module: &str) -> Option<Vec<Strin
     })
 }
 
+/// An active tenant's public face. A pending, suspended or archived one answers
+/// as unknown: its status is the company's business, not its visitors'.
 async fn tenant_by_subdomain(
     state: &AppState,
     subdomain: &str,
 ) -> Result<std::sync::Arc<TenantView>, ApiError> {
-    state
+    let view = state
         .directory
         .by_subdomain(subdomain)
         .await?
-        .ok_or_else(|| ApiError::NotFound("Unknown tenant".into()))
+        .filter(|view| view.tenant.status == TenantStatus::Active)
+        .ok_or_else(|| ApiError::NotFound("Unknown tenant".into()))?;
+    state
+        .throttle
+        .visitor(&view.tenant.id, super::client_addr())?;
+    Ok(view)
 }
 
 /// The tenant's `config.json`, rendered once per change, with an ETag so a portal
@@ -174,10 +181,6 @@ async fn demo_request(
     State(state): State<AppState>,
     JsonBody(form): JsonBody<DemoRequestForm>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let ip = super::CLIENT_IP.try_with(|ip| *ip).ok().flatten();
-    if let Some(ip) = ip {
-        state.throttle.demo_request(ip)?;
-    }
     let mut problems = serde_json::Map::new();
     let company = form.company.trim();
     let contact_name = form.contact_name.trim();
@@ -197,6 +200,9 @@ async fn demo_request(
     if !problems.is_empty() {
         return Err(ApiError::Validation(Value::Object(problems)));
     }
+    // After validation: a form with a typo does not cost the sender a try.
+    let ip = super::client_addr();
+    state.throttle.demo_request(ip)?;
     let ip_text = ip.map(|ip| ip.to_string());
     let request = state
         .db

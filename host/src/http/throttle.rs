@@ -1,6 +1,8 @@
-//! Rate limits: one token bucket per tenant, so a noisy tenant is refused with a 429
-//! while the others go on at full speed, and one per client address for the public
-//! demo-request form.
+//! Rate limits: one token bucket per tenant for its authenticated traffic, so a
+//! noisy tenant is refused with a 429 while the others go on at full speed; and
+//! buckets per client address for what anyone may send without a token (logins,
+//! password resets, sign-ups, demo requests, a tenant's public pages), so an
+//! anonymous flood neither guesses passwords nor drains a tenant's quota.
 //!
 //! A tenant's rate is the host's, or its plan's `max_requests_per_second` where that
 //! is lower; the burst is the host's either way. Tenants of one rate share a keyed
@@ -16,9 +18,22 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::ApiError;
 use crate::config::{Config, RateLimit};
 
+/// Who an anonymous bucket belongs to: a scope (a tenant's id, or the platform)
+/// and the client's address (none when it is not known, all such clients share).
+type Visitor = (String, Option<IpAddr>);
+
 pub struct Throttle {
     tenants: Option<TenantLimits>,
-    demo_requests: DefaultKeyedRateLimiter<IpAddr>,
+    /// Password attempts (logins, reset confirmations) per scope and client.
+    sign_ins: DefaultKeyedRateLimiter<Visitor>,
+    /// Reset mails asked for, per tenant and client.
+    reset_requests: DefaultKeyedRateLimiter<Visitor>,
+    /// Companies signed up, per client.
+    sign_ups: DefaultKeyedRateLimiter<Option<IpAddr>>,
+    demo_requests: DefaultKeyedRateLimiter<Option<IpAddr>>,
+    /// A tenant's public configuration and assets, per tenant and client, at the
+    /// host's tenant rate.
+    visitors: Option<DefaultKeyedRateLimiter<Visitor>>,
 }
 
 struct TenantLimits {
@@ -61,22 +76,33 @@ fn at_least_one(n: u32) -> NonZeroU32 {
 
 impl Throttle {
     pub fn new(config: &Config) -> Self {
+        let host_rate = config.tenant_rate_limit.filter(|l| l.per_second > 0);
+        let anonymous = &config.anonymous_limits;
         Self {
-            tenants: config
-                .tenant_rate_limit
-                .filter(|l| l.per_second > 0)
-                .map(|host| TenantLimits {
-                    host,
-                    default: RateLimiter::keyed(TenantLimits::quota(host.per_second, host.burst)),
-                    by_rate: DashMap::new(),
-                }),
-            demo_requests: RateLimiter::keyed(Quota::per_hour(at_least_one(
-                config.demo_requests_per_hour,
+            tenants: host_rate.map(|host| TenantLimits {
+                host,
+                default: RateLimiter::keyed(TenantLimits::quota(host.per_second, host.burst)),
+                by_rate: DashMap::new(),
+            }),
+            sign_ins: RateLimiter::keyed(Quota::per_minute(at_least_one(
+                anonymous.sign_ins_per_minute,
             ))),
+            reset_requests: RateLimiter::keyed(Quota::per_hour(at_least_one(
+                anonymous.reset_requests_per_hour,
+            ))),
+            sign_ups: RateLimiter::keyed(Quota::per_hour(at_least_one(
+                anonymous.sign_ups_per_hour,
+            ))),
+            demo_requests: RateLimiter::keyed(Quota::per_hour(at_least_one(
+                anonymous.demo_requests_per_hour,
+            ))),
+            visitors: host_rate
+                .map(|host| RateLimiter::keyed(TenantLimits::quota(host.per_second, host.burst))),
         }
     }
 
     /// Takes one request from the tenant's bucket, at its plan's rate if lower.
+    /// Only for authenticated callers: anyone else would drain it.
     pub fn tenant(&self, tenant_id: &String, plan_rate: Option<i64>) -> Result<(), ApiError> {
         match &self.tenants {
             Some(limits) => limits.check(tenant_id, plan_rate),
@@ -84,9 +110,39 @@ impl Throttle {
         }
     }
 
+    /// Takes one password attempt for `scope` (a tenant's id, or `platform`) from
+    /// the client's bucket.
+    pub fn sign_in(&self, scope: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
+        self.sign_ins
+            .check_key(&(scope.to_owned(), client))
+            .map_err(refusal)
+    }
+
+    /// Takes one reset mail for the tenant from the client's bucket.
+    pub fn reset_request(&self, tenant_id: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
+        self.reset_requests
+            .check_key(&(tenant_id.to_owned(), client))
+            .map_err(refusal)
+    }
+
+    /// Takes one sign-up from the client's bucket.
+    pub fn sign_up(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
+        self.sign_ups.check_key(&client).map_err(refusal)
+    }
+
     /// Takes one demo request from the client's bucket.
-    pub fn demo_request(&self, client: IpAddr) -> Result<(), ApiError> {
+    pub fn demo_request(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
         self.demo_requests.check_key(&client).map_err(refusal)
+    }
+
+    /// Takes one public page of the tenant from the client's bucket.
+    pub fn visitor(&self, tenant_id: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
+        match &self.visitors {
+            Some(limiter) => limiter
+                .check_key(&(tenant_id.to_owned(), client))
+                .map_err(refusal),
+            None => Ok(()),
+        }
     }
 
     /// Forgets buckets that are full again, so the maps do not grow without bound.
@@ -97,7 +153,13 @@ impl Throttle {
                 limiter.retain_recent();
             }
         }
+        self.sign_ins.retain_recent();
+        self.reset_requests.retain_recent();
+        self.sign_ups.retain_recent();
         self.demo_requests.retain_recent();
+        if let Some(visitors) = &self.visitors {
+            visitors.retain_recent();
+        }
     }
 }
 

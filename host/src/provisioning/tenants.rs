@@ -71,38 +71,26 @@ impl Provisioner<'_> {
             .await
     }
 
-    /// Creates each tenant on its own: one that fails leaves nothing behind and does
-    /// not stop the others.
-    pub async fn bulk_create(
+    /// What a sign-up would be refused for, checked without writing or hashing
+    /// anything: so that only a sign-up that can succeed costs its sender a try.
+    pub async fn check_sign_up(
         &self,
-        tenants: Vec<NewTenant>,
-        actor: &Actor<'_>,
-        mut progress: impl FnMut(usize),
-    ) -> Vec<BulkItem<TenantDetails>> {
-        let mut results = Vec::with_capacity(tenants.len());
-        for (index, new) in tenants.into_iter().enumerate() {
-            let created = match self.create_tenant(new, actor).await {
-                Ok(tenant) => self.details(&tenant.id).await,
-                Err(err) => Err(err),
-            };
-            results.push(BulkItem::from_result(index, created));
-            progress(index + 1);
-        }
-        results
+        new: &NewTenant,
+        admin: &FirstAdmin,
+    ) -> Result<(), ProvisionError> {
+        self.check_new_tenant(new, Some(admin)).await.map(drop)
     }
 
-    /// Validates and writes a new tenant. An admin without a password is to be invited
-    /// (the caller mails the invitation once the tenant exists).
-    pub(super) async fn provision(
+    /// Validates a new tenant and its first admin; returns the plan it starts on.
+    /// Cheap conflicts are found here, before the slow password hash; the insert
+    /// still decides a race between two sign-ups for one subdomain.
+    async fn check_new_tenant(
         &self,
-        new: NewTenant,
-        status: TenantStatus,
-        admin: Option<FirstAdmin>,
-        demo_request: Option<&str>,
-        actor: &Actor<'_>,
-    ) -> Result<Tenant, ProvisionError> {
+        new: &NewTenant,
+        admin: Option<&FirstAdmin>,
+    ) -> Result<String, ProvisionError> {
         let mut problems = BTreeMap::new();
-        if let Some(admin) = &admin {
+        if let Some(admin) = admin {
             let email = admin.email.trim().to_lowercase();
             if !crate::auth::valid_email(&email) {
                 problems.insert("email".into(), "must be a valid email address".into());
@@ -161,6 +149,43 @@ impl Provisioner<'_> {
         if !problems.is_empty() {
             return Err(ProvisionError::Invalid(problems));
         }
+        if self.db.tenant_by_subdomain(&new.subdomain).await?.is_some() {
+            return Err(ProvisionError::SubdomainTaken(new.subdomain.clone()));
+        }
+        Ok(plan)
+    }
+
+    /// Creates each tenant on its own: one that fails leaves nothing behind and does
+    /// not stop the others.
+    pub async fn bulk_create(
+        &self,
+        tenants: Vec<NewTenant>,
+        actor: &Actor<'_>,
+        mut progress: impl FnMut(usize),
+    ) -> Vec<BulkItem<TenantDetails>> {
+        let mut results = Vec::with_capacity(tenants.len());
+        for (index, new) in tenants.into_iter().enumerate() {
+            let created = match self.create_tenant(new, actor).await {
+                Ok(tenant) => self.details(&tenant.id).await,
+                Err(err) => Err(err),
+            };
+            results.push(BulkItem::from_result(index, created));
+            progress(index + 1);
+        }
+        results
+    }
+
+    /// Validates and writes a new tenant. An admin without a password is to be invited
+    /// (the caller mails the invitation once the tenant exists).
+    pub(super) async fn provision(
+        &self,
+        new: NewTenant,
+        status: TenantStatus,
+        admin: Option<FirstAdmin>,
+        demo_request: Option<&str>,
+        actor: &Actor<'_>,
+    ) -> Result<Tenant, ProvisionError> {
+        let plan = self.check_new_tenant(&new, admin.as_ref()).await?;
         let tenant = Tenant {
             id: uuid::Uuid::now_v7().to_string(),
             name: new.name.trim().to_owned(),
@@ -194,9 +219,12 @@ impl Provisioner<'_> {
                 full_name: admin.full_name.trim().to_owned(),
                 password_hash: match admin.password {
                     None => crate::auth::accounts::NO_PASSWORD_YET.to_owned(),
-                    Some(password) => crate::auth::accounts::hash_blocking(password)
-                        .await
-                        .map_err(ProvisionError::Hashing)?,
+                    Some(password) => crate::auth::accounts::hash_blocking(
+                        crate::auth::accounts::SIGN_UP_QUEUE,
+                        password,
+                    )
+                    .await
+                    .map_err(ProvisionError::Hashing)?,
                 },
             }),
             None => None,

@@ -137,6 +137,10 @@ mod tests {
             "3dda663db8d791570a6ad3fa5b93326909eed26cd36afd6b73b7d5be8e0df6125c627c1403845b78afcc2696b75f5c09",
         ),
         (
+            "postgres/0014_login_failures.sql",
+            "16c04a0bf3175dc00d7fb1f9aababdabe5c8cd99b84e4df545936b0cca7fc3aefd6d4f6c491988e88af0ee3b0b5e7954",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -187,6 +191,10 @@ mod tests {
         (
             "sqlite/0013_module_packages.sql",
             "ed9201facc4ef850e3fdda82f023daccff40cce26c482eacdee03ba73b63dd27395968ea95c14ddea045455c0435b66d",
+        ),
+        (
+            "sqlite/0014_login_failures.sql",
+            "51b9bcfd63a2a7d84e609b710ad9bb7c023fced40cc5b0c4e709f0a6ffa882a7219f56ab9eea3443dcdf7d6204633da6",
         ),
         (
             "sqlite-tenant/0001_module_data.sql",

@@ -45,7 +45,6 @@ pub struct Account {
     pub role: String,
     pub password_hash: String,
     pub active: bool,
-    pub locked_until: Option<i64>,
 }
 
 /// A new account.
@@ -74,7 +73,6 @@ fn account(row: &sqlx::any::AnyRow, tenant_id: Option<String>) -> DbResult<Accou
         role: row.try_get(3)?,
         password_hash: row.try_get(4)?,
         active: row.try_get::<i64, _>(5)? == 1,
-        locked_until: row.try_get(6)?,
     })
 }
 
@@ -102,7 +100,7 @@ impl Db {
             Realm::Platform => ("'SUPER_ADMIN'", ""),
         };
         let sql = format!(
-            "SELECT id, email, full_name, {role}, password_hash, active, locked_until FROM {} \
+            "SELECT id, email, full_name, {role}, password_hash, active FROM {} \
              WHERE {column} = $1{tenant_filter}",
             realm.table()
         );
@@ -151,53 +149,92 @@ impl Db {
         Ok(Ok(created))
     }
 
-    /// Reserves one login attempt before the password is checked, so concurrent
-    /// guesses cannot all slip past the limit. None when the account is locked; else
-    /// the number of failures in a row, this attempt included.
+    /// Counts one more failed-or-pending login of the account from `client`, unless
+    /// that client is locked out of it: the failures so far, or none when locked.
     pub async fn reserve_login_attempt(
         &self,
-        realm: Realm<'_>,
-        id: &str,
+        account_id: &str,
+        client: &str,
         now: i64,
     ) -> DbResult<Option<i64>> {
-        let sql = format!(
-            "UPDATE {} SET failed_logins = failed_logins + 1 \
-             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) RETURNING failed_logins",
-            realm.table()
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "INSERT INTO login_failures (account_id, client, failures, locked_until, updated_at) \
+             VALUES ($1, $2, 1, NULL, $3) \
+             ON CONFLICT (account_id, client) DO UPDATE \
+             SET failures = login_failures.failures + 1, locked_until = NULL, updated_at = $3 \
+             WHERE login_failures.locked_until IS NULL OR login_failures.locked_until <= $3 \
+             RETURNING failures",
+        )
+        .bind(account_id)
+        .bind(client)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| r.try_get(0)).transpose()
     }
 
-    /// Locks an account until `until`; the failure count starts again.
-    pub async fn lock_account(&self, realm: Realm<'_>, id: &str, until: i64) -> DbResult<()> {
-        let sql = format!(
-            "UPDATE {} SET locked_until = $1, failed_logins = 0 WHERE id = $2",
-            realm.table()
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(until)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Until when `client` is locked out of the account, if it is.
+    pub async fn login_locked_until(
+        &self,
+        account_id: &str,
+        client: &str,
+    ) -> DbResult<Option<i64>> {
+        let until: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT locked_until FROM login_failures WHERE account_id = $1 AND client = $2",
+        )
+        .bind(account_id)
+        .bind(client)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(until.flatten())
+    }
+
+    /// Locks `client` out of the account until `until`; its count starts again.
+    pub async fn lock_login(&self, account_id: &str, client: &str, until: i64) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE login_failures SET locked_until = $1, failures = 0 \
+             WHERE account_id = $2 AND client = $3",
+        )
+        .bind(until)
+        .bind(account_id)
+        .bind(client)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Clears the failure count after a successful login or a password reset.
-    pub async fn record_login_success(&self, realm: Realm<'_>, id: &str) -> DbResult<()> {
-        let sql = format!(
-            "UPDATE {} SET failed_logins = 0, locked_until = NULL WHERE id = $1",
-            realm.table()
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Clears the account's failures from `client` after a successful login, or
+    /// from every client after a password reset.
+    pub async fn clear_login_failures(
+        &self,
+        account_id: &str,
+        client: Option<&str>,
+    ) -> DbResult<()> {
+        let query = match client {
+            Some(client) => {
+                sqlx::query("DELETE FROM login_failures WHERE account_id = $1 AND client = $2")
+                    .bind(account_id)
+                    .bind(client)
+            }
+            None => {
+                sqlx::query("DELETE FROM login_failures WHERE account_id = $1").bind(account_id)
+            }
+        };
+        query.execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Forgets counts untouched since `before` that lock nobody out any more.
+    pub async fn forget_login_failures(&self, before: i64, now: i64) -> DbResult<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM login_failures WHERE updated_at < $1 \
+             AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(before)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     pub async fn set_password(
@@ -238,7 +275,7 @@ impl Db {
     /// A tenant's users, by email.
     pub async fn tenant_accounts(&self, tenant_id: &str) -> DbResult<Vec<Account>> {
         sqlx::query(
-            "SELECT id, email, full_name, role, password_hash, active, locked_until FROM users \
+            "SELECT id, email, full_name, role, password_hash, active FROM users \
              WHERE tenant_id = $1 ORDER BY email",
         )
         .bind(tenant_id)

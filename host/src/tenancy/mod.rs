@@ -221,6 +221,15 @@ impl Directory {
     }
 
     pub async fn by_subdomain(&self, subdomain: &str) -> DbResult<Option<Arc<TenantView>>> {
+        // What cannot be a subdomain (a NUL byte above all, which PostgreSQL refuses
+        // as text) is unknown without asking the database.
+        let plausible = subdomain.len() <= 63
+            && subdomain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !plausible {
+            return Ok(None);
+        }
         if let Some(id) = self.subdomains.get(subdomain).map(|e| e.value().clone()) {
             return self.by_id(&id).await;
         }

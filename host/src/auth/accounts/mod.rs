@@ -5,7 +5,11 @@ mod invitations;
 mod passwords;
 mod sessions;
 
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::Semaphore;
 
 use sha2::{Digest, Sha256};
 
@@ -112,20 +116,55 @@ impl Accounts<'_> {
 
 /// Argon2 calls at once: each takes ~19 MiB and a core for tens of milliseconds, so
 /// a flood of logins queues here instead of exhausting memory.
-static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+static ARGON2_SLOTS: Semaphore = Semaphore::const_new(4);
+
+/// Argon2 calls one queue (a tenant's users, the platform's, sign-ups) may have
+/// waiting for or holding a slot: a flood of logins to one tenant waits in its own
+/// queue, and another tenant's login finds at most this many of it ahead.
+const ARGON2_PER_QUEUE: usize = 2;
+
+static ARGON2_QUEUES: LazyLock<DashMap<String, Arc<Semaphore>>> = LazyLock::new(DashMap::new);
+
+/// The queue of password work for companies signing up.
+pub const SIGN_UP_QUEUE: &str = "sign-up";
+
+/// The queue of password work for a realm's accounts.
+pub fn queue_of(realm: Realm<'_>) -> &str {
+    realm.tenant().unwrap_or("platform")
+}
+
+/// Runs Argon2 work off the async executor, after its queue's turn and a slot.
+async fn argon2<T: Send + 'static>(
+    queue: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    /// Forgets an idle queue however the wait ends, cancelled included.
+    struct Turn<'a>(&'a str, Option<Arc<Semaphore>>);
+    impl Drop for Turn<'_> {
+        fn drop(&mut self) {
+            self.1.take();
+            ARGON2_QUEUES.remove_if(self.0, |_, q| Arc::strong_count(q) == 1);
+        }
+    }
+    let gate = ARGON2_QUEUES
+        .entry(queue.to_owned())
+        .or_insert_with(|| Arc::new(Semaphore::new(ARGON2_PER_QUEUE)))
+        .clone();
+    let turn = Turn(queue, Some(gate));
+    let _in_queue = turn.1.as_ref()?.acquire().await.ok()?;
+    let _slot = ARGON2_SLOTS.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
 
 /// Argon2 is deliberately slow: verify off the async executor. Passwords longer than
 /// the policy allows cannot match and are not hashed in full.
-async fn verify_blocking(password: String, stored: Option<String>) -> bool {
+async fn verify_blocking(realm: Realm<'_>, password: String, stored: Option<String>) -> bool {
     let (password, stored) = if password.len() > 4 * password::MAX_LENGTH {
         (String::new(), None)
     } else {
         (password, stored)
     };
-    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || match stored {
+    argon2(queue_of(realm), move || match stored {
         Some(stored) => password::verify(&password, &stored),
         None => {
             password::verify_nothing(&password);
@@ -136,10 +175,11 @@ async fn verify_blocking(password: String, stored: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
-/// Hashes off the async executor.
-pub async fn hash_blocking(password: String) -> Result<String, String> {
-    let _slot = ARGON2_SLOTS.acquire().await.map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(move || password::hash(&password).map_err(|e| e.to_string()))
-        .await
-        .map_err(|e| e.to_string())?
+/// Hashes off the async executor, in `queue`'s turn.
+pub async fn hash_blocking(queue: &str, password: String) -> Result<String, String> {
+    argon2(queue, move || {
+        password::hash(&password).map_err(|e| e.to_string())
+    })
+    .await
+    .ok_or_else(|| "the password hashing pool is closed".to_owned())?
 }

@@ -21,11 +21,17 @@ impl Accounts<'_> {
             .account_by_id(realm, user_id)
             .await?
             .ok_or(AuthError::NoAccount)?;
-        if !verify_blocking(current.to_owned(), Some(account.password_hash.clone())).await {
+        if !verify_blocking(
+            realm,
+            current.to_owned(),
+            Some(account.password_hash.clone()),
+        )
+        .await
+        {
             return Err(AuthError::WrongCurrentPassword);
         }
         password::check_policy(new, &account.email).map_err(AuthError::WeakPassword)?;
-        let hash = hash_blocking(new.to_owned())
+        let hash = hash_blocking(super::queue_of(realm), new.to_owned())
             .await
             .map_err(AuthError::Signing)?;
         self.db.set_password(realm, user_id, &hash).await?;
@@ -98,7 +104,7 @@ impl Accounts<'_> {
             .set_password_with_token(token, TokenPurpose::PasswordReset, new)
             .await?;
         let realm = account.realm();
-        self.db.record_login_success(realm, &account.id).await?;
+        self.db.clear_login_failures(&account.id, None).await?;
         self.db.revoke_user_sessions(&account.id, None).await?;
         let actor = format!("user:{}", account.id);
         self.audit_session(realm, origin, "password.reset", &actor)
@@ -128,7 +134,7 @@ impl Accounts<'_> {
             .filter(|a| a.active)
             .ok_or(AuthError::InvalidOneTimeToken)?;
         password::check_policy(new, &account.email).map_err(AuthError::WeakPassword)?;
-        let hash = hash_blocking(new.to_owned())
+        let hash = hash_blocking(super::queue_of(realm), new.to_owned())
             .await
             .map_err(AuthError::Signing)?;
         if self

@@ -22,7 +22,7 @@ impl Accounts<'_> {
         let email = email.trim().to_lowercase();
         let account = self.db.account_by_email(realm, &email).await?;
         let Some(account) = account else {
-            verify_blocking(password.to_owned(), None).await;
+            verify_blocking(realm, password.to_owned(), None).await;
             let actor = format!("email:{email}");
             self.audit_session(realm, origin, "login.failure", &actor)
                 .await?;
@@ -31,21 +31,22 @@ impl Accounts<'_> {
         let actor = format!("user:{}", account.id);
         let now = now_ms();
         let max = i64::from(self.settings.max_failed_logins);
-        // The attempt is counted before the (slow) check, so a burst of concurrent
-        // guesses cannot all slip past the limit.
+        // Failures count per client address: a guesser locks out only itself, never
+        // the account's owner elsewhere. The attempt is counted before the (slow)
+        // check, so a burst of concurrent guesses cannot all slip past the limit.
+        let client = origin.ip.as_deref().unwrap_or_default();
         let reserved = self
             .db
-            .reserve_login_attempt(realm, &account.id, now)
+            .reserve_login_attempt(&account.id, client, now)
             .await?;
         let Some(failures) = reserved.filter(|failures| *failures <= max) else {
             let until = match reserved {
                 // Over the limit by concurrency: lock now.
-                Some(_) => self.lock(realm, &account.id, now).await?,
+                Some(_) => self.lock(&account.id, client, now).await?,
                 None => self
                     .db
-                    .account_by_id(realm, &account.id)
+                    .login_locked_until(&account.id, client)
                     .await?
-                    .and_then(|a| a.locked_until)
                     .unwrap_or(now),
             };
             self.audit_session(realm, origin, "login.locked", &actor)
@@ -54,9 +55,15 @@ impl Accounts<'_> {
                 retry_after_secs: retry_after(until, now),
             });
         };
-        if !verify_blocking(password.to_owned(), Some(account.password_hash.clone())).await {
+        let verified = verify_blocking(
+            realm,
+            password.to_owned(),
+            Some(account.password_hash.clone()),
+        )
+        .await;
+        if !verified {
             if failures >= max {
-                let until = self.lock(realm, &account.id, now).await?;
+                let until = self.lock(&account.id, client, now).await?;
                 self.audit_session(realm, origin, "login.lockout", &actor)
                     .await?;
                 return Err(AuthError::Locked {
@@ -72,7 +79,9 @@ impl Accounts<'_> {
                 .await?;
             return Err(AuthError::Deactivated);
         }
-        self.db.record_login_success(realm, &account.id).await?;
+        self.db
+            .clear_login_failures(&account.id, Some(client))
+            .await?;
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue(&account, &family).await?;
         self.audit_session(realm, origin, "login.success", &actor)
@@ -155,10 +164,10 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Locks an account for the lockout period; returns until when.
-    async fn lock(&self, realm: Realm<'_>, id: &str, now: i64) -> Result<i64, AuthError> {
+    /// Locks `client` out of the account for the lockout period; returns until when.
+    async fn lock(&self, account_id: &str, client: &str, now: i64) -> Result<i64, AuthError> {
         let until = now + i64::try_from(self.settings.lockout.as_millis()).unwrap_or(i64::MAX);
-        self.db.lock_account(realm, id, until).await?;
+        self.db.lock_login(account_id, client, until).await?;
         Ok(until)
     }
 
