@@ -35,14 +35,7 @@ async fn register(app: &TestApp, subdomain: &str, client: &str) -> Resp {
 /// A company signed up and approved, with its founder's password `PASSWORD`.
 async fn approved(app: &TestApp, subdomain: &str) {
     register(app, subdomain, "192.0.2.1").await.expect(201);
-    app.req(
-        Method::POST,
-        &format!("/api/admin/tenants/{subdomain}/approve"),
-    )
-    .bearer(&app.admin_token())
-    .send()
-    .await
-    .expect(200);
+    crate::accounts::approve(app, subdomain).await.expect(200);
 }
 
 async fn login(app: &TestApp, tenant: &str, client: &str, password: &str) -> Resp {

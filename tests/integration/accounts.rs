@@ -44,7 +44,7 @@ async fn refresh(app: &TestApp, token: &Value) -> Resp {
         .await
 }
 
-async fn approve(app: &TestApp, subdomain: &str) -> Resp {
+pub(crate) async fn approve(app: &TestApp, subdomain: &str) -> Resp {
     app.req(
         Method::POST,
         &format!("/api/admin/tenants/{subdomain}/approve"),
