@@ -142,6 +142,8 @@ pub struct Config {
     pub billing: crate::billing::BillingSettings,
     /// What a module upload must be: its size cap and the trusted publishers.
     pub packages: crate::provisioning::PackageSettings,
+    /// A bearer token that may read `/metrics` (a platform admin's always may).
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -171,6 +173,7 @@ impl Config {
             clock: crate::clock::Clock::default(),
             billing: crate::billing::BillingSettings::default(),
             packages: crate::provisioning::PackageSettings::default(),
+            metrics_token: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod provisioning;
 pub mod runtime;
 pub mod schedules;
@@ -108,13 +109,14 @@ impl AppState {
             .map(|path| (path.clone(), Provenance::Extra));
         runtime.install_all(shipped.chain(extra)).await;
         let directory = Directory::load(db.clone(), config.base_domain.clone()).await?;
+        let throttle = Throttle::new(&config, runtime.metrics().clone());
         let state = Self(Arc::new(Shared {
             db,
             directory,
             runtime,
             keys,
             files: TenantFiles::new(&config.data_dir),
-            throttle: Throttle::new(&config),
+            throttle,
             config,
         }));
         // Modules installed at runtime, as the database has them.

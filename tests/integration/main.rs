@@ -17,6 +17,7 @@ mod files;
 mod guide;
 mod isolation;
 mod limits;
+mod metrics;
 mod migrations;
 mod notifications;
 mod packages;

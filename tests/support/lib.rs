@@ -91,6 +91,7 @@ pub struct TestAppBuilder {
     tenant_rate_limit: Option<RateLimit>,
     anonymous_limits: AnonymousLimits,
     trusted_proxies: Vec<ipnet::IpNet>,
+    metrics_token: Option<String>,
     events: EventSettings,
     clock: Clock,
     billing: BillingSettings,
@@ -220,6 +221,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The bearer token Prometheus scrapes `/metrics` with.
+    pub fn with_metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.into());
+        self
+    }
+
     pub fn with_cache_dir(mut self, dir: PathBuf) -> Self {
         self.cache_dir = Some(dir);
         self
@@ -246,6 +253,7 @@ impl TestAppBuilder {
         config.tenant_rate_limit = self.tenant_rate_limit;
         config.anonymous_limits = self.anonymous_limits;
         config.trusted_proxies = self.trusted_proxies;
+        config.metrics_token = self.metrics_token;
         config.events = self.events;
         config.clock = self.clock;
         config.billing = self.billing;
@@ -329,6 +337,7 @@ impl TestApp {
             tenant_rate_limit: Config::new(".").tenant_rate_limit,
             anonymous_limits: AnonymousLimits::default(),
             trusted_proxies: Vec::new(),
+            metrics_token: None,
             events: EventSettings {
                 retry_base: Duration::from_millis(20),
                 retry_max: Duration::from_millis(200),

@@ -89,6 +89,10 @@ pub struct Serve {
     /// from `X-Forwarded-For`.
     #[arg(long = "trusted-proxy", env = "MOSAIC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// A bearer token Prometheus may read `/metrics` with (a platform admin's token
+    /// always may).
+    #[arg(long, env = "MOSAIC_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// How often to compare every tenant with the database, in milliseconds, to catch
     /// changes made elsewhere that no notification announced.
     #[arg(long, env = "MOSAIC_TENANT_SWEEP_MS", default_value_t = 2000)]
@@ -156,6 +160,7 @@ pub(super) async fn run(
         demo_requests_per_hour: serve.demo_requests_per_hour,
     };
     config.trusted_proxies = serve.trusted_proxies;
+    config.metrics_token = serve.metrics_token.filter(|t| !t.trim().is_empty());
     config.tenant_sweep_interval = Duration::from_millis(serve.tenant_sweep_ms.max(10));
     config.events = crate::events::EventSettings {
         max_attempts: serve.event_max_attempts.max(1),

@@ -93,6 +93,10 @@ impl Deliverer<'_> {
                     (tenant_id, next)
                 }));
             }
+            let waiting = due.keys().filter(|t| !in_flight.contains(*t)).count();
+            self.runtime
+                .metrics()
+                .set_event_tenants_waiting(waiting + in_flight.len());
             let next_due = due
                 .iter()
                 .filter(|(tenant, _)| !in_flight.contains(*tenant))

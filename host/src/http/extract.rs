@@ -219,6 +219,7 @@ impl FromRequestParts<AppState> for TenantCtx {
             TenantStatus::Archived => return Err(ApiError::TenantInactive("archived")),
         }
         tracing::Span::current().record("tenant", view.tenant.subdomain.as_str());
+        super::note_tenant_plan(&view.tenant.plan);
         let ctx = Self(view);
         parts.extensions.insert(ctx.clone());
         Ok(ctx)

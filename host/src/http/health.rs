@@ -1,16 +1,60 @@
 //! `GET /healthz`: the process is up and its database answers; `degraded` names
-//! the modules refused at start-up while the others serve.
+//! the modules refused at start-up while the others serve. `GET /metrics`: the
+//! Prometheus exposition, for a platform admin or the scraper's token.
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::ApiError;
+use super::extract::PlatformAdmin;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(health))
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+    mut parts: Parts,
+) -> Result<impl IntoResponse, ApiError> {
+    if !is_scraper(&state, &parts) {
+        PlatformAdmin::from_request_parts(&mut parts, &state).await?;
+    }
+    let mail = state.db.unsent_mail().await?;
+    let body = state
+        .runtime
+        .metrics()
+        .render(state.runtime.slot_count(), mail);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        body,
+    ))
+}
+
+/// The request carries the configured scrape token. Digests are compared, so the
+/// time taken says nothing about how much of the token was right.
+fn is_scraper(state: &AppState, parts: &Parts) -> bool {
+    let Some(expected) = &state.config.metrics_token else {
+        return false;
+    };
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(given.trim().as_bytes()) == Sha256::digest(expected.as_bytes())
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

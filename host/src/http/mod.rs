@@ -38,6 +38,8 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 tokio::task_local! {
     static REQUEST_ID: Arc<str>;
     static CLIENT_IP: Option<IpAddr>;
+    /// The plan of the tenant the request turned out to be for, for the metrics.
+    static TENANT_PLAN: std::sync::OnceLock<String>;
 }
 
 /// The client's address, for the audit log.
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .production
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     let trusted_proxies: Arc<[ipnet::IpNet]> = state.config.trusted_proxies.clone().into();
+    let metrics = state.runtime.metrics().clone();
     let bench = if state.config.bench_routes {
         bench::router()
     } else {
@@ -104,7 +107,12 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(middleware::from_fn(move |req, next| {
-            scope_request(Arc::clone(&trusted_proxies), req, next)
+            scope_request(
+                Arc::clone(&trusted_proxies),
+                Arc::clone(&metrics),
+                req,
+                next,
+            )
         }))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -132,9 +140,25 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
+/// Records which tenant plan the request is for.
+fn note_tenant_plan(plan: &str) {
+    let _ = TENANT_PLAN.try_with(|cell| cell.set(plan.to_owned()));
+}
+
 /// Makes the request id and the client address available to everything the
-/// request runs.
-async fn scope_request(trusted_proxies: Arc<[ipnet::IpNet]>, req: Request, next: Next) -> Response {
+/// request runs, and counts the request when it is answered.
+async fn scope_request(
+    trusted_proxies: Arc<[ipnet::IpNet]>,
+    metrics: Arc<crate::metrics::Metrics>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route: Arc<str> = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched".into(), |path| path.as_str().into());
+    let method = req.method().clone();
     let id: Arc<str> = req
         .extensions()
         .get::<RequestId>()
@@ -146,9 +170,20 @@ async fn scope_request(trusted_proxies: Arc<[ipnet::IpNet]>, req: Request, next:
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     let ip = peer.map(|peer| forwarded_client(peer, req.headers(), &trusted_proxies));
-    REQUEST_ID
-        .scope(id, CLIENT_IP.scope(ip, next.run(req)))
-        .await
+    let answered = TENANT_PLAN.scope(std::sync::OnceLock::new(), async move {
+        let response = next.run(req).await;
+        let plan = TENANT_PLAN.with(|plan| plan.get().cloned());
+        (response, plan)
+    });
+    let (response, plan) = REQUEST_ID.scope(id, CLIENT_IP.scope(ip, answered)).await;
+    metrics.request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        plan.as_deref().unwrap_or("none"),
+        started.elapsed(),
+    );
+    response
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

@@ -15,14 +15,19 @@ use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use std::sync::Arc;
+
 use super::ApiError;
 use crate::config::{Config, RateLimit};
+use crate::metrics::Metrics;
 
 /// Who an anonymous bucket belongs to: a scope (a tenant's id, or the platform)
 /// and the client's address (none when it is not known, all such clients share).
 type Visitor = (String, Option<IpAddr>);
 
 pub struct Throttle {
+    /// Refusals are counted by bucket.
+    metrics: Arc<Metrics>,
     tenants: Option<TenantLimits>,
     /// Password attempts (logins, reset confirmations) per scope and client.
     sign_ins: DefaultKeyedRateLimiter<Visitor>,
@@ -75,10 +80,11 @@ fn at_least_one(n: u32) -> NonZeroU32 {
 }
 
 impl Throttle {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
         let host_rate = config.tenant_rate_limit.filter(|l| l.per_second > 0);
         let anonymous = &config.anonymous_limits;
         Self {
+            metrics,
             tenants: host_rate.map(|host| TenantLimits {
                 host,
                 default: RateLimiter::keyed(TenantLimits::quota(host.per_second, host.burst)),
@@ -105,7 +111,7 @@ impl Throttle {
     /// Only for authenticated callers: anyone else would drain it.
     pub fn tenant(&self, tenant_id: &String, plan_rate: Option<i64>) -> Result<(), ApiError> {
         match &self.tenants {
-            Some(limits) => limits.check(tenant_id, plan_rate),
+            Some(limits) => self.counted("tenant", limits.check(tenant_id, plan_rate)),
             None => Ok(()),
         }
     }
@@ -113,36 +119,46 @@ impl Throttle {
     /// Takes one password attempt for `scope` (a tenant's id, or `platform`) from
     /// the client's bucket.
     pub fn sign_in(&self, scope: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
-        self.sign_ins
-            .check_key(&(scope.to_owned(), client))
-            .map_err(refusal)
+        let checked = self.sign_ins.check_key(&(scope.to_owned(), client));
+        self.counted("sign_in", checked.map_err(refusal))
     }
 
     /// Takes one reset mail for the tenant from the client's bucket.
     pub fn reset_request(&self, tenant_id: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
-        self.reset_requests
-            .check_key(&(tenant_id.to_owned(), client))
-            .map_err(refusal)
+        let checked = self
+            .reset_requests
+            .check_key(&(tenant_id.to_owned(), client));
+        self.counted("reset_request", checked.map_err(refusal))
     }
 
     /// Takes one sign-up from the client's bucket.
     pub fn sign_up(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
-        self.sign_ups.check_key(&client).map_err(refusal)
+        let checked = self.sign_ups.check_key(&client);
+        self.counted("sign_up", checked.map_err(refusal))
     }
 
     /// Takes one demo request from the client's bucket.
     pub fn demo_request(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
-        self.demo_requests.check_key(&client).map_err(refusal)
+        let checked = self.demo_requests.check_key(&client);
+        self.counted("demo_request", checked.map_err(refusal))
     }
 
     /// Takes one public page of the tenant from the client's bucket.
     pub fn visitor(&self, tenant_id: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
         match &self.visitors {
-            Some(limiter) => limiter
-                .check_key(&(tenant_id.to_owned(), client))
-                .map_err(refusal),
+            Some(limiter) => {
+                let checked = limiter.check_key(&(tenant_id.to_owned(), client));
+                self.counted("visitor", checked.map_err(refusal))
+            }
             None => Ok(()),
         }
+    }
+
+    fn counted(&self, bucket: &'static str, checked: Result<(), ApiError>) -> Result<(), ApiError> {
+        if checked.is_err() {
+            self.metrics.rate_limited(bucket);
+        }
+        checked
     }
 
     /// Forgets buckets that are full again, so the maps do not grow without bound.

@@ -200,7 +200,9 @@ impl Runtime {
         export: E,
     ) -> Result<E::Output, DispatchError> {
         let limits = &self.inner.limits;
+        let metrics = &self.inner.metrics;
         let slot = self.slot(&ctx);
+        let waiting = Instant::now();
         let checkout = match slot.checkout(&self.inner.engine, limits).await {
             // The engine's instance pool is full of other slots' idle instances:
             // drop those (they are cheap to make again) and try once more.
@@ -210,10 +212,15 @@ impl Runtime {
             }
             other => other,
         };
+        metrics.instance_wait(&ctx.module.key, waiting.elapsed());
         let mut lease = checkout.map_err(|e| match e {
-            CheckoutError::Busy(_) => DispatchError::Busy,
+            CheckoutError::Busy(_) => {
+                metrics.limit_hit("busy");
+                DispatchError::Busy
+            }
             other => DispatchError::Internal(other.to_string()),
         })?;
+        let (module, started) = (ctx.module.clone(), Instant::now());
         let deadline = ctx.deadline;
         let (who, cpu_bound) = (Who::of(&ctx), lease.instance.store.data().cpu.cpu_bound());
         {
@@ -229,21 +236,37 @@ impl Runtime {
         // stops one that waits in a host or WASI call (a sleep, a poll, a slow
         // query). The dropped call cancels that wait, and its instance is discarded
         // with its lease.
-        let Some((mut lease, result)) = self.inner.cpu_bound.run(call, &cpu_bound, deadline).await
-        else {
-            return Err(classify(&DeadlineExceeded.into(), &who));
-        };
-        let state = lease.instance.store.data_mut();
-        state.cpu.end_call();
-        state.call = None;
-        match result {
-            Ok(output) => {
-                lease.release(limits);
-                E::check(output, limits)
+        let outcome = match self.inner.cpu_bound.run(call, &cpu_bound, deadline).await {
+            None => Err(classify(&DeadlineExceeded.into(), &who)),
+            Some((mut lease, result)) => {
+                let state = lease.instance.store.data_mut();
+                state.cpu.end_call();
+                state.call = None;
+                match result {
+                    Ok(output) => {
+                        lease.release(limits);
+                        E::check(output, limits)
+                    }
+                    // The lease is dropped here, and the instance with it.
+                    Err(err) => Err(classify(&err, &who)),
+                }
             }
-            // The lease is dropped here, and the instance with it.
-            Err(err) => Err(classify(&err, &who)),
+        };
+        let (label, limit) = match &outcome {
+            Ok(_) => ("ok", None),
+            Err(DispatchError::Timeout) => ("timeout", Some("deadline")),
+            Err(DispatchError::MemoryLimit) => ("memory_limit", Some("memory")),
+            Err(DispatchError::ResponseTooLarge(_)) => {
+                ("response_too_large", Some("response_size"))
+            }
+            Err(DispatchError::Trap(_)) => ("trap", None),
+            Err(_) => ("bad_response", None),
+        };
+        metrics.module_call(&module.key, label, started.elapsed());
+        if let Some(kind) = limit {
+            metrics.limit_hit(kind);
         }
+        outcome
     }
 }
 

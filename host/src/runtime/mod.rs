@@ -85,6 +85,7 @@ struct Inner {
     /// Held while the installed modules are changed or brought in line with the
     /// database, so that what this replica runs is always what the database said last.
     catalog: tokio::sync::Mutex<()>,
+    metrics: Arc<crate::metrics::Metrics>,
     db: Db,
     limits: Limits,
     cache: cache::ArtifactCache,
@@ -112,11 +113,17 @@ impl Runtime {
                 last_errors: DashMap::new(),
                 refusals_audited: DashMap::new(),
                 catalog: tokio::sync::Mutex::new(()),
+                metrics: Arc::default(),
                 db,
                 limits,
                 cache: cache::ArtifactCache::new(cache_dir),
             }),
         })
+    }
+
+    /// The host's metrics, which module calls feed.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
     }
 
     /// Tenants with newly committed events, for whoever delivers them.

@@ -134,6 +134,11 @@ impl Runtime {
         before - self.inner.slots.len()
     }
 
+    /// Live slots, without listing them.
+    pub fn slot_count(&self) -> usize {
+        self.inner.slots.len()
+    }
+
     pub fn slots(&self) -> Vec<SlotInfo> {
         use std::sync::atomic::Ordering::Relaxed;
         let mut all: Vec<SlotInfo> = self

@@ -59,6 +59,13 @@ impl Db {
         Ok(())
     }
 
+    /// Mails queued and not sent yet.
+    pub async fn unsent_mail(&self) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+    }
+
     /// The newest messages first.
     pub async fn recent_mail(&self, limit: i64) -> DbResult<Vec<Mail>> {
         sqlx::query(
