@@ -106,6 +106,10 @@ pub struct Config {
     /// Secrets being rotated out, each held to the same minimum: tokens they signed
     /// are still accepted.
     pub jwt_previous_secrets: Vec<String>,
+    /// The key audit rows are sealed with (at least 32 bytes), kept outside the
+    /// database; none means one generated and kept in `data_dir` (refused in
+    /// production).
+    pub audit_key: Option<String>,
     /// Production: an explicit secret is required, and nothing meant for development
     /// (demo data, benchmark routes) runs.
     pub production: bool,
@@ -154,6 +158,7 @@ impl Config {
             base_domain: None,
             jwt_secret: None,
             jwt_previous_secrets: Vec::new(),
+            audit_key: None,
             production: false,
             shipped_modules: Vec::new(),
             modules: Vec::new(),
@@ -184,6 +189,35 @@ impl Config {
                 self.data_dir.join("mosaic.db").display()
             )
         })
+    }
+
+    /// The audit key this configuration names (see `audit_key`).
+    pub fn load_audit_key(&self) -> anyhow::Result<crate::store::AuditKey> {
+        use anyhow::Context as _;
+        // A key generated beside the database would be no secret from whoever can
+        // read the database.
+        anyhow::ensure!(
+            self.audit_key.is_some() || !self.production,
+            "production needs MOSAIC_AUDIT_KEY (or MOSAIC_AUDIT_KEY_FILE) of at least {} bytes, \
+             kept outside the database",
+            crate::store::AuditKey::MIN_BYTES
+        );
+        let secret = crate::auth::load_or_create_secret(
+            self.audit_key.as_deref(),
+            &self.data_dir,
+            "audit-key",
+        )
+        .context("loading the audit key")?;
+        crate::store::AuditKey::new(&secret).map_err(anyhow::Error::msg)
+    }
+
+    /// Connects to the configured database, sealing audit rows with its key.
+    pub async fn open_db(&self) -> anyhow::Result<crate::store::Db> {
+        let key = self.load_audit_key()?;
+        std::fs::create_dir_all(&self.data_dir)?;
+        Ok(crate::store::Db::connect(&self.database_url())
+            .await?
+            .with_audit_key(key))
     }
 
     pub fn cache_dir(&self) -> PathBuf {

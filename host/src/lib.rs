@@ -79,10 +79,15 @@ impl AppState {
         let keys = JwtKeys::from_config(&config)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+        let audit_key = config.load_audit_key()?;
         let db = Db::connect(&config.database_url())
             .await
-            .context("connecting to the database")?;
+            .context("connecting to the database")?
+            .with_audit_key(audit_key.clone());
         db.migrate().await.context("migrating the database")?;
+        db.check_audit_key(&audit_key)
+            .await
+            .context("checking the audit key (MOSAIC_AUDIT_KEY)")?;
         let default_plan = &config.billing.default_plan;
         anyhow::ensure!(
             !config.billing.check_default_plan

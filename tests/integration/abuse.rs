@@ -469,3 +469,37 @@ async fn page_sizes_outside_the_documented_range_are_refused() {
         .await
         .expect(200);
 }
+
+/// A burst of failed logins writes its counters outside any transaction while
+/// audit rows are appended in transactions: on SQLite every one of them is still
+/// answered and audited, without retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_failures_is_answered_and_audited_in_full() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .with_anonymous_limits(|limits| limits.sign_ins_per_minute = 1000)
+        .start()
+        .await;
+    approved(&app, "acme").await;
+    let attempts: Vec<_> = (0..40)
+        .map(|i| {
+            tokio::spawn(
+                app.req(Method::POST, "/api/auth/login")
+                    .header("x-tenant-id", "acme")
+                    .json(&json!({"email": "founder@acme.example", "password": format!("guess {i:04}")}))
+                    .send(),
+            )
+        })
+        .collect();
+    for attempt in attempts {
+        let status = attempt.await.expect("joined").status.as_u16();
+        assert!(matches!(status, 401 | 423), "{status}");
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action LIKE 'login.%'",
+    )
+    .bind(app.tenant_id("acme").await)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 40);
+}

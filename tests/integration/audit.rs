@@ -1,12 +1,14 @@
-//! The audit log: filters, and a hash chain that finds altered or removed rows.
+//! The audit log: filters, and a keyed hash chain that finds altered or removed
+//! rows, even when whoever altered them recomputed the hashes.
 
-use mosaic_tests::{Backend, TestApp, both_backends, mosaic_command};
+use mosaic_tests::{Backend, TEST_AUDIT_KEY, TestApp, audit_key, both_backends, mosaic_command};
 use reqwest::Method;
 use serde_json::json;
 
 both_backends!(
     audit_filters_and_pages,
     tampering_is_detected,
+    the_chain_is_keyed_and_sealed,
     what_a_sender_chooses_is_stored_only_up_to_a_size
 );
 
@@ -99,7 +101,10 @@ async fn tampering_is_detected(backend: Backend) {
             .expect(200);
     }
     let db = &app.state.db;
-    let intact = db.verify_audit(|_| {}).await.expect("verify");
+    let intact = db
+        .verify_audit(&audit_key(), None, |_| {})
+        .await
+        .expect("verify");
     assert!(intact.problem.is_none(), "{intact:?}");
     assert_eq!(intact.rows, 5);
 
@@ -116,7 +121,10 @@ async fn tampering_is_detected(backend: Backend) {
         .execute(&db.pool)
         .await
         .expect("tamper");
-    let altered = db.verify_audit(|_| {}).await.expect("verify");
+    let altered = db
+        .verify_audit(&audit_key(), None, |_| {})
+        .await
+        .expect("verify");
     let problem = altered.problem.expect("alteration found");
     assert_eq!(problem.seq, seq);
     assert!(problem.reason.contains("content"), "{problem:?}");
@@ -127,7 +135,10 @@ async fn tampering_is_detected(backend: Backend) {
         .execute(&db.pool)
         .await
         .expect("delete");
-    let removed = db.verify_audit(|_| {}).await.expect("verify");
+    let removed = db
+        .verify_audit(&audit_key(), None, |_| {})
+        .await
+        .expect("verify");
     let problem = removed.problem.expect("removal found");
     assert!(problem.seq > seq);
     assert!(problem.reason.contains("missing"), "{problem:?}");
@@ -137,7 +148,7 @@ async fn tampering_is_detected(backend: Backend) {
         let output = mosaic_command(crate::MOSAIC)
             .arg("--data-dir")
             .arg(app.data_dir())
-            .args(["audit", "verify"])
+            .args(["--audit-key", TEST_AUDIT_KEY, "audit", "verify"])
             .output()
             .await
             .expect("mosaic audit verify runs");
@@ -187,6 +198,198 @@ async fn what_a_sender_chooses_is_stored_only_up_to_a_size(backend: Backend) {
             user_agent.len()
         );
     }
-    let intact = app.state.db.verify_audit(|_| {}).await.expect("verify");
+    let intact = app
+        .state
+        .db
+        .verify_audit(&audit_key(), None, |_| {})
+        .await
+        .expect("verify");
     assert!(intact.problem.is_none(), "{intact:?}");
+}
+
+/// A log whose rows alternate suspensions and reactivations of `acme`.
+async fn audited_app(backend: Backend) -> TestApp {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &[])
+        .start()
+        .await;
+    for transition in ["suspend", "reactivate", "suspend"] {
+        app.req(
+            Method::POST,
+            &format!("/api/admin/tenants/acme/{transition}"),
+        )
+        .bearer(&app.admin_token())
+        .json(&json!({"reason": "audit test"}))
+        .send()
+        .await
+        .expect(200);
+    }
+    app
+}
+
+/// Someone with write access to the database but not the key: an edited row
+/// rehashed with plain SHA-256 (what the chain was), every hash cleared, the seal
+/// removed too. Each is found; the last only against a head exported before.
+async fn the_chain_is_keyed_and_sealed(backend: Backend) {
+    use sha2::{Digest, Sha256};
+    let app = audited_app(backend).await;
+    let db = &app.state.db;
+    let head = db.audit_head().await.expect("head").expect("a sealed row");
+    let intact = db
+        .verify_audit(&audit_key(), Some(&head), |_| {})
+        .await
+        .expect("verify");
+    assert!(intact.problem.is_none(), "{intact:?}");
+    assert_eq!(
+        intact.sealed_from,
+        Some(1),
+        "a new log is sealed from its first row"
+    );
+    assert_eq!(intact.head.as_ref(), Some(&head));
+    assert_eq!(
+        head.to_string().parse::<mosaic::store::AuditHead>(),
+        Ok(head.clone())
+    );
+
+    // A reason rewritten, its hash recomputed the unkeyed way.
+    type Row = (
+        i64,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+    );
+    let row: Row = sqlx::query_as(
+            "SELECT seq, prev_hash, tenant_id, actor, action, target, before, request_id, ip, user_agent, at \
+             FROM audit_log WHERE action = 'tenant.suspend' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("row");
+    let (seq, prev_hash, tenant_id, actor, action, target, before, request_id, ip, user_agent, at) =
+        row;
+    let forged_after = r#"{"status":"suspended","reason":"nothing to see"}"#;
+    let content = json!([
+        prev_hash,
+        tenant_id,
+        actor,
+        action,
+        target,
+        before,
+        forged_after,
+        request_id,
+        ip,
+        user_agent,
+        at
+    ]);
+    let rehashed = hex::encode(Sha256::digest(content.to_string().as_bytes()));
+    sqlx::query("UPDATE audit_log SET after = $1, hash = $2 WHERE seq = $3")
+        .bind(forged_after)
+        .bind(&rehashed)
+        .bind(seq)
+        .execute(&db.pool)
+        .await
+        .expect("tamper");
+    let problem = db
+        .verify_audit(&audit_key(), None, |_| {})
+        .await
+        .expect("verify")
+        .problem
+        .expect("the rehashed row is found");
+    assert_eq!(problem.seq, seq);
+    assert!(problem.reason.contains("content"), "{problem:?}");
+
+    // Every hash cleared: sealed rows without one.
+    sqlx::query("UPDATE audit_log SET hash = NULL, prev_hash = NULL")
+        .execute(&db.pool)
+        .await
+        .expect("clear");
+    let problem = db
+        .verify_audit(&audit_key(), None, |_| {})
+        .await
+        .expect("verify")
+        .problem
+        .expect("cleared hashes are found");
+    assert!(problem.reason.contains("no hash"), "{problem:?}");
+
+    // The seal removed as well: only the exported head still knows.
+    sqlx::query("DELETE FROM audit_seal")
+        .execute(&db.pool)
+        .await
+        .expect("unseal");
+    let problem = db
+        .verify_audit(&audit_key(), Some(&head), |_| {})
+        .await
+        .expect("verify")
+        .problem
+        .expect("a log rewritten from scratch is found against the head");
+    assert!(problem.reason.contains("seal"), "{problem:?}");
+}
+
+/// `mosaic audit head` and `verify --head` from the command line; a host (or the
+/// CLI) with another key refuses the log rather than writing rows nobody can check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_exports_a_head_and_refuses_another_key() {
+    let app = audited_app(Backend::Sqlite).await;
+    let cli = |args: &[&str]| {
+        let mut command = mosaic_command(crate::MOSAIC);
+        command.arg("--data-dir").arg(app.data_dir()).args(args);
+        command
+    };
+    let output = cli(&["--audit-key", TEST_AUDIT_KEY, "audit", "head"])
+        .output()
+        .await
+        .expect("mosaic audit head runs");
+    assert!(output.status.success(), "{output:?}");
+    let head = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(head.parse::<mosaic::store::AuditHead>().is_ok(), "{head}");
+    let output = cli(&[
+        "--audit-key",
+        TEST_AUDIT_KEY,
+        "audit",
+        "verify",
+        "--head",
+        &head,
+    ])
+    .output()
+    .await
+    .expect("mosaic audit verify runs");
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("intact"));
+
+    let other = "another-audit-key-that-is-32-bytes-or-longer";
+    let output = cli(&["--audit-key", other, "audit", "verify"])
+        .output()
+        .await
+        .expect("mosaic audit verify runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not the one the log was sealed with"),
+        "{stderr}"
+    );
+    let output = cli(&["--audit-key", "short", "audit", "verify"])
+        .output()
+        .await
+        .expect("mosaic audit verify runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 32"));
+    // A host with the other key does not start on this database.
+    let mut config = mosaic::Config::new(app.data_dir());
+    config.audit_key = Some(other.into());
+    config.jwt_secret = Some(mosaic_tests::TEST_JWT_SECRET.into());
+    let refused = mosaic::AppState::build(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{refused:#}").contains("sealed with"),
+        "{refused:#}"
+    );
 }

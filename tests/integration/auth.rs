@@ -139,6 +139,17 @@ async fn production_refuses_development_settings() {
         .expect("refused");
     assert!(demo.to_string().contains("development"), "{demo}");
     config.seed_demo = false;
+    // A key generated beside the database would be no secret from its readers.
+    let no_audit_key = mosaic::AppState::build(config.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        no_audit_key.to_string().contains("MOSAIC_AUDIT_KEY"),
+        "{no_audit_key}"
+    );
+    assert!(!dir.path().join("audit-key").exists());
+    config.audit_key = Some("a".repeat(40));
     mosaic::AppState::build(config)
         .await
         .expect("a production configuration starts");

@@ -10,6 +10,7 @@ mod billing;
 mod cli;
 mod complaints;
 mod contracts;
+mod crash;
 mod demo_requests;
 mod employees;
 mod events;
@@ -38,6 +39,7 @@ mod teams;
 mod tenancy;
 mod tenants;
 mod timesheets;
+mod toggle_load;
 mod toggles;
 mod wallet;
 

@@ -213,7 +213,7 @@ async fn state_transitions(backend: Backend) {
     )
     .await
     .expect_error(422, "validation_failed");
-    admin(
+    let mistyped = admin(
         &app,
         Method::POST,
         "/api/admin/tenants/acme/suspend",
@@ -221,6 +221,11 @@ async fn state_transitions(backend: Backend) {
     )
     .await
     .expect_error(422, "validation_failed");
+    assert_eq!(
+        mistyped.body["fields"],
+        json!({"reason": "must be a string"}),
+        "one error shape everywhere"
+    );
     app.req(Method::POST, "/api/admin/tenants/acme/suspend")
         .bearer(&app.admin_token())
         .raw("{not json")
@@ -238,6 +243,13 @@ async fn state_transitions(backend: Backend) {
     .body;
     assert_eq!(suspended["status"], "suspended");
     assert_eq!(suspended["status_reason"], "unpaid invoice");
+    // A transition answers the tenant as GET does, modules and domains included.
+    let shown = admin(&app, Method::GET, "/api/admin/tenants/acme", None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(suspended, shown);
+    assert!(suspended["modules"].is_object() && suspended["domains"].is_array());
     call().await.expect_error(403, "tenant_inactive");
 
     // Only the allowed moves.

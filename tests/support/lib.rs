@@ -22,6 +22,13 @@ pub mod load;
 
 /// The signing secret of every test host unless a test picks another.
 pub const TEST_JWT_SECRET: &str = "integration-test-secret-of-32-bytes-or-more";
+/// The key every test host seals its audit rows with.
+pub const TEST_AUDIT_KEY: &str = "integration-test-audit-key-of-32-bytes-or-more";
+
+/// The audit key of every test host, to verify their logs with.
+pub fn audit_key() -> mosaic::store::AuditKey {
+    mosaic::store::AuditKey::new(TEST_AUDIT_KEY.as_bytes()).expect("a long enough key")
+}
 
 /// `header.payload.signature` with `alg` in the header: signed with HMAC under `key`
 /// for HS256 and HS512, whatever the key's length (as an attacker would sign), and
@@ -249,6 +256,7 @@ impl TestAppBuilder {
         config.base_domain = self.base_domain;
         config.jwt_secret = self.jwt_secret;
         config.jwt_previous_secrets = self.previous_jwt_secrets;
+        config.audit_key = Some(TEST_AUDIT_KEY.into());
         config.production = self.production;
         config.tenant_rate_limit = self.tenant_rate_limit;
         config.anonymous_limits = self.anonymous_limits;
@@ -701,6 +709,8 @@ pub fn mosaic_command(exe: &str) -> tokio::process::Command {
             target_dir().join("wasm32-wasip2/release"),
         )
         .env("MOSAIC_LOG", "warn")
+        // The key of the test hosts, so a CLI or replica can share their database.
+        .env("MOSAIC_AUDIT_KEY", TEST_AUDIT_KEY)
         .kill_on_drop(true);
     command
 }
@@ -756,6 +766,11 @@ impl Replica {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Where the process keeps its files (its SQLite database, by default).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     /// Kills the process with SIGKILL (nothing is flushed or finished) and hands back

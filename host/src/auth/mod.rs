@@ -195,8 +195,9 @@ impl JwtKeys {
     /// kept in the data dir) and the previous secrets, all held to the same rule.
     pub fn from_config(config: &crate::Config) -> anyhow::Result<Self> {
         use anyhow::Context as _;
-        let secret = load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)
-            .context("loading the JWT signing secret")?;
+        let secret =
+            load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir, "jwt-secret")
+                .context("loading the JWT signing secret")?;
         let previous: Vec<&[u8]> = config
             .jwt_previous_secrets
             .iter()
@@ -263,17 +264,23 @@ pub fn valid_email(s: &str) -> bool {
 
 /// The signing secret: `configured` if given, else the one kept in `data_dir`, made
 /// on first start.
-fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
+/// The configured secret, or (development) the one kept in `data_dir/<file>`,
+/// generated on first use.
+pub(crate) fn load_or_create_secret(
+    configured: Option<&str>,
+    data_dir: &Path,
+    file: &str,
+) -> std::io::Result<Vec<u8>> {
     if let Some(secret) = configured {
         return Ok(secret.as_bytes().to_vec());
     }
-    let path = data_dir.join("jwt-secret");
+    let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(hex_secret) => Ok(hex_secret.trim().as_bytes().to_vec()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(data_dir)?;
             let secret = hex::encode(rand::random::<[u8; 32]>());
-            let tmp = data_dir.join(format!("jwt-secret.{}.tmp", std::process::id()));
+            let tmp = data_dir.join(format!("{file}.{}.tmp", std::process::id()));
             write_private(&tmp, &secret)?;
             // Linking fails if the file exists: of two first starts, one wins and
             // both read the winner's secret back.

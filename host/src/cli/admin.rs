@@ -43,7 +43,7 @@ async fn create_platform_admin(config: Config, email: &str, name: &str) -> anyho
         anyhow::bail!("the password {problem}");
     }
     std::fs::create_dir_all(&config.data_dir)?;
-    let db = crate::store::Db::connect(&config.database_url()).await?;
+    let db = config.open_db().await?;
     db.migrate().await?;
     let hash = crate::auth::accounts::hash_blocking(
         crate::auth::accounts::queue_of(crate::store::Realm::Platform),

@@ -8,8 +8,17 @@ use crate::store::AuditFilter;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain and report the first row that does not hold.
-    Verify,
+    /// Recompute the keyed hash chain and report the first row that does not hold.
+    Verify {
+        /// A head printed earlier by `mosaic audit head` and kept outside the
+        /// database: that row must still be there, unchanged, which catches a log
+        /// rewritten from scratch.
+        #[arg(long)]
+        head: Option<crate::store::AuditHead>,
+    },
+    /// Print the newest sealed row as `seq:sealed_from:hash`, to keep elsewhere (a
+    /// ticket, another system's log) for a later `verify --head`.
+    Head,
     /// The newest entries.
     List {
         /// A tenant id.
@@ -24,15 +33,22 @@ pub enum AuditCommand {
 }
 
 pub(super) async fn run(config: Config, command: AuditCommand) -> anyhow::Result<()> {
-    let db = crate::store::Db::connect(&config.database_url()).await?;
+    let db = config.open_db().await?;
     db.migrate().await?;
     match command {
-        AuditCommand::Verify => {
+        AuditCommand::Head => match db.audit_head().await? {
+            Some(head) => {
+                println!("{head}");
+                Ok(())
+            }
+            None => anyhow::bail!("no row is sealed yet"),
+        },
+        AuditCommand::Verify { head } => {
             let bar = indicatif::ProgressBar::new_spinner().with_style(
                 indicatif::ProgressStyle::with_template("{spinner} {pos} rows checked")?,
             );
             let report = db
-                .verify_audit(|seen| {
+                .verify_audit(db.audit_key()?, head.as_ref(), |seen| {
                     if seen % 256 == 0 {
                         bar.set_position(seen);
                     }

@@ -20,7 +20,7 @@ pub(super) async fn run(config: Config, command: MailCommand) -> anyhow::Result<
 }
 
 async fn list_mail(config: Config, limit: i64) -> anyhow::Result<()> {
-    let db = crate::store::Db::connect(&config.database_url()).await?;
+    let db = config.open_db().await?;
     db.migrate().await?;
     for mail in db.recent_mail(limit).await? {
         println!(

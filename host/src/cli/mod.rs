@@ -25,7 +25,9 @@ use crate::{AppState, Config};
 #[command(
     name = "mosaic",
     version,
-    about = "Multi-tenant platform running business modules as Wasm components"
+    about = "Multi-tenant platform running business modules as Wasm components",
+    after_help = "Logs go to stderr, in colour only on a terminal. MOSAIC_LOG sets what is \
+                  logged, as a tracing filter (default `info`; e.g. `mosaic=debug,sqlx=warn`)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -34,7 +36,9 @@ struct Cli {
     command: Command,
 }
 
+/// The options every subcommand takes, under their own heading in each `--help`.
 #[derive(Args)]
+#[command(next_help_heading = "Global options")]
 struct Common {
     /// Where the SQLite database, the generated JWT secret and the compiled-module cache live.
     #[arg(long, env = "MOSAIC_DATA_DIR", default_value = "./data", global = true)]
@@ -64,6 +68,18 @@ struct Common {
         global = true
     )]
     jwt_previous_secrets: Vec<String>,
+    /// The key audit rows are sealed with (HMAC), at least 32 bytes, kept outside the
+    /// database; generated and kept in the data dir when unset (not in production).
+    #[arg(long, env = "MOSAIC_AUDIT_KEY", hide_env_values = true, global = true)]
+    audit_key: Option<String>,
+    /// A file holding the audit key, instead of `--audit-key`.
+    #[arg(
+        long,
+        env = "MOSAIC_AUDIT_KEY_FILE",
+        global = true,
+        conflicts_with = "audit_key"
+    )]
+    audit_key_file: Option<PathBuf>,
     /// Production: an explicit secret is required; demo data, benchmark routes and
     /// `token issue` are refused.
     #[arg(long, env = "MOSAIC_PRODUCTION", global = true)]
@@ -205,6 +221,15 @@ pub async fn run() -> anyhow::Result<()> {
         None => cli.common.jwt_secret.clone(),
     };
     config.jwt_previous_secrets = cli.common.jwt_previous_secrets.clone();
+    config.audit_key = match &cli.common.audit_key_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the audit key from {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => cli.common.audit_key.clone(),
+    };
     config.production = cli.common.production;
     config.packages = crate::provisioning::PackageSettings {
         max_bytes: cli.common.max_module_mib.max(1).saturating_mul(1 << 20),
@@ -247,7 +272,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             std::fs::create_dir_all(&config.data_dir)?;
-            let db = crate::store::Db::connect(&config.database_url()).await?;
+            let db = config.open_db().await?;
             db.migrate().await?;
             println!("database is up to date");
             Ok(())

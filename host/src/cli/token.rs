@@ -54,7 +54,7 @@ async fn issue_token(config: Config, issue: Issue) -> anyhow::Result<()> {
             "use --platform-admin for a SUPER_ADMIN token"
         );
         let key = issue.tenant.unwrap_or_default();
-        let db = crate::store::Db::connect(&config.database_url()).await?;
+        let db = config.open_db().await?;
         let tenant = match db.tenant_by_subdomain(&key).await? {
             Some(t) => t,
             None => db

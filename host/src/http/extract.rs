@@ -47,21 +47,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             }
             Err(e) => return Err(ApiError::BadRequest(e.body_text())),
         };
-        // Every host route takes an object (serde would read an array into a struct
-        // by position).
-        if !value.is_object() {
-            return Err(field_problem("", "must be a JSON object"));
-        }
-        if let Some(field) = text_with_nul(&value, String::new()) {
-            return Err(field_problem(&field, "must not contain NUL characters"));
-        }
-        serde_path_to_error::deserialize(value)
-            .map(Self)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                shape_problem(if path == "." { "" } else { &path }, &e.into_inner())
-            })
+        body_object(value).map(Self)
     }
+}
+
+/// A well-formed JSON body read into `T`, or a 422 per field: every host route takes
+/// an object (serde would read an array into a struct by position), and no text
+/// with a NUL character.
+pub(super) fn body_object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(field_problem("", "must be a JSON object"));
+    }
+    if let Some(field) = text_with_nul(&value, String::new()) {
+        return Err(field_problem(&field, "must not contain NUL characters"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        shape_problem(if path == "." { "" } else { &path }, &e.into_inner())
+    })
 }
 
 /// The path of the first string (or key) in `value` holding a NUL character.

@@ -1,11 +1,12 @@
 //! The append-only audit log. There is deliberately no update or delete here: each
-//! row carries the SHA-256 of its content chained to the previous row's hash, so
-//! `mosaic audit verify` finds any row altered or removed behind the code's back.
+//! row carries a keyed hash of its content chained to the previous row's hash
+//! (`audit_chain.rs`), so `mosaic audit verify` finds any row altered or removed
+//! behind the code's back.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::audit_chain::{self, AuditKey, RowContent};
 use super::{Db, DbResult, now_ms};
 
 /// Key of the PostgreSQL advisory lock that makes appends take turns: each new row
@@ -86,38 +87,23 @@ impl<'a> AuditEntry<'a> {
     }
 }
 
-/// The hash of a row: its content and the previous row's hash, as a canonical JSON
-/// array (field order fixed, so the same row always hashes the same).
-#[allow(clippy::too_many_arguments)]
-fn chain_hash(
-    prev_hash: Option<&str>,
-    tenant_id: Option<&str>,
-    actor: &str,
-    action: &str,
-    target: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-    request_id: Option<&str>,
-    ip: Option<&str>,
-    user_agent: Option<&str>,
-    at: i64,
-) -> String {
-    let content = serde_json::json!([
-        prev_hash, tenant_id, actor, action, target, before, after, request_id, ip, user_agent, at
-    ]);
-    hex::encode(Sha256::digest(content.to_string().as_bytes()))
-}
-
 impl AuditEntry<'_> {
     /// Appends the row inside the caller's write transaction, so it exists exactly
     /// when the change it describes does.
-    pub(super) async fn insert(&self, conn: &mut sqlx::AnyConnection, at: i64) -> DbResult<()> {
+    pub(super) async fn insert(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        key: &AuditKey,
+        at: i64,
+    ) -> DbResult<()> {
         if conn.backend_name() == "PostgreSQL" {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(AUDIT_CHAIN_LOCK)
                 .execute(&mut *conn)
                 .await?;
         }
+        let seal = audit_chain::seal(conn).await?;
+        audit_chain::check_key(seal.as_ref(), key)?;
         let prev_hash: Option<String> =
             sqlx::query("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *conn)
@@ -134,22 +120,23 @@ impl AuditEntry<'_> {
             .user_agent
             .as_deref()
             .map(|ua| capped(ua, MAX_USER_AGENT));
-        let hash = chain_hash(
-            prev_hash.as_deref(),
-            self.tenant_id,
-            &actor,
-            self.action,
-            &target,
-            self.before.as_deref(),
-            self.after.as_deref(),
-            self.origin.request_id.as_deref(),
-            self.origin.ip.as_deref(),
-            user_agent.as_deref(),
+        let hash = RowContent {
+            prev_hash: prev_hash.as_deref(),
+            tenant_id: self.tenant_id,
+            actor: &actor,
+            action: self.action,
+            target: &target,
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+            request_id: self.origin.request_id.as_deref(),
+            ip: self.origin.ip.as_deref(),
+            user_agent: user_agent.as_deref(),
             at,
-        );
-        sqlx::query(
+        }
+        .sealed_hash(key);
+        let seq: i64 = sqlx::query_scalar(
             "INSERT INTO audit_log (tenant_id, actor, action, target, before, after, request_id, at, ip, user_agent, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
         )
         .bind(self.tenant_id)
         .bind(&*actor)
@@ -163,8 +150,11 @@ impl AuditEntry<'_> {
         .bind(user_agent.as_deref())
         .bind(prev_hash)
         .bind(hash)
-        .execute(conn)
+        .fetch_one(&mut *conn)
         .await?;
+        if seal.is_none() {
+            audit_chain::record_seal(conn, seq, key, at).await?;
+        }
         Ok(())
     }
 }
@@ -201,28 +191,9 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// What `Db::verify_audit` found.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditVerification {
-    /// Rows checked against the chain.
-    pub rows: u64,
-    /// Rows written before the chain existed (the first migrations), left unchecked.
-    pub unsealed: u64,
-    /// Hash of the newest row: keep it elsewhere to detect a removed tail later.
-    pub head: Option<String>,
-    /// The first row that does not hold, if any.
-    pub problem: Option<AuditProblem>,
-}
+pub(super) const AUDIT_COLUMNS: &str = "seq, tenant_id, actor, action, target, before, after, request_id, ip, user_agent, at, prev_hash, hash";
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditProblem {
-    pub seq: i64,
-    pub reason: &'static str,
-}
-
-const AUDIT_COLUMNS: &str = "seq, tenant_id, actor, action, target, before, after, request_id, ip, user_agent, at, prev_hash, hash";
-
-fn audit_record(row: &sqlx::any::AnyRow) -> DbResult<AuditRecord> {
+pub(super) fn audit_record(row: &sqlx::any::AnyRow) -> DbResult<AuditRecord> {
     let json = |i: usize| -> DbResult<Option<serde_json::Value>> {
         let text: Option<String> = row.try_get(i)?;
         Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t))))
@@ -247,26 +218,9 @@ fn audit_record(row: &sqlx::any::AnyRow) -> DbResult<AuditRecord> {
 impl Db {
     /// Appends an entry on its own (for actions that change nothing else).
     pub async fn append_audit(&self, entry: &AuditEntry<'_>) -> DbResult<()> {
-        let mut attempt = 0;
-        loop {
-            let appended = async {
-                let mut w = self.begin_write().await?;
-                entry.insert(&mut w.tx, now_ms()).await?;
-                w.commit().await
-            }
-            .await;
-            match appended {
-                // SQLite: reading the chain head and then writing fails with
-                // SQLITE_BUSY(_SNAPSHOT) when a write outside the writer gate (a login
-                // attempt counter) committed in between. The append is safe to retry.
-                Err(sqlx::Error::Database(e))
-                    if attempt < 5 && matches!(e.code().as_deref(), Some("5" | "517")) =>
-                {
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        let mut w = self.begin_write().await?;
+        entry.insert(&mut w.tx, self.audit_key()?, now_ms()).await?;
+        w.commit().await
     }
 
     /// One page of the log, newest first.
@@ -325,71 +279,6 @@ impl Db {
             .iter()
             .map(audit_record)
             .collect()
-    }
-
-    /// Walks the whole chain, oldest first, recomputing every hash. `progress` is
-    /// called with the number of rows seen so far.
-    pub async fn verify_audit(&self, mut progress: impl FnMut(u64)) -> DbResult<AuditVerification> {
-        use futures::TryStreamExt;
-        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq");
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&self.pool);
-        let mut report = AuditVerification {
-            rows: 0,
-            unsealed: 0,
-            head: None,
-            problem: None,
-        };
-        let mut sealed = false;
-        let mut prev: Option<String> = None;
-        while let Some(row) = rows.try_next().await? {
-            let r = audit_record(&row)?;
-            progress(report.rows + report.unsealed + 1);
-            let Some(hash) = &r.hash else {
-                if sealed {
-                    report.problem = Some(AuditProblem {
-                        seq: r.seq,
-                        reason: "row has no hash after the chain began",
-                    });
-                    break;
-                }
-                report.unsealed += 1;
-                continue;
-            };
-            sealed = true;
-            report.rows += 1;
-            if r.prev_hash != prev {
-                report.problem = Some(AuditProblem {
-                    seq: r.seq,
-                    reason: "previous row is missing or was replaced",
-                });
-                break;
-            }
-            // `before`/`after` are hashed as stored text, so read them back as text.
-            let text = |i: usize| row.try_get::<Option<String>, _>(i);
-            let expected = chain_hash(
-                r.prev_hash.as_deref(),
-                r.tenant_id.as_deref(),
-                &r.actor,
-                &r.action,
-                &r.target,
-                text(5)?.as_deref(),
-                text(6)?.as_deref(),
-                r.request_id.as_deref(),
-                r.ip.as_deref(),
-                r.user_agent.as_deref(),
-                r.at,
-            );
-            if &expected != hash {
-                report.problem = Some(AuditProblem {
-                    seq: r.seq,
-                    reason: "row content does not match its hash",
-                });
-                break;
-            }
-            prev = Some(hash.clone());
-        }
-        report.head = prev;
-        Ok(report)
     }
 }
 

@@ -141,6 +141,10 @@ mod tests {
             "16c04a0bf3175dc00d7fb1f9aababdabe5c8cd99b84e4df545936b0cca7fc3aefd6d4f6c491988e88af0ee3b0b5e7954",
         ),
         (
+            "postgres/0015_audit_seal.sql",
+            "1526a8600952fa93ff92b2cfeed25e3e8108c119c41c5474728f62d177376ac47e1fc7263b54d0ef84c4ae5758a989a7",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -195,6 +199,10 @@ mod tests {
         (
             "sqlite/0014_login_failures.sql",
             "51b9bcfd63a2a7d84e609b710ad9bb7c023fced40cc5b0c4e709f0a6ffa882a7219f56ab9eea3443dcdf7d6204633da6",
+        ),
+        (
+            "sqlite/0015_audit_seal.sql",
+            "ba6109102ae889502473eb474cfba6a942d07181bd9580e328710fb2df7446df35d709b52bd987b73a018326d7a0909b",
         ),
         (
             "sqlite-tenant/0001_module_data.sql",

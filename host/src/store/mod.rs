@@ -2,6 +2,7 @@
 //! the few places where SQLite and PostgreSQL differ ask [`Dialect`].
 
 mod audit;
+mod audit_chain;
 mod demo_requests;
 pub mod events;
 pub mod files;
@@ -28,7 +29,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditVerification, Origin};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, Origin};
+pub use audit_chain::{AuditHead, AuditKey, AuditProblem, AuditVerification};
 pub use demo_requests::{DemoRequest, NewDemoRequest};
 pub use mail::{Mail, Redeemed, TokenPurpose};
 pub use records::{Records, StoreError};
@@ -74,11 +76,13 @@ impl Dialect {
 pub struct Db {
     pub pool: AnyPool,
     pub dialect: Dialect,
-    /// SQLite allows one writer at a time; taking this before `BEGIN` turns lock
-    /// upgrade failures (`SQLITE_BUSY`) into an orderly queue.
+    /// SQLite allows one writer at a time; taking this before `BEGIN IMMEDIATE` makes
+    /// this process's write transactions an orderly queue.
     writer: Option<Arc<Semaphore>>,
     /// SQLite: each tenant's module data in a file of its own.
     tenant_files: Option<Arc<module_data::TenantFiles>>,
+    /// What audit rows are sealed with; a handle without one writes no audit row.
+    audit_key: Option<AuditKey>,
 }
 
 impl Db {
@@ -139,10 +143,31 @@ impl Db {
             dialect,
             writer: (dialect == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1))),
             tenant_files,
+            audit_key: None,
         })
     }
 
-    /// Begins a write transaction, queued behind other writers on SQLite.
+    /// This handle seals the audit rows it writes with `key`.
+    pub fn with_audit_key(mut self, key: AuditKey) -> Self {
+        self.audit_key = Some(key);
+        self
+    }
+
+    /// The audit key, or an error for a handle opened without one (the CLI's
+    /// read-only commands, a module's data).
+    pub(crate) fn audit_key(&self) -> DbResult<&AuditKey> {
+        self.audit_key.as_ref().ok_or_else(|| {
+            sqlx::Error::Configuration(
+                "this database handle has no audit key to seal rows with".into(),
+            )
+        })
+    }
+
+    /// Begins a write transaction, queued behind other writers on SQLite. There it
+    /// takes the write lock at `BEGIN` (`IMMEDIATE`): a deferred transaction that
+    /// reads and then writes fails with `SQLITE_BUSY_SNAPSHOT` when a statement
+    /// outside the gate (a login counter, say) committed in between, and could only
+    /// be retried; an immediate one waits for that statement instead.
     pub async fn begin_write(&self) -> DbResult<WriteTx> {
         let permit = match &self.writer {
             Some(gate) => Some(
@@ -154,7 +179,10 @@ impl Db {
             None => None,
         };
         Ok(WriteTx {
-            tx: self.pool.begin().await?,
+            tx: match self.dialect {
+                Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Dialect::Postgres => self.pool.begin().await?,
+            },
             _permit: permit,
         })
     }

@@ -377,7 +377,7 @@ impl Db {
             refused @ Err(_) => return Ok(refused),
         };
         bump_catalog(&mut w.tx).await?;
-        audit.insert(&mut w.tx, now).await?;
+        audit.insert(&mut w.tx, self.audit_key()?, now).await?;
         w.commit().await?;
         Ok(Ok(changed))
     }

@@ -142,7 +142,10 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        audit.after(new).insert(&mut w.tx, now).await?;
+        audit
+            .after(new)
+            .insert(&mut w.tx, self.audit_key()?, now)
+            .await?;
         w.commit().await?;
         Ok(true)
     }
@@ -197,7 +200,10 @@ impl Db {
                     .await?;
             }
         }
-        audit.after(changed).insert(&mut w.tx, now).await?;
+        audit
+            .after(changed)
+            .insert(&mut w.tx, self.audit_key()?, now)
+            .await?;
         w.commit().await?;
         Ok(Some(subscribers))
     }
@@ -218,7 +224,7 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        audit.insert(&mut w.tx, now).await?;
+        audit.insert(&mut w.tx, self.audit_key()?, now).await?;
         w.commit().await?;
         Ok(true)
     }

@@ -311,7 +311,7 @@ impl Db {
         if !active {
             super::sessions::revoke_user_sessions(&mut w.tx, id, None, now).await?;
         }
-        audit.insert(&mut w.tx, now).await?;
+        audit.insert(&mut w.tx, self.audit_key()?, now).await?;
         w.commit().await
     }
 }

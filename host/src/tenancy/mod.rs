@@ -286,21 +286,20 @@ impl Directory {
             outside_plan,
             config: OnceLock::new(),
         });
-        let id = &view.tenant.id;
-        if self.invalidations.load(Ordering::Acquire) == seen {
-            self.views.insert(id.clone(), view.clone());
-            // An invalidation between the check and the insert: take ours back out.
-            if self.invalidations.load(Ordering::Acquire) != seen {
-                self.views
-                    .remove_if(id, |_, cached| Arc::ptr_eq(cached, &view));
-            }
+        // Checked and cached under the entry's lock, which `invalidate` takes after
+        // counting: either this sees the invalidation and caches nothing, or the
+        // invalidation removes what this cached. A stale view is never visible
+        // after `invalidate` returns, not even for an instant.
+        let entry = self.views.entry(view.tenant.id.clone());
+        if self.invalidations.load(Ordering::SeqCst) == seen {
+            entry.insert(view.clone());
         }
         Ok(view)
     }
 
     /// Forgets the cached tenant: the next request reloads it.
     pub fn invalidate(&self, tenant_id: &str) {
-        self.invalidations.fetch_add(1, Ordering::AcqRel);
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
         self.views.remove(tenant_id);
         self.subdomains.retain(|_, id| id != tenant_id);
     }

@@ -54,16 +54,14 @@ async fn change_state(
     let body: Reason = if body.iter().all(u8::is_ascii_whitespace) {
         Reason::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Validation(json!({"body": e.to_string()}))
-            }
-            _ => ApiError::BadRequest(format!("Malformed JSON body: {e}")),
-        })?
+        let value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
+        crate::http::extract::body_object(value)?
     };
-    let tenant = state
-        .provisioner()
+    let provisioner = state.provisioner();
+    let tenant = provisioner
         .transition(&tenant, transition, body.reason.as_deref(), &admin.actor())
         .await?;
-    Ok(Json(json!(tenant)))
+    // The same shape as GET and create answer.
+    Ok(Json(json!(provisioner.details(&tenant.id).await?)))
 }

@@ -200,7 +200,7 @@ impl Db {
             Announce::Notify => notify_change(&mut w.tx, tenant_id).await?,
             Announce::Silent => {}
         }
-        audit.insert(&mut w.tx, now).await?;
+        audit.insert(&mut w.tx, self.audit_key()?, now).await?;
         w.commit().await?;
         Ok(Ok(changed))
     }

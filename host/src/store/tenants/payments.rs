@@ -300,7 +300,7 @@ impl Db {
                 )
                 .before(before)
                 .after(after)
-                .insert(conn, at)
+                .insert(conn, self.audit_key()?, at)
                 .await?;
             }
             Ok(Ok(Reviewed {

@@ -146,7 +146,7 @@ impl Db {
                 "plan": plan, "paused": change.paused, "resumed": change.resumed,
                 "invoices": change.invoices.iter().map(|i| &i.label).collect::<Vec<_>>(),
             }))
-            .insert(&mut w.tx, now)
+            .insert(&mut w.tx, self.audit_key()?, now)
             .await?;
         w.commit().await?;
         Ok(Some(change))
