@@ -6,6 +6,7 @@ mod admin;
 mod attendance;
 mod audit;
 mod auth;
+mod bad_input;
 mod billing;
 mod cli;
 mod complaints;
