@@ -244,6 +244,17 @@ pub async fn serve(
                 tracing::debug!(evicted, "evicted idle slots");
             }
             housekeeping.throttle.shrink();
+            // Failures in a row end after a lockout period of quiet.
+            let now = store::now_ms();
+            let quiet =
+                i64::try_from(housekeeping.config.auth.lockout.as_millis()).unwrap_or(i64::MAX);
+            if let Err(err) = housekeeping
+                .db
+                .forget_login_failures(now.saturating_sub(quiet), now)
+                .await
+            {
+                tracing::warn!(error = %err, "forgetting old login failures failed");
+            }
         }
     });
     let result = axum::serve(

@@ -164,6 +164,24 @@ async fn a_guesser_locks_out_only_its_own_address(backend: Backend) {
     expected.push(("login.locked".into(), guesser.into()));
     expected.push(("login.success".into(), "198.51.100.7".into()));
     assert_eq!(seen, expected, "the forwarded client is audited");
+
+    // Housekeeping forgets counts that went quiet, never a lock still running.
+    login(&app, "acme", "198.51.100.8", "wrong password!")
+        .await
+        .expect_error(401, "unauthorized");
+    let db = &app.state.db;
+    let now = mosaic::store::now_ms();
+    assert_eq!(
+        db.forget_login_failures(now + 1, now)
+            .await
+            .expect("forget"),
+        1
+    );
+    let left: Vec<String> = sqlx::query_scalar("SELECT client FROM login_failures")
+        .fetch_all(&db.pool)
+        .await
+        .expect("rows");
+    assert_eq!(left, [guesser], "the lock stays");
 }
 
 /// A client that is no trusted proxy forwards nothing: its own address counts.
