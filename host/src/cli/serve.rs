@@ -206,3 +206,20 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        assert_eq!(
+            super::network("10.0.0.0/8").map(|n| n.to_string()),
+            Ok("10.0.0.0/8".into())
+        );
+        assert_eq!(
+            super::network(" 192.0.2.7 ").map(|n| n.to_string()),
+            Ok("192.0.2.7/32".into())
+        );
+        assert!(super::network("10.0.0.0/33").is_err());
+        assert!(super::network("proxy.internal").is_err());
+    }
+}
