@@ -255,6 +255,12 @@ pub async fn serve(
             {
                 tracing::warn!(error = %err, "forgetting old login failures failed");
             }
+            // Deleted tenants' folders whose removal failed before.
+            let files = housekeeping.files.clone();
+            if let Ok(Err(err)) = tokio::task::spawn_blocking(move || files.remove_deleted()).await
+            {
+                tracing::warn!(error = %err, "removing deleted tenants' folders failed");
+            }
         }
     });
     let result = axum::serve(

@@ -62,6 +62,7 @@ pub struct Metrics {
     limits_hit: Family<KindLabels, Counter>,
     rate_limited: Family<KindLabels, Counter>,
     slots: Gauge,
+    tenant_sweeps: Counter,
     event_tenants_waiting: Gauge,
     mail_queued: Gauge,
 }
@@ -77,6 +78,7 @@ impl Default for Metrics {
             limits_hit: Family::default(),
             rate_limited: Family::default(),
             slots: Gauge::default(),
+            tenant_sweeps: Counter::default(),
             event_tenants_waiting: Gauge::default(),
             mail_queued: Gauge::default(),
         };
@@ -115,6 +117,12 @@ impl Default for Metrics {
             "slots",
             "Live (tenant, module) slots on this replica",
             metrics.slots.clone(),
+        );
+        registry.register(
+            "tenant_sweeps",
+            "Reads of every tenant's generation by this replica (a safety net while \
+             LISTEN is healthy, the way changes arrive without it)",
+            metrics.tenant_sweeps.clone(),
         );
         registry.register(
             "event_tenants_waiting",
@@ -172,6 +180,10 @@ impl Metrics {
         self.rate_limited
             .get_or_create(&KindLabels { kind: bucket })
             .inc();
+    }
+
+    pub fn tenant_swept(&self) {
+        self.tenant_sweeps.inc();
     }
 
     pub fn set_event_tenants_waiting(&self, tenants: usize) {

@@ -527,14 +527,27 @@ async fn password_reset_by_mail(backend: Backend) {
         .expect("db")
         .expect("account");
     let stale = "00".repeat(32);
+    let origin = mosaic::store::Origin::default();
     app.state
         .db
-        .insert_one_time_token(
-            &hex::encode(sha2::Sha256::digest(stale.as_bytes())),
-            mosaic::store::TokenPurpose::PasswordReset,
-            user.tenant_id.as_deref(),
-            &user.id,
-            1,
+        .send_token_mail(
+            &mosaic::store::TokenMail {
+                token_hash: hex::encode(sha2::Sha256::digest(stale.as_bytes())),
+                purpose: mosaic::store::TokenPurpose::PasswordReset,
+                tenant_id: user.tenant_id.as_deref(),
+                user_id: &user.id,
+                expires_at: 1,
+                to: &user.email,
+                subject: "An expired reset".into(),
+                body: String::new(),
+            },
+            &mosaic::store::AuditEntry::new(
+                &origin,
+                "test",
+                user.tenant_id.as_deref(),
+                "password.reset_requested",
+                "session",
+            ),
         )
         .await
         .expect("db");

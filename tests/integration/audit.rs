@@ -7,6 +7,8 @@ use serde_json::json;
 
 both_backends!(
     audit_filters_and_pages,
+    an_action_prefix_finds_its_rows_whatever_the_collation,
+    before_is_what_the_change_found,
     tampering_is_detected,
     the_chain_is_keyed_and_sealed,
     what_a_sender_chooses_is_stored_only_up_to_a_size
@@ -79,6 +81,106 @@ async fn audit_filters_and_pages(backend: Backend) {
         .await
         .expect_error(400, "bad_request");
     get("colour=blue").await.expect_error(400, "bad_request");
+}
+
+/// `?action=tenant.` on a PostgreSQL database whose collation ignores punctuation
+/// (as ICU's "shifted" alternate and glibc's locales do): a range such as
+/// [`tenant.`, `tenant/`) sorts `tenant.approve` outside it there.
+async fn an_action_prefix_finds_its_rows_whatever_the_collation(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_postgres_icu_locale("en-US-u-ka-shifted")
+        .with_tenant("acme", &[])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    for (transition, body) in [
+        ("suspend", json!({"reason": "unpaid"})),
+        ("reactivate", json!({})),
+    ] {
+        app.req(
+            Method::POST,
+            &format!("/api/admin/tenants/acme/{transition}"),
+        )
+        .bearer(&admin)
+        .json(&body)
+        .send()
+        .await
+        .expect(200);
+    }
+    app.req(Method::POST, "/api/admin/tenants/acme/modules/attendance")
+        .bearer(&admin)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .expect(200);
+    let found = app
+        .req(Method::GET, "/api/admin/audit?action=tenant.")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    let actions: Vec<&str> = found["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["tenant.reactivate", "tenant.suspend", "tenant.create"]
+    );
+}
+
+/// An audit row's `before` is the state the change's own transaction found, not
+/// what this replica had cached: here the rows are changed behind the host's back
+/// (as another replica would, its notification not arrived yet).
+async fn before_is_what_the_change_found(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &["attendance"])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    let tenant_id = app.tenant_id("acme").await;
+    // Cached: the name and attendance on.
+    app.req(Method::GET, "/api/admin/tenants/acme")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    for statement in [
+        "UPDATE tenants SET name = 'Renamed elsewhere' WHERE id = $1",
+        "UPDATE tenant_modules SET enabled = 0 WHERE tenant_id = $1 AND module_key = 'attendance'",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(&tenant_id)
+            .execute(&app.state.db.pool)
+            .await
+            .expect("changed behind the host's back");
+    }
+    app.req(Method::PATCH, "/api/admin/tenants/acme")
+        .bearer(&admin)
+        .json(&json!({"name": "Acme Corp"}))
+        .send()
+        .await
+        .expect(200);
+    app.req(Method::POST, "/api/admin/tenants/acme/modules/attendance")
+        .bearer(&admin)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .expect(200);
+    let rows = app
+        .req(Method::GET, "/api/admin/audit?tenant=acme&limit=2")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rows["items"][0]["action"], "module.disable");
+    assert_eq!(rows["items"][0]["before"], json!({"enabled": false}));
+    assert_eq!(rows["items"][1]["action"], "tenant.update");
+    assert_eq!(rows["items"][1]["before"]["name"], "Renamed elsewhere");
 }
 
 async fn tampering_is_detected(backend: Backend) {

@@ -5,7 +5,11 @@ use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::json;
 
-both_backends!(request_and_convert, form_refusals_and_rate_limit);
+both_backends!(
+    request_and_convert,
+    form_refusals_and_rate_limit,
+    a_conversion_is_whole_or_nothing
+);
 
 async fn request_and_convert(backend: Backend) {
     let app = TestApp::builder(backend).start().await;
@@ -148,4 +152,84 @@ async fn form_refusals_and_rate_limit(backend: Backend) {
         5,
         "refused requests store nothing"
     );
+}
+
+/// The tenant, its first admin and the invitation mailed to them are one
+/// transaction: when the mail cannot be queued, no tenant is left behind without
+/// the invitation its admin needs, and the request can be converted again.
+async fn a_conversion_is_whole_or_nothing(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let id = app
+        .req(Method::POST, "/api/demo-requests")
+        .json(
+            &json!({"company": "Initech", "contact_name": "Bill", "email": "bill@initech.example"}),
+        )
+        .send()
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let pool = &app.state.db.pool;
+    let (refuse_mail, allow_mail): (&[&str], &[&str]) = match backend {
+        Backend::Sqlite => (
+            &["CREATE TRIGGER no_mail BEFORE INSERT ON mail_outbox \
+               BEGIN SELECT RAISE(ABORT, 'mail refused'); END"],
+            &["DROP TRIGGER no_mail"],
+        ),
+        Backend::Postgres => (
+            &[
+                "CREATE FUNCTION refuse_mail() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'mail refused'; END $$",
+                "CREATE TRIGGER no_mail BEFORE INSERT ON mail_outbox \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_mail()",
+            ],
+            &["DROP TRIGGER no_mail ON mail_outbox"],
+        ),
+    };
+    for statement in refuse_mail {
+        sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(pool)
+            .await
+            .expect("trigger");
+    }
+    let admin = app.admin_token();
+    let convert = || {
+        app.req(
+            Method::POST,
+            &format!("/api/admin/demo-requests/{id}/convert"),
+        )
+        .bearer(&admin)
+        .json(&json!({"subdomain": "initech"}))
+        .send()
+    };
+    convert().await.expect_error(500, "internal");
+    app.req(Method::GET, "/api/admin/tenants/initech")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect_error(404, "not_found");
+    let still_new = app
+        .req(Method::GET, "/api/admin/demo-requests?status=new")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(still_new["items"][0]["id"], id.as_str());
+
+    for statement in allow_mail {
+        sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(pool)
+            .await
+            .expect("trigger dropped");
+    }
+    convert().await.expect(201);
+    let token = crate::accounts::mailed_token(&app, "bill@initech.example").await;
+    app.req(Method::POST, "/api/auth/invite/accept")
+        .json(&json!({"token": token, "password": "a stapler of my own"}))
+        .send()
+        .await
+        .expect(204);
 }

@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 both_backends!(
     config_file_and_endpoint,
     logo_upload,
+    concurrent_logo_uploads_leave_the_last_committed_one,
     assets_stay_inside,
-    deploy_site
+    deploy_site,
+    a_failed_file_write_after_a_commit_is_reported_not_an_error,
+    a_reused_subdomain_starts_with_an_empty_folder
 );
 
 /// The smallest valid PNG header, followed by filler.
@@ -312,4 +315,183 @@ async fn deploy_site(backend: Backend) {
         .send()
         .await
         .expect_error(404, "not_found");
+}
+
+/// Logos of three formats, each with bytes of its own.
+fn logos() -> [(&'static str, Vec<u8>); 3] {
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend_from_slice(&[1u8; 64]);
+    let mut webp = b"RIFF\0\0\0\0WEBPVP8 ".to_vec();
+    webp.extend_from_slice(&[2u8; 64]);
+    [("logo.png", png()), ("logo.jpg", jpeg), ("logo.webp", webp)]
+}
+
+/// Uploads racing each other: whichever commits last names the logo, and that file
+/// is the one on disk (none of another format is left beside it).
+async fn concurrent_logo_uploads_leave_the_last_committed_one(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &[])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    let logos = logos();
+    let uploads = (0..24).map(|i| {
+        let (_, bytes) = &logos[i % logos.len()];
+        app.req(Method::PUT, "/api/admin/tenants/acme/logo")
+            .bearer(&admin)
+            .raw(bytes.clone())
+            .send()
+    });
+    for answer in futures::future::join_all(uploads).await {
+        answer.expect(200);
+    }
+    let details = app
+        .req(Method::GET, "/api/admin/tenants/acme")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    let named = details["logo"].as_str().expect("a logo").to_owned();
+    let newest = app
+        .req(
+            Method::GET,
+            "/api/admin/audit?tenant=acme&action=tenant.logo&limit=1",
+        )
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(newest["items"][0]["after"]["logo"], named.as_str());
+    let served = app
+        .req(
+            Method::GET,
+            &format!("/api/tenants/by-subdomain/acme/assets/{named}"),
+        )
+        .send()
+        .await
+        .expect(200);
+    let (_, expected) = logos
+        .iter()
+        .find(|(name, _)| *name == named)
+        .expect("one of the uploads");
+    assert_eq!(&served.bytes, expected);
+    for (name, _) in &logos {
+        assert_eq!(
+            app.data_dir().join("tenants/acme").join(name).exists(),
+            *name == named,
+            "{name} beside {named}"
+        );
+    }
+}
+
+/// The change is committed before its `config.json` is written: when the write
+/// fails, the change stands (no 500, nothing to retry), the log and the tenant's
+/// health say what failed, and the next write that succeeds clears it.
+async fn a_failed_file_write_after_a_commit_is_reported_not_an_error(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &[])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    let config = app.data_dir().join("tenants/acme/config.json");
+    // A folder where the file goes: no rename can replace it.
+    std::fs::remove_file(&config).expect("config.json written");
+    std::fs::create_dir_all(config.join("in-the-way")).expect("a folder in the way");
+    let rename = |name: &str| {
+        app.req(Method::PATCH, "/api/admin/tenants/acme")
+            .bearer(&admin)
+            .json(&json!({"name": name}))
+            .send()
+    };
+    assert_eq!(
+        rename("Acme Renamed").await.expect(200).body["name"],
+        "Acme Renamed"
+    );
+    let health = |app: &TestApp| {
+        app.req(Method::GET, "/api/admin/tenants/acme/health")
+            .bearer(&admin)
+            .send()
+    };
+    let unhealthy = health(&app).await.expect(200).body;
+    assert_eq!(unhealthy["healthy"], false);
+    assert_eq!(unhealthy["files_error"]["file"], "config.json");
+    assert!(unhealthy["files_error"]["error"].is_string());
+    let host = app
+        .req(Method::GET, "/healthz")
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(host["status"], "degraded");
+    assert_eq!(host["tenant_file_errors"], 1);
+    // The public config serves the committed change all along.
+    let public = app
+        .req(Method::GET, "/api/tenants/by-subdomain/acme/config/")
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(public["name"], "Acme Renamed");
+
+    std::fs::remove_dir_all(&config).expect("out of the way");
+    rename("Acme Again").await.expect(200);
+    let healthy = health(&app).await.expect(200).body;
+    assert_eq!(healthy["healthy"], true, "{healthy}");
+    assert_eq!(healthy["files_error"], Value::Null);
+    let host = app
+        .req(Method::GET, "/healthz")
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(host["tenant_file_errors"], 0);
+}
+
+/// A tenant deleted, and its subdomain taken again: the new tenant inherits none of
+/// the old one's files, whether the old folder was removed or left behind.
+async fn a_reused_subdomain_starts_with_an_empty_folder(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &[])
+        .start()
+        .await;
+    let admin = app.admin_token();
+    app.req(Method::PUT, "/api/admin/tenants/acme/logo")
+        .bearer(&admin)
+        .raw(png())
+        .send()
+        .await
+        .expect(200);
+    app.req(Method::DELETE, "/api/admin/tenants/acme")
+        .bearer(&admin)
+        .json(&json!({"confirm": "acme"}))
+        .send()
+        .await
+        .expect(204);
+    let tenants = app.data_dir().join("tenants");
+    assert!(!tenants.join("acme").exists());
+    // What a deletion whose folder could not be moved would leave.
+    std::fs::create_dir_all(tenants.join("globex")).expect("folder");
+    std::fs::write(tenants.join("globex/left-behind.txt"), "old tenant").expect("file");
+    for subdomain in ["acme", "globex"] {
+        app.req(Method::POST, "/api/admin/tenants")
+            .bearer(&admin)
+            .json(&json!({"name": "New owner", "subdomain": subdomain}))
+            .send()
+            .await
+            .expect(201);
+    }
+    for asset in ["acme/assets/logo.png", "globex/assets/left-behind.txt"] {
+        app.req(Method::GET, &format!("/api/tenants/by-subdomain/{asset}"))
+            .send()
+            .await
+            .expect_error(404, "not_found");
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(&tenants)
+        .expect("tenants folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

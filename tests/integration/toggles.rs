@@ -5,7 +5,11 @@ use mosaic_tests::{Backend, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::json;
 
-both_backends!(toggle_attendance_live, toggle_errors);
+both_backends!(
+    toggle_attendance_live,
+    toggle_errors,
+    a_change_drops_only_the_slots_it_concerns
+);
 
 async fn toggle_attendance_live(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -173,4 +177,93 @@ async fn toggle_errors(backend: Backend) {
         .send()
         .await
         .expect_error(404, "not_found");
+}
+
+/// Each (module, instantiations) of the tenant's slots on `app`.
+fn warm(app: &TestApp, tenant_id: &str) -> Vec<(String, u64)> {
+    app.state
+        .runtime
+        .slots()
+        .into_iter()
+        .filter(|s| s.tenant_id == tenant_id)
+        .map(|s| (s.module, s.instantiations))
+        .collect()
+}
+
+/// Waits until `app` serves the tenant's generation as the database has it.
+async fn caught_up(app: &TestApp, tenant_id: &str) {
+    let generation = app
+        .state
+        .db
+        .tenant_generation(tenant_id)
+        .await
+        .expect("db")
+        .expect("tenant");
+    for _ in 0..500 {
+        if app.state.directory.cached_generation(tenant_id) == Some(generation) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("never caught up with generation {generation}");
+}
+
+/// A change of a tenant drops the slots it makes useless and no others, on the
+/// replica that made it and on every other: a new name or colours keep every warm
+/// instance; switching a module off drops its slot alone.
+async fn a_change_drops_only_the_slots_it_concerns(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_tenant("acme", &["attendance"])
+        .start()
+        .await;
+    let replica = match backend {
+        Backend::Postgres => Some(TestApp::builder(backend).replica_of(&app).start().await),
+        Backend::Sqlite => None,
+    };
+    let hosts: Vec<&TestApp> = std::iter::once(&app).chain(replica.as_ref()).collect();
+    let tenant_id = app.tenant_id("acme").await;
+    let token = app.token("acme", Role::TenantAdmin).await;
+    for host in &hosts {
+        for path in ["/api/employees/", "/api/attendance/"] {
+            host.as_user(Method::GET, path, "acme", &token)
+                .send()
+                .await
+                .expect(200);
+        }
+    }
+    let before: Vec<Vec<(String, u64)>> = hosts.iter().map(|h| warm(h, &tenant_id)).collect();
+    assert!(before.iter().all(|slots| slots.len() == 2), "{before:?}");
+
+    let admin = app.admin_token();
+    for (i, colour) in ["#112233", "#445566", "#778899"].into_iter().enumerate() {
+        app.req(Method::PATCH, "/api/admin/tenants/acme")
+            .bearer(&admin)
+            .json(&json!({"name": format!("Acme {i}"), "primary_color": colour}))
+            .send()
+            .await
+            .expect(200);
+    }
+    for (host, slots) in hosts.iter().zip(&before) {
+        caught_up(host, &tenant_id).await;
+        assert_eq!(&warm(host, &tenant_id), slots, "a new name dropped a slot");
+    }
+
+    let off = app
+        .req(Method::POST, "/api/admin/tenants/acme/modules/attendance")
+        .bearer(&admin)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(off["slot_dropped"], true);
+    for (host, slots) in hosts.iter().zip(&before) {
+        caught_up(host, &tenant_id).await;
+        let employees_only: Vec<(String, u64)> = slots
+            .iter()
+            .filter(|(module, _)| module == "employees")
+            .cloned()
+            .collect();
+        assert_eq!(warm(host, &tenant_id), employees_only);
+    }
 }

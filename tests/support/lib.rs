@@ -105,6 +105,9 @@ pub struct TestAppBuilder {
     packages: PackageSettings,
     /// Another app's PostgreSQL database, to run as a second replica on.
     database_of: Option<String>,
+    /// The ICU locale of a new PostgreSQL database; the server's default when none.
+    postgres_icu_locale: Option<String>,
+    tenant_sweep_interval: Option<Duration>,
 }
 
 impl TestAppBuilder {
@@ -234,6 +237,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// A PostgreSQL database whose text compares by this ICU locale (SQLite runs as
+    /// ever): for what a collation other than `C` changes.
+    pub fn with_postgres_icu_locale(mut self, locale: &str) -> Self {
+        self.postgres_icu_locale = Some(locale.into());
+        self
+    }
+
+    /// How often the host compares every tenant's generation with its cache.
+    pub fn with_tenant_sweep_interval(mut self, every: Duration) -> Self {
+        self.tenant_sweep_interval = Some(every);
+        self
+    }
+
     pub fn with_cache_dir(mut self, dir: PathBuf) -> Self {
         self.cache_dir = Some(dir);
         self
@@ -242,7 +258,9 @@ impl TestAppBuilder {
     pub async fn start(self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let postgres = match (self.backend, &self.database_of) {
-            (Backend::Postgres, None) => Some(TestDatabase::create().await),
+            (Backend::Postgres, None) => {
+                Some(TestDatabase::create_with(self.postgres_icu_locale.as_deref()).await)
+            }
             _ => None,
         };
         let mut config = Config::new(dir.path());
@@ -266,6 +284,9 @@ impl TestAppBuilder {
         config.clock = self.clock;
         config.billing = self.billing;
         config.packages = self.packages;
+        if let Some(every) = self.tenant_sweep_interval {
+            config.tenant_sweep_interval = every;
+        }
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
             self.cache_dir
@@ -355,6 +376,8 @@ impl TestApp {
             billing: BillingSettings::default(),
             packages: PackageSettings::default(),
             database_of: None,
+            postgres_icu_locale: None,
+            tenant_sweep_interval: None,
         }
     }
 
@@ -633,6 +656,11 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn create() -> Self {
+        Self::create_with(None).await
+    }
+
+    /// A database whose default collation is the ICU `locale`, if one is given.
+    pub async fn create_with(icu_locale: Option<&str>) -> Self {
         use sqlx::Executor;
         let admin = postgres_admin_url();
         let name = format!("mosaic_test_{}", uuid::Uuid::new_v4().simple());
@@ -640,9 +668,16 @@ impl TestDatabase {
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
             .await
             .expect("PostgreSQL is reachable (start it, or set MOSAIC_TEST_POSTGRES)");
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create test database");
+        let collation = icu_locale.map_or(String::new(), |locale| {
+            format!(
+                " LOCALE_PROVIDER icu ICU_LOCALE '{locale}' LOCALE 'C.UTF-8' TEMPLATE template0"
+            )
+        });
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name}{collation}"
+        )))
+        .await
+        .expect("create test database");
         let (base, _) = admin.rsplit_once('/').expect("database url has a path");
         Self {
             url: format!("{base}/{name}"),

@@ -1,5 +1,6 @@
 //! `GET /healthz`: the process is up and its database answers; `degraded` names
-//! the modules refused at start-up while the others serve. `GET /metrics`: the
+//! the modules refused at start-up while the others serve, and counts tenants
+//! whose files could not be written after a committed change. `GET /metrics`: the
 //! Prometheus exposition, for a platform admin or the scraper's token.
 
 use axum::extract::{FromRequestParts, State};
@@ -60,9 +61,13 @@ fn is_scraper(state: &AppState, parts: &Parts) -> bool {
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     sqlx::query("SELECT 1").execute(&state.db.pool).await?;
     let refused = state.runtime.refused_modules();
+    let file_errors = state.files.failure_count();
     Ok(Json(json!({
-        "status": if refused.is_empty() { "ok" } else { "degraded" },
+        "status": if refused.is_empty() && file_errors == 0 { "ok" } else { "degraded" },
         "modules": state.runtime.modules().len(),
         "refused_modules": refused,
+        // Tenants with a file write that failed after a committed change (their
+        // health says which file and why).
+        "tenant_file_errors": file_errors,
     })))
 }

@@ -24,7 +24,8 @@ type Person = (&'static str, &'static str, &'static str);
 
 impl Provisioner<'_> {
     /// Turns a demo request into an active tenant whose first TENANT_ADMIN (the
-    /// requester) is mailed an invitation to choose a password.
+    /// requester) is mailed an invitation to choose a password, all in one
+    /// transaction: the tenant never exists without the invitation, nor the other way.
     pub async fn convert_demo_request(
         &self,
         request_id: &str,
@@ -51,32 +52,14 @@ impl Provisioner<'_> {
             contact_email: Some(request.email.clone()),
             ..NewTenant::default()
         };
-        let tenant = self
-            .provision(
-                new,
-                TenantStatus::Active,
-                Some(admin),
-                Some(request_id),
-                actor,
-            )
-            .await?;
-        let account = self
-            .db
-            .account_by_email(
-                crate::store::Realm::Tenant(&tenant.id),
-                &request.email.trim().to_lowercase(),
-            )
-            .await?
-            .ok_or(ProvisionError::UnknownTenant)?;
-        crate::auth::accounts::send_invitation(
-            self.db,
-            &tenant,
-            &account.id,
-            &account.email,
-            &account.full_name,
+        self.provision(
+            new,
+            TenantStatus::Active,
+            Some(admin),
+            Some(request_id),
+            actor,
         )
-        .await?;
-        Ok(tenant)
+        .await
     }
 
     /// On an empty database: tenants `demo` and `acme` with attendance, wallet,

@@ -66,16 +66,39 @@ pub struct WrittenFile {
     pub bytes: usize,
 }
 
+/// A write to a tenant's folder that failed after the change it follows was
+/// committed: logged, kept for the tenant's health report, and cleared by the next
+/// write of the same kind that succeeds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileFailure {
+    /// What was being written: `config.json`, `logo`, `folder`.
+    pub file: &'static str,
+    pub error: String,
+    pub at: i64,
+}
+
 /// The `tenants/` folder of the data dir.
 #[derive(Debug, Clone)]
 pub struct TenantFiles {
     root: PathBuf,
+    /// Each tenant's last failed write after a commit, by tenant id.
+    failures: std::sync::Arc<dashmap::DashMap<String, FileFailure>>,
+    /// Logo uploads take turns on this replica, so the file on disk is always the
+    /// one of the last committed upload.
+    logo_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
+
+/// Where a deleted tenant's folder is moved before it is removed: out of reach of
+/// any subdomain (none starts with a dot), so a new tenant under the same subdomain
+/// starts empty even if the removal fails.
+const DELETED_PREFIX: &str = ".deleted-";
 
 impl TenantFiles {
     pub fn new(data_dir: &Path) -> Self {
         Self {
             root: data_dir.join("tenants"),
+            failures: Default::default(),
+            logo_turn: Default::default(),
         }
     }
 
@@ -99,31 +122,118 @@ impl TenantFiles {
             .map(|bytes| bytes == config.json.as_bytes())
     }
 
-    /// Stores a logo as `logo.<ext>` (removing one of another format) and returns its
-    /// file name.
-    pub fn write_logo(
+    /// Notes how a write after a commit went: a failure is logged and kept for the
+    /// tenant's health; a success clears an earlier failure of the same file.
+    pub fn record(&self, tenant_id: &str, file: &'static str, written: std::io::Result<()>) {
+        match written {
+            Ok(()) => {
+                self.failures
+                    .remove_if(tenant_id, |_, failure| failure.file == file);
+            }
+            Err(err) => {
+                tracing::error!(tenant_id, file, error = %err, "writing a tenant's file failed after its change was committed");
+                self.failures.insert(
+                    tenant_id.to_owned(),
+                    FileFailure {
+                        file,
+                        error: err.to_string(),
+                        at: crate::store::now_ms(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The tenant's last failed write, if none of its kind succeeded since.
+    pub fn failure(&self, tenant_id: &str) -> Option<FileFailure> {
+        self.failures.get(tenant_id).map(|f| f.clone())
+    }
+
+    /// How many tenants (deleted ones included) have a failed write outstanding.
+    pub fn failure_count(&self) -> usize {
+        self.failures.len()
+    }
+
+    /// Waits for this replica's turn to change a logo.
+    pub async fn logo_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.logo_turn.lock().await
+    }
+
+    /// Stages a logo beside where it will go; [`TenantFiles::publish_logo`] puts it
+    /// in place once the change naming it is committed. Returns its file name.
+    pub fn stage_logo(
         &self,
         subdomain: &str,
         kind: ImageKind,
         bytes: &[u8],
     ) -> std::io::Result<String> {
         let name = format!("logo.{}", kind.extension());
-        let folder = self.folder(subdomain);
-        write_atomic(&folder.join(&name), bytes)?;
-        for other in [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp] {
-            if other != kind {
-                remove_if_exists(&folder.join(format!("logo.{}", other.extension())))?;
-            }
-        }
+        write_atomic(&self.folder(subdomain).join(staged(&name)), bytes)?;
         Ok(name)
     }
 
-    /// Removes the tenant's folder and everything in it.
-    pub fn remove(&self, subdomain: &str) -> std::io::Result<()> {
-        match std::fs::remove_dir_all(self.folder(subdomain)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+    /// Puts the staged logo `name` in place and removes a logo of another format.
+    pub fn publish_logo(&self, subdomain: &str, name: &str) -> std::io::Result<()> {
+        let folder = self.folder(subdomain);
+        std::fs::rename(folder.join(staged(name)), folder.join(name))?;
+        for other in [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp] {
+            let other = format!("logo.{}", other.extension());
+            if other != name {
+                remove_if_exists(&folder.join(other))?;
+            }
         }
+        Ok(())
+    }
+
+    /// Removes a staged logo whose change was not committed.
+    pub fn discard_logo(&self, subdomain: &str, name: &str) {
+        let _ = remove_if_exists(&self.folder(subdomain).join(staged(name)));
+    }
+
+    /// A new tenant's folder must start empty: anything already under its subdomain
+    /// (left by a tenant deleted while its folder could not be moved) is set aside.
+    pub fn claim_folder(&self, subdomain: &str, tenant_id: &str) -> std::io::Result<()> {
+        let folder = self.folder(subdomain);
+        if std::fs::symlink_metadata(&folder).is_err() {
+            return Ok(());
+        }
+        let aside = self
+            .root
+            .join(format!("{DELETED_PREFIX}{subdomain}-{tenant_id}"));
+        tracing::warn!(folder = %folder.display(), aside = %aside.display(), "a new tenant's folder was in use; set aside");
+        std::fs::rename(&folder, &aside)?;
+        remove_dir_if_exists(&aside)
+    }
+
+    /// Removes a deleted tenant's folder: first moved out of its subdomain's way
+    /// (named by the tenant's id), then removed. What could not be removed is
+    /// retried by [`TenantFiles::remove_deleted`].
+    pub fn remove(&self, subdomain: &str, tenant_id: &str) -> std::io::Result<()> {
+        let aside = self.root.join(format!("{DELETED_PREFIX}{tenant_id}"));
+        match std::fs::rename(self.folder(subdomain), &aside) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            moved => moved?,
+        }
+        remove_dir_if_exists(&aside)
+    }
+
+    /// Removes what is left of deleted tenants' folders.
+    pub fn remove_deleted(&self) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            entries => entries?,
+        };
+        for entry in entries {
+            let entry = entry?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(DELETED_PREFIX)
+            {
+                remove_dir_if_exists(&entry.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// Reads `path` (as given in the URL, already percent-decoded) from the tenant's
@@ -139,6 +249,13 @@ impl TenantFiles {
             .all(|c| matches!(c, Component::Normal(name) if !name.is_empty()))
         {
             return Err(AssetRefusal::Forbidden);
+        }
+        // Hidden files (a logo staged before its change commits) are no assets.
+        if relative
+            .components()
+            .any(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."))
+        {
+            return Err(AssetRefusal::NotFound);
         }
         let mut current = self.folder(subdomain);
         let folder_meta =
@@ -249,6 +366,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Where a file is written before the change naming it is committed.
+fn staged(name: &str) -> String {
+    format!(".{name}.staged")
+}
+
+fn remove_dir_if_exists(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn remove_if_exists(path: &Path) -> std::io::Result<()> {

@@ -59,8 +59,9 @@ impl Provisioner<'_> {
     }
 
     /// Switches `module` for a tenant. When this returns, the next request on this
-    /// replica sees the change; disabling drops the tenant's slot (requests in flight
-    /// finish on their instances). Data is kept either way.
+    /// replica sees the change; disabling drops the module's slot of the tenant and
+    /// no other (requests in flight finish on their instances). Data is kept either
+    /// way.
     pub async fn toggle_module(
         &self,
         tenant_key: &str,
@@ -92,7 +93,6 @@ impl Provisioner<'_> {
         };
         let audit = actor
             .audit(Some(&tenant_id), action, &target)
-            .before(&json!({"enabled": view.has_enabled(module)}))
             .after(&json!({"enabled": enabled}));
         // The change's own notification may reach this replica's tenant follower,
         // which drops the tenant's slots, before the line below does.
@@ -112,9 +112,8 @@ impl Provisioner<'_> {
                 });
             }
         };
-        let slot_dropped = !enabled && (self.runtime.drop_slot(&tenant_id, module) || had_slot);
-        self.runtime.modules_changed(&tenant_id);
-        self.published(&tenant_id).await?;
+        let dropped = self.published(&tenant_id).await?;
+        let slot_dropped = !enabled && (dropped.iter().any(|m| m == module) || had_slot);
         tracing::info!(tenant = %view.tenant.subdomain, %module, enabled, was_enabled, "module toggled");
         Ok(Toggled {
             tenant: view.tenant.subdomain.clone(),
@@ -147,12 +146,13 @@ impl Provisioner<'_> {
         settings: &serde_json::Map<String, serde_json::Value>,
         actor: &Actor<'_>,
     ) -> Result<(), ProvisionError> {
-        let before = self.module_settings(tenant_key, module).await?;
         let view = self.find_tenant(tenant_key).await?;
+        self.runtime
+            .module(module)
+            .ok_or_else(|| ProvisionError::UnknownModule(module.to_owned()))?;
         let target = format!("tenant:{}/module:{module}", view.tenant.subdomain);
         let audit = actor
             .audit(Some(&view.tenant.id), "module.settings", &target)
-            .before(&before)
             .after(&json!(settings));
         let text = serde_json::to_string(settings).expect("a JSON map serializes");
         self.db

@@ -180,10 +180,6 @@ impl Provisioner<'_> {
             resumed: change.resumed,
             invoices: change.invoices,
         };
-        for module in &changed.paused {
-            self.runtime.drop_slot(&tenant.id, module);
-        }
-        self.runtime.modules_changed(&tenant.id);
         self.published(&tenant.id).await?;
         tracing::info!(tenant = %tenant.subdomain, plan = plan_key, paused = ?changed.paused, resumed = ?changed.resumed, "plan changed");
         Ok(changed)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::files::{self, WrittenFile};
+use super::files::{self, FileFailure, TenantFiles, WrittenFile};
 use super::{Actor, ProvisionError, Provisioner};
 use crate::runtime::registry::LoadedModule;
 use crate::runtime::{ModuleFailure, SlotInfo};
@@ -21,6 +21,8 @@ pub struct TenantHealth {
     pub folder_exists: bool,
     pub config_present: bool,
     pub config_current: bool,
+    /// A write to its folder that failed after a committed change.
+    pub files_error: Option<FileFailure>,
     pub modules: BTreeMap<String, bool>,
     /// This replica's live slots of the tenant.
     pub slots: Vec<SlotInfo>,
@@ -43,18 +45,35 @@ impl Provisioner<'_> {
             .clone()
     }
 
-    /// After a change: forget the cached tenant on this replica (others hear of it
-    /// through the database) and rewrite its `config.json`.
-    pub(super) async fn published(&self, tenant_id: &str) -> Result<(), ProvisionError> {
-        self.directory.refresh(tenant_id).await?;
+    /// After a committed change: reloads the tenant on this replica (others hear of
+    /// it through the database), drops the slots of the modules it no longer runs
+    /// (only those) and rewrites its `config.json`. Returns the modules whose slot
+    /// was dropped. A failed file write does not undo the change: it is logged and
+    /// shown in the tenant's health until a later write succeeds.
+    pub(super) async fn published(&self, tenant_id: &str) -> Result<Vec<String>, ProvisionError> {
+        let before = self.directory.refresh(tenant_id).await?;
         let view = self.find_tenant(tenant_id).await?;
+        let dropped = self
+            .runtime
+            .retire_slots(tenant_id, before.as_deref(), Some(&view));
+        self.runtime.modules_changed(tenant_id);
         let config = self.config(&view);
+        let written = self
+            .on_disk(move |files| files.write_config(&view.tenant.subdomain, &config))
+            .await;
+        self.files.record(tenant_id, "config.json", written);
+        Ok(dropped)
+    }
+
+    /// Runs blocking file work on the tenant files off the executor.
+    pub(super) async fn on_disk<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&TenantFiles) -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
         let files = self.files.clone();
-        let subdomain = view.tenant.subdomain.clone();
-        tokio::task::spawn_blocking(move || files.write_config(&subdomain, &config))
+        tokio::task::spawn_blocking(move || work(&files))
             .await
-            .map_err(std::io::Error::other)??;
-        Ok(())
+            .map_err(std::io::Error::other)?
     }
 
     /// Exports the tenant's static site into its folder and lists what it wrote.
@@ -66,15 +85,14 @@ impl Provisioner<'_> {
         let view = self.find_tenant(tenant_key).await?;
         let config = self.config(&view);
         let modules = self.modules_of(&view);
-        let files = self.files.clone();
         let tenant = view.tenant.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let refs: Vec<(&LoadedModule, bool)> =
-                modules.iter().map(|(m, on)| (m.as_ref(), *on)).collect();
-            files.deploy_site(&tenant, &config, &refs)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
+        let written = self
+            .on_disk(move |files| {
+                let refs: Vec<(&LoadedModule, bool)> =
+                    modules.iter().map(|(m, on)| (m.as_ref(), *on)).collect();
+                files.deploy_site(&tenant, &config, &refs)
+            })
+            .await?;
         let target = format!("tenant:{}", view.tenant.subdomain);
         let audit = actor
             .audit(Some(&view.tenant.id), "tenant.deploy_site", &target)
@@ -96,13 +114,15 @@ impl Provisioner<'_> {
             .filter(|s| s.tenant_id == tenant.id)
             .collect();
         let config_current = on_disk == Some(true);
+        let files_error = self.files.failure(&tenant.id);
         Ok(TenantHealth {
             tenant: tenant.subdomain.clone(),
             status: tenant.status,
-            healthy: folder_exists && config_current,
+            healthy: folder_exists && config_current && files_error.is_none(),
             folder_exists,
             config_present: on_disk.is_some(),
             config_current,
+            files_error,
             modules: self.module_map(&view),
             slots,
             last_error: self.runtime.last_failure(&tenant.id),

@@ -82,7 +82,7 @@ impl std::str::FromStr for Transition {
 
 impl Provisioner<'_> {
     /// Moves a tenant to another state, if the transition is allowed from its
-    /// current one. Suspending or archiving drops its slots at once.
+    /// current one. Suspending or archiving drops its slots at once (`published`).
     pub async fn transition(
         &self,
         tenant_key: &str,
@@ -119,7 +119,6 @@ impl Provisioner<'_> {
         let target = format!("tenant:{}", tenant.subdomain);
         let audit = actor
             .audit(Some(&tenant.id), transition.action(), &target)
-            .before(&json!({"status": tenant.status}))
             .after(&json!({"status": transition.to(), "reason": reason}));
         let trial = if transition == Transition::Approve {
             Some(self.trial_start(&tenant.plan).await?)
@@ -140,9 +139,6 @@ impl Provisioner<'_> {
         {
             // Someone else moved it first.
             return Err(not_allowed());
-        }
-        if transition.to() != TenantStatus::Active {
-            self.runtime.drop_tenant_slots(&tenant.id);
         }
         tracing::info!(tenant = %tenant.subdomain, transition = transition.name(), "tenant state changed");
         self.published(&tenant.id).await?;

@@ -175,8 +175,8 @@ impl Provisioner<'_> {
         results
     }
 
-    /// Validates and writes a new tenant. An admin without a password is to be invited
-    /// (the caller mails the invitation once the tenant exists).
+    /// Validates and writes a new tenant. An admin without a password is invited: the
+    /// invitation is written with the tenant, in its transaction.
     pub(super) async fn provision(
         &self,
         new: NewTenant,
@@ -211,20 +211,23 @@ impl Provisioner<'_> {
         struct Hashed {
             email: String,
             full_name: String,
-            password_hash: String,
+            /// None: invited to choose one.
+            password_hash: Option<String>,
         }
         let admin = match admin {
             Some(admin) => Some(Hashed {
                 email: admin.email.trim().to_lowercase(),
                 full_name: admin.full_name.trim().to_owned(),
                 password_hash: match admin.password {
-                    None => crate::auth::accounts::NO_PASSWORD_YET.to_owned(),
-                    Some(password) => crate::auth::accounts::hash_blocking(
-                        crate::auth::accounts::SIGN_UP_QUEUE,
-                        password,
-                    )
-                    .await
-                    .map_err(ProvisionError::Hashing)?,
+                    None => None,
+                    Some(password) => Some(
+                        crate::auth::accounts::hash_blocking(
+                            crate::auth::accounts::SIGN_UP_QUEUE,
+                            password,
+                        )
+                        .await
+                        .map_err(ProvisionError::Hashing)?,
+                    ),
                 },
             }),
             None => None,
@@ -242,8 +245,17 @@ impl Provisioner<'_> {
                 email: &a.email,
                 full_name: &a.full_name,
                 role: "TENANT_ADMIN",
-                password_hash: &a.password_hash,
+                password_hash: a
+                    .password_hash
+                    .as_deref()
+                    .unwrap_or(crate::auth::accounts::NO_PASSWORD_YET),
             }),
+            invitation: admin
+                .as_ref()
+                .filter(|a| a.password_hash.is_none())
+                .map(|a| {
+                    crate::auth::accounts::invitation(&tenant, &admin_id, &a.email, &a.full_name)
+                }),
             demo_request,
             trial_ends_at: trial.ends_at,
             // A pending sign-up's trial, and its first invoice, start at approval.
@@ -256,6 +268,11 @@ impl Provisioner<'_> {
             }
             Created::DemoRequestConverted => return Err(ProvisionError::DemoRequestConverted),
         }
+        let (subdomain, tenant_id) = (tenant.subdomain.clone(), tenant.id.clone());
+        let claimed = self
+            .on_disk(move |files| files.claim_folder(&subdomain, &tenant_id))
+            .await;
+        self.files.record(&tenant.id, "folder", claimed);
         self.published(&tenant.id).await?;
         Ok(tenant)
     }
@@ -305,7 +322,8 @@ impl Provisioner<'_> {
     }
 
     /// Stores a logo (PNG, JPEG or WebP, up to [`files::MAX_LOGO_BYTES`]) checked by
-    /// its content.
+    /// its content. Uploads take turns: staged, committed, then put in place, so the
+    /// logo served is always the one the last committed change names.
     pub async fn set_logo(
         &self,
         tenant_key: &str,
@@ -318,18 +336,28 @@ impl Provisioner<'_> {
         }
         let kind = ImageKind::sniff(bytes)
             .ok_or_else(|| invalid("logo", "must be a PNG, JPEG or WebP image"))?;
-        let files = self.files.clone();
+        let _turn = self.files.logo_turn().await;
         let subdomain = view.tenant.subdomain.clone();
         let bytes = bytes.to_vec();
-        let name = tokio::task::spawn_blocking(move || files.write_logo(&subdomain, kind, &bytes))
-            .await
-            .map_err(std::io::Error::other)??;
+        let name = self
+            .on_disk(move |files| files.stage_logo(&subdomain, kind, &bytes))
+            .await?;
         let changes = TenantChanges {
-            logo: Some(Some(name)),
+            logo: Some(Some(name.clone())),
             ..TenantChanges::default()
         };
-        self.apply_changes(&view.tenant, changes, "tenant.logo", actor)
-            .await?;
+        let subdomain = view.tenant.subdomain.clone();
+        if let Err(err) = self
+            .apply_changes(&view.tenant, changes, "tenant.logo", actor)
+            .await
+        {
+            self.files.discard_logo(&subdomain, &name);
+            return Err(err);
+        }
+        let published = self
+            .on_disk(move |files| files.publish_logo(&subdomain, &name))
+            .await;
+        self.files.record(&view.tenant.id, "logo", published);
         self.details(&view.tenant.id).await
     }
 
@@ -341,22 +369,13 @@ impl Provisioner<'_> {
         actor: &Actor<'_>,
     ) -> Result<(), ProvisionError> {
         let target = format!("tenant:{}", tenant.subdomain);
-        let before = json!({
-            "name": tenant.name,
-            "contact_email": tenant.contact_email,
-            "primary_color": tenant.primary_color,
-            "secondary_color": tenant.secondary_color,
-            "logo": tenant.logo,
-            "timezone": tenant.timezone,
-        });
         let audit = actor
             .audit(Some(&tenant.id), action, &target)
-            .before(&before)
             .after(&changes);
         if !self.db.update_tenant(&tenant.id, &changes, audit).await? {
             return Err(ProvisionError::UnknownTenant);
         }
-        self.published(&tenant.id).await
+        self.published(&tenant.id).await.map(drop)
     }
 
     /// Removes a tenant with all its data, files and slots. `confirm` must repeat its
@@ -373,15 +392,17 @@ impl Provisioner<'_> {
             return Err(ProvisionError::ConfirmationMismatch);
         }
         let target = format!("tenant:{}", tenant.subdomain);
-        let audit = actor
-            .audit(Some(&tenant.id), "tenant.delete", &target)
-            .before(&json!({"name": tenant.name, "status": tenant.status}));
+        let audit = actor.audit(Some(&tenant.id), "tenant.delete", &target);
         if !self.db.delete_tenant(&tenant.id, audit).await? {
             return Err(ProvisionError::UnknownTenant);
         }
         self.directory.refresh(&tenant.id).await?;
         self.runtime.forget_tenant(&tenant.id);
-        self.files.remove(&tenant.subdomain)?;
+        let (subdomain, tenant_id) = (tenant.subdomain.clone(), tenant.id.clone());
+        let removed = self
+            .on_disk(move |files| files.remove(&subdomain, &tenant_id))
+            .await;
+        self.files.record(&tenant.id, "folder", removed);
         tracing::info!(tenant = %tenant.subdomain, "tenant deleted");
         Ok(())
     }

@@ -9,6 +9,7 @@ use super::call::CallContext;
 use super::dispatch::ModuleFailure;
 use super::slot::Slot;
 use crate::store::now_ms;
+use crate::tenancy::{TenantStatus, TenantView};
 
 /// A live slot, for operators.
 #[derive(Debug, serde::Serialize)]
@@ -92,9 +93,36 @@ impl Runtime {
         self.inner.slots.remove(&key).is_some()
     }
 
-    /// Drops all of a tenant's slots (it changed elsewhere, or was deleted); the next
-    /// request builds them again from the current state.
-    pub fn drop_tenant_slots(&self, tenant_id: &str) -> usize {
+    /// After a change of the tenant (`before` → `now`, none once it is gone): drops
+    /// the slots of the modules it no longer runs, and only those, so a change of its
+    /// name or colours costs no warm instance. A module the tenant had enabled is
+    /// marked disabled even without a slot, so a request that began before the change
+    /// cannot register one. Returns the modules whose slot was dropped.
+    pub fn retire_slots(
+        &self,
+        tenant_id: &str,
+        before: Option<&TenantView>,
+        now: Option<&TenantView>,
+    ) -> Vec<String> {
+        let runs = |view: Option<&TenantView>, key: &str| {
+            view.is_some_and(|v| v.tenant.status == TenantStatus::Active && self.is_enabled(v, key))
+        };
+        let mut dropped = Vec::new();
+        for module in self.inner.registry.all() {
+            let key = &module.key;
+            if runs(now, key) {
+                continue;
+            }
+            let has_slot = self.has_slot(tenant_id, key);
+            if (has_slot || runs(before, key)) && self.drop_slot(tenant_id, key) {
+                dropped.push(key.clone());
+            }
+        }
+        dropped
+    }
+
+    /// Drops all of a tenant's slots (it was deleted).
+    fn drop_tenant_slots(&self, tenant_id: &str) -> usize {
         let modules: Vec<String> = self
             .inner
             .slots

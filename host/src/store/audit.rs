@@ -76,8 +76,14 @@ impl<'a> AuditEntry<'a> {
 
     /// The target's state before the action, as JSON.
     pub fn before(mut self, state: &impl Serialize) -> Self {
-        self.before = Some(serde_json::to_string(state).unwrap_or_default());
+        self.record_before(state);
         self
+    }
+
+    /// Records the target's state before the action, as read by the transaction
+    /// that changes it.
+    pub fn record_before(&mut self, state: &impl Serialize) {
+        self.before = Some(serde_json::to_string(state).unwrap_or_default());
     }
 
     /// The target's state after the action, as JSON.
@@ -227,34 +233,38 @@ impl Db {
     pub async fn audit_page(&self, filter: &AuditFilter) -> DbResult<Vec<AuditRecord>> {
         enum Bind<'a> {
             Text(&'a str),
-            Owned(String),
             Int(i64),
         }
-        let mut conditions: Vec<(&str, Bind<'_>)> = Vec::new();
+        let mut conditions: Vec<(std::borrow::Cow<'_, str>, Bind<'_>)> = Vec::new();
         if let Some(tenant) = &filter.tenant_id {
-            conditions.push(("tenant_id =", Bind::Text(tenant)));
+            conditions.push(("tenant_id =".into(), Bind::Text(tenant)));
         }
         if let Some(actor) = &filter.actor {
-            conditions.push(("actor =", Bind::Text(actor)));
+            conditions.push(("actor =".into(), Bind::Text(actor)));
         }
         match filter.action.as_deref() {
-            // `tenant.` matches `tenant.approve` etc.: the range [`tenant.`, `tenant/`).
+            // `tenant.` matches `tenant.approve` etc. Compared character for
+            // character, not as a range, whose bounds a database's collation orders
+            // as it likes (one that ignores punctuation puts `tenant.approve` after
+            // `tenant/`).
             Some(prefix) if prefix.ends_with('.') => {
-                conditions.push(("action >=", Bind::Text(prefix)));
-                let upper = format!("{}/", &prefix[..prefix.len() - 1]);
-                conditions.push(("action <", Bind::Owned(upper)));
+                let length = prefix.chars().count();
+                conditions.push((
+                    format!("substr(action, 1, {length}) =").into(),
+                    Bind::Text(prefix),
+                ));
             }
-            Some(action) => conditions.push(("action =", Bind::Text(action))),
+            Some(action) => conditions.push(("action =".into(), Bind::Text(action))),
             None => {}
         }
         if let Some(since) = filter.since_ms {
-            conditions.push(("at >=", Bind::Int(since)));
+            conditions.push(("at >=".into(), Bind::Int(since)));
         }
         if let Some(until) = filter.until_ms {
-            conditions.push(("at <", Bind::Int(until)));
+            conditions.push(("at <".into(), Bind::Int(until)));
         }
         if let Some(before) = filter.before_seq {
-            conditions.push(("seq <", Bind::Int(before)));
+            conditions.push(("seq <".into(), Bind::Int(before)));
         }
         let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1");
         for (i, (condition, _)) in conditions.iter().enumerate() {
@@ -268,7 +278,6 @@ impl Db {
         for (_, value) in conditions {
             query = match value {
                 Bind::Text(v) => query.bind(v),
-                Bind::Owned(v) => query.bind(v),
                 Bind::Int(v) => query.bind(v),
             };
         }

@@ -1,8 +1,8 @@
 //! Outgoing mail and the single-use tokens it carries.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use super::{Db, DbResult, now_ms};
+use super::{AuditEntry, Db, DbResult, now_ms};
 
 /// A message in the outbox.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -28,6 +28,50 @@ impl TokenPurpose {
             Self::PasswordReset => "password_reset",
             Self::Invite => "invite",
         }
+    }
+}
+
+/// A single-use token (stored as its hash) and the mail that carries it: always
+/// written together, in the transaction of what they are for, so no token exists
+/// without its mail and no mail carries a token that was never stored.
+#[derive(Debug, Clone)]
+pub struct TokenMail<'a> {
+    pub token_hash: String,
+    pub purpose: TokenPurpose,
+    pub tenant_id: Option<&'a str>,
+    pub user_id: &'a str,
+    pub expires_at: i64,
+    pub to: &'a str,
+    pub subject: String,
+    pub body: String,
+}
+
+impl TokenMail<'_> {
+    /// Writes the token and queues the mail in `conn`'s transaction.
+    pub(super) async fn insert(&self, conn: &mut AnyConnection, now: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO one_time_tokens (token_hash, purpose, tenant_id, user_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&self.token_hash)
+        .bind(self.purpose.as_str())
+        .bind(self.tenant_id)
+        .bind(self.user_id)
+        .bind(self.expires_at)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO mail_outbox (tenant_id, to_email, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(self.tenant_id)
+        .bind(self.to)
+        .bind(&self.subject)
+        .bind(&self.body)
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }
 
@@ -88,27 +132,18 @@ impl Db {
         .collect()
     }
 
-    pub async fn insert_one_time_token(
+    /// Issues a single-use token with the mail that carries it and the audit row of
+    /// what asked for them, in one transaction.
+    pub async fn send_token_mail(
         &self,
-        token_hash: &str,
-        purpose: TokenPurpose,
-        tenant_id: Option<&str>,
-        user_id: &str,
-        expires_at: i64,
+        mail: &TokenMail<'_>,
+        audit: &AuditEntry<'_>,
     ) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO one_time_tokens (token_hash, purpose, tenant_id, user_id, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(token_hash)
-        .bind(purpose.as_str())
-        .bind(tenant_id)
-        .bind(user_id)
-        .bind(expires_at)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        mail.insert(&mut w.tx, now).await?;
+        audit.insert(&mut w.tx, self.audit_key()?, now).await?;
+        w.commit().await
     }
 
     /// The account a token is for, if it is still usable; leaves it unused.

@@ -32,7 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, Origin};
 pub use audit_chain::{AuditHead, AuditKey, AuditProblem, AuditVerification};
 pub use demo_requests::{DemoRequest, NewDemoRequest};
-pub use mail::{Mail, Redeemed, TokenPurpose};
+pub use mail::{Mail, Redeemed, TokenMail, TokenPurpose};
 pub use records::{Records, StoreError};
 pub use sessions::{RefreshUse, SessionProblem};
 pub use tenants::{

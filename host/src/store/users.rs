@@ -119,14 +119,17 @@ impl Db {
         insert_account(&mut conn, realm, new).await
     }
 
-    /// Creates a tenant account unless the tenant has `max` users already
-    /// (`Err(used)`); false if the email is taken. Two at once take turns on
-    /// PostgreSQL, so both cannot take the last place.
-    pub async fn insert_tenant_account_within(
+    /// Creates an invited tenant account, its invitation and the audit row in one
+    /// transaction, unless the tenant has `max` users already (`Err(used)`); false
+    /// if the email is taken. Two at once take turns on PostgreSQL, so both cannot
+    /// take the last place.
+    pub async fn invite_tenant_account(
         &self,
         tenant_id: &str,
         new: &NewAccount<'_>,
         max: Option<i64>,
+        invitation: &super::TokenMail<'_>,
+        audit: &super::AuditEntry<'_>,
     ) -> DbResult<Result<bool, i64>> {
         let mut w = self.begin_write().await?;
         if let Some(max) = max {
@@ -144,9 +147,14 @@ impl Db {
                 return Ok(Err(used));
             }
         }
-        let created = insert_account(&mut w.tx, Realm::Tenant(tenant_id), new).await?;
+        if !insert_account(&mut w.tx, Realm::Tenant(tenant_id), new).await? {
+            return Ok(Ok(false));
+        }
+        let now = super::now_ms();
+        invitation.insert(&mut w.tx, now).await?;
+        audit.insert(&mut w.tx, self.audit_key()?, now).await?;
         w.commit().await?;
-        Ok(Ok(created))
+        Ok(Ok(true))
     }
 
     /// Counts one more failed-or-pending login of the account from `client`, unless

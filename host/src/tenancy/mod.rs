@@ -142,8 +142,15 @@ pub struct Directory {
     db: Db,
     base_domain: Option<String>,
     views: DashMap<String, Arc<TenantView>>,
+    /// Subdomain → tenant id. An entry may outlive its tenant for a moment; a
+    /// lookup checks the view it leads to and forgets an entry that misleads.
     subdomains: DashMap<String, String>,
+    /// Tenant id → the subdomain cached for it, so forgetting a tenant is one lookup.
+    subdomain_of_tenant: DashMap<String, String>,
+    /// Custom domain → tenant id.
     domains: DashMap<String, String>,
+    /// Tenant id → its custom domains, so a refresh touches only its own.
+    domains_of_tenant: DashMap<String, Vec<String>>,
     /// Bumped by every invalidation, so a view loaded before one is never cached.
     invalidations: std::sync::atomic::AtomicU64,
 }
@@ -152,7 +159,12 @@ impl Directory {
     /// Loads the custom domains; tenants load lazily.
     pub async fn load(db: Db, base_domain: Option<String>) -> DbResult<Self> {
         let domains = DashMap::new();
+        let domains_of_tenant: DashMap<String, Vec<String>> = DashMap::new();
         for (domain, tenant_id) in db.all_tenant_domains().await? {
+            domains_of_tenant
+                .entry(tenant_id.clone())
+                .or_default()
+                .push(domain.clone());
             domains.insert(domain, tenant_id);
         }
         Ok(Self {
@@ -160,7 +172,9 @@ impl Directory {
             base_domain: base_domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
             views: DashMap::new(),
             subdomains: DashMap::new(),
+            subdomain_of_tenant: DashMap::new(),
             domains,
+            domains_of_tenant,
             invalidations: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -231,12 +245,21 @@ impl Directory {
             return Ok(None);
         }
         if let Some(id) = self.subdomains.get(subdomain).map(|e| e.value().clone()) {
-            return self.by_id(&id).await;
+            match self.by_id(&id).await? {
+                Some(view) if view.tenant.subdomain == subdomain => return Ok(Some(view)),
+                // The tenant is gone (its subdomain may be someone else's now).
+                _ => {
+                    self.subdomains
+                        .remove_if(subdomain, |_, cached| *cached == id);
+                }
+            }
         }
         let seen = self.invalidations.load(Ordering::Acquire);
         match self.db.tenant_by_subdomain(subdomain).await? {
             Some(tenant) => {
                 if self.invalidations.load(Ordering::Acquire) == seen {
+                    self.subdomain_of_tenant
+                        .insert(tenant.id.clone(), tenant.subdomain.clone());
                     self.subdomains
                         .insert(tenant.subdomain.clone(), tenant.id.clone());
                 }
@@ -297,11 +320,16 @@ impl Directory {
         Ok(view)
     }
 
-    /// Forgets the cached tenant: the next request reloads it.
-    pub fn invalidate(&self, tenant_id: &str) {
+    /// Forgets the cached tenant: the next request reloads it. Returns the view
+    /// that was cached, if any.
+    pub fn invalidate(&self, tenant_id: &str) -> Option<Arc<TenantView>> {
         self.invalidations.fetch_add(1, Ordering::SeqCst);
-        self.views.remove(tenant_id);
-        self.subdomains.retain(|_, id| id != tenant_id);
+        let previous = self.views.remove(tenant_id).map(|(_, view)| view);
+        if let Some((_, subdomain)) = self.subdomain_of_tenant.remove(tenant_id) {
+            self.subdomains
+                .remove_if(&subdomain, |_, cached| cached == tenant_id);
+        }
+        previous
     }
 
     /// The generation of the tenant's cached view, if one is cached.
@@ -310,15 +338,26 @@ impl Directory {
     }
 
     /// Forgets the cached tenant and reloads its custom domains: what a change made
-    /// anywhere (this replica, another one, the CLI) calls for.
-    pub async fn refresh(&self, tenant_id: &str) -> DbResult<()> {
-        self.invalidate(tenant_id);
+    /// anywhere (this replica, another one, the CLI) calls for. The domains it keeps
+    /// answer throughout; only those it lost stop. Returns the view that was cached.
+    pub async fn refresh(&self, tenant_id: &str) -> DbResult<Option<Arc<TenantView>>> {
+        let previous = self.invalidate(tenant_id);
         let domains = self.db.tenant_domains(tenant_id).await?;
-        self.domains.retain(|_, id| id != tenant_id);
-        for domain in domains {
-            self.domains.insert(domain, tenant_id.to_owned());
+        for domain in &domains {
+            self.domains.insert(domain.clone(), tenant_id.to_owned());
         }
-        Ok(())
+        let gone = if domains.is_empty() {
+            self.domains_of_tenant.remove(tenant_id).map(|(_, d)| d)
+        } else {
+            self.domains_of_tenant
+                .insert(tenant_id.to_owned(), domains.clone())
+        };
+        for domain in gone.unwrap_or_default() {
+            if !domains.contains(&domain) {
+                self.domains.remove_if(&domain, |_, id| id == tenant_id);
+            }
+        }
+        Ok(previous)
     }
 }
 

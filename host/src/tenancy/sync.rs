@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use sqlx::postgres::PgListener;
 
 use super::Directory;
@@ -27,22 +29,27 @@ pub struct TenantFollower<'a> {
     pub runtime: &'a Runtime,
 }
 
+/// How often a replica sweeps while its `LISTEN` connection is healthy: only to
+/// catch a notification lost without the connection dropping, which is rare.
+pub const SWEEP_WHILE_LISTENING: Duration = Duration::from_secs(60);
+
 impl TenantFollower<'_> {
-    /// Runs until the task is aborted.
+    /// Runs until the task is aborted. Without a listener (SQLite, or PostgreSQL
+    /// while the connection is down) it sweeps every `sweep_every`; with one, every
+    /// [`SWEEP_WHILE_LISTENING`], and at once after the listener (re)connects.
     pub async fn run(&self, sweep_every: Duration) {
         let mut known = HashMap::new();
         if let Err(err) = self.sweep(&mut known, true).await {
             tracing::warn!(error = %err, "first tenant sweep failed");
         }
         let mut listener = None;
-        let mut tick = tokio::time::interval(sweep_every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_sweep = Instant::now() + sweep_every;
         loop {
             if listener.is_none() && self.db.dialect == Dialect::Postgres {
                 listener = listen(&self.database_url).await;
                 if listener.is_some() {
                     // Whatever changed while nobody listened.
-                    tick.reset_immediately();
+                    next_sweep = Instant::now();
                 }
             }
             let notified = async {
@@ -60,23 +67,30 @@ impl TenantFollower<'_> {
                             Ok(generation) => self.apply(tenant_id, generation).await,
                             Err(err) => {
                                 tracing::warn!(tenant_id, error = %err, "reading a changed tenant failed; sweeping");
-                                tick.reset_immediately();
+                                next_sweep = Instant::now();
                             }
                         }
                     }
                     // The connection dropped and sqlx reconnected: notifications may be lost.
-                    Some(Ok(None)) => tick.reset_immediately(),
+                    Some(Ok(None)) => next_sweep = Instant::now(),
                     Some(Err(err)) => {
                         tracing::warn!(error = %err, "tenant change listener failed; sweeping until it reconnects");
                         listener = None;
+                        next_sweep = Instant::now();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     None => {}
                 },
-                _ = tick.tick() => {
+                () = tokio::time::sleep_until(next_sweep) => {
                     if let Err(err) = self.sweep(&mut known, false).await {
                         tracing::warn!(error = %err, "tenant sweep failed");
                     }
+                    let every = if listener.is_some() {
+                        sweep_every.max(SWEEP_WHILE_LISTENING)
+                    } else {
+                        sweep_every
+                    };
+                    next_sweep = Instant::now() + every;
                 }
             }
         }
@@ -85,6 +99,7 @@ impl TenantFollower<'_> {
     /// Reloads every tenant whose generation moved (or that appeared or vanished) since
     /// the last sweep. The first sweep only records what it sees.
     async fn sweep(&self, known: &mut HashMap<String, i64>, first: bool) -> DbResult<()> {
+        self.runtime.metrics().tenant_swept();
         let current: HashMap<String, i64> =
             self.db.tenant_generations().await?.into_iter().collect();
         if !first {
@@ -108,19 +123,34 @@ impl TenantFollower<'_> {
         Ok(())
     }
 
-    /// Reloads the tenant and drops its slots, unless this replica already serves
-    /// `generation` (none: the tenant is gone): the change was made here, and its
-    /// maker refreshed the cache and dropped the slots it made useless.
+    /// Reloads the tenant and drops the slots of the modules it no longer runs,
+    /// unless this replica already serves `generation` (none: the tenant is gone):
+    /// the change was made here, and its maker did both.
     async fn apply(&self, tenant_id: &str, generation: Option<i64>) {
         if generation.is_some() && self.directory.cached_generation(tenant_id) == generation {
             return;
         }
-        if let Err(err) = self.directory.refresh(tenant_id).await {
-            // The cached view is gone already; only the domains may be stale until the
-            // next sweep.
-            tracing::warn!(tenant_id, error = %err, "reloading tenant domains failed");
+        let before = match self.directory.refresh(tenant_id).await {
+            Ok(before) => before,
+            Err(err) => {
+                // The cached view is gone already; only the domains may be stale
+                // until the next sweep.
+                tracing::warn!(tenant_id, error = %err, "reloading tenant domains failed");
+                None
+            }
+        };
+        match self.directory.by_id(tenant_id).await {
+            Ok(now) => {
+                self.runtime
+                    .retire_slots(tenant_id, before.as_deref(), now.as_deref());
+            }
+            Err(err) => {
+                // What the tenant runs now is unknown: run nothing warm of it.
+                tracing::warn!(tenant_id, error = %err, "reloading a changed tenant failed");
+                self.runtime
+                    .retire_slots(tenant_id, before.as_deref(), None);
+            }
         }
-        self.runtime.drop_tenant_slots(tenant_id);
         // A module switched on or off elsewhere.
         self.runtime.modules_changed(tenant_id);
     }

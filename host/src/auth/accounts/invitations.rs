@@ -1,7 +1,7 @@
 //! Inviting a tenant user, who then chooses a password with the mailed token.
 
 use super::{Accounts, AuthError, INVITE_TTL, NO_PASSWORD_YET, hash_token};
-use crate::store::{Account, AuditEntry, Db, Origin, Realm, TokenPurpose, now_ms};
+use crate::store::{Account, AuditEntry, Origin, Realm, TokenMail, TokenPurpose, now_ms};
 
 impl Accounts<'_> {
     /// Creates a tenant user who chooses a password through a mailed, single-use
@@ -33,9 +33,13 @@ impl Accounts<'_> {
         let id = uuid::Uuid::now_v7().to_string();
         let plan = self.db.plan(&tenant.plan).await?;
         let max = plan.as_ref().and_then(|p| p.limits.max_users);
+        let actor = format!("user:{inviter}");
+        let target = format!("user:{id}");
+        let audit = AuditEntry::new(origin, &actor, realm.tenant(), "user.invite", &target)
+            .after(&serde_json::json!({"email": email, "role": role}));
         let created = self
             .db
-            .insert_tenant_account_within(
+            .invite_tenant_account(
                 &tenant.id,
                 &crate::store::NewAccount {
                     id: &id,
@@ -45,6 +49,8 @@ impl Accounts<'_> {
                     password_hash: NO_PASSWORD_YET,
                 },
                 max,
+                &invitation(tenant, &id, &email, full_name),
+                &audit,
             )
             .await?;
         match created {
@@ -64,12 +70,6 @@ impl Accounts<'_> {
                 )));
             }
         }
-        send_invitation(self.db, tenant, &id, &email, full_name).await?;
-        let actor = format!("user:{inviter}");
-        let target = format!("user:{id}");
-        let entry = AuditEntry::new(origin, &actor, realm.tenant(), "user.invite", &target)
-            .after(&serde_json::json!({"email": email, "role": role}));
-        self.db.append_audit(&entry).await?;
         self.db
             .account_by_id(realm, &id)
             .await?
@@ -94,36 +94,29 @@ impl Accounts<'_> {
     }
 }
 
-/// Mails an invited account (created with [`NO_PASSWORD_YET`]) a single-use token to
-/// choose its password with.
-pub async fn send_invitation(
-    db: &Db,
-    tenant: &crate::tenancy::Tenant,
-    account_id: &str,
-    email: &str,
+/// The invitation of an account created with [`NO_PASSWORD_YET`]: a single-use
+/// token to choose its password with, and the mail that carries it, to be written in
+/// the account's own transaction.
+pub fn invitation<'a>(
+    tenant: &'a crate::tenancy::Tenant,
+    account_id: &'a str,
+    email: &'a str,
     full_name: &str,
-) -> Result<(), sqlx::Error> {
+) -> TokenMail<'a> {
     let token = hex::encode(rand::random::<[u8; 32]>());
-    let expires_at = now_ms() + i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX);
-    db.insert_one_time_token(
-        &hash_token(&token),
-        TokenPurpose::Invite,
-        Some(&tenant.id),
-        account_id,
-        expires_at,
-    )
-    .await?;
-    let body = format!(
-        "Hello {full_name},\n\nYou are invited to {} on Mosaic. Choose your password with\n\n  \
-         POST /api/auth/invite/accept {{\"token\": \"{token}\", \"password\": \"...\"}}\n\n\
-         within a week, then log in at {} with this address.\n",
-        tenant.name, tenant.subdomain
-    );
-    db.queue_mail(
-        Some(&tenant.id),
-        email,
-        &format!("Join {} on Mosaic", tenant.name),
-        &body,
-    )
-    .await
+    TokenMail {
+        token_hash: hash_token(&token),
+        purpose: TokenPurpose::Invite,
+        tenant_id: Some(&tenant.id),
+        user_id: account_id,
+        expires_at: now_ms() + i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX),
+        to: email,
+        subject: format!("Join {} on Mosaic", tenant.name),
+        body: format!(
+            "Hello {full_name},\n\nYou are invited to {} on Mosaic. Choose your password with\n\n  \
+             POST /api/auth/invite/accept {{\"token\": \"{token}\", \"password\": \"...\"}}\n\n\
+             within a week, then log in at {} with this address.\n",
+            tenant.name, tenant.subdomain
+        ),
+    }
 }

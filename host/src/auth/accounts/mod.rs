@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::{JwtKeys, password};
 use crate::store::{AuditEntry, Db, Origin, Realm};
 
-pub use invitations::send_invitation;
+pub use invitations::invitation;
 
 /// How long a password-reset token can be used.
 pub const RESET_TTL: Duration = Duration::from_secs(3600);

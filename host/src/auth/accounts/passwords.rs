@@ -2,7 +2,7 @@
 
 use super::{Accounts, AuthError, RESET_TTL, hash_blocking, hash_token, verify_blocking};
 use crate::auth::password;
-use crate::store::{Account, Origin, Realm, TokenPurpose, now_ms};
+use crate::store::{Account, AuditEntry, Origin, Realm, TokenMail, TokenPurpose, now_ms};
 
 impl Accounts<'_> {
     /// Replaces a user's password after checking the current one, and ends every
@@ -60,35 +60,31 @@ impl Accounts<'_> {
             return Ok(());
         };
         let token = hex::encode(rand::random::<[u8; 32]>());
-        let expires_at = now_ms() + i64::try_from(RESET_TTL.as_millis()).unwrap_or(i64::MAX);
-        let tenant_id = account.tenant_id.as_deref();
-        self.db
-            .insert_one_time_token(
-                &hash_token(&token),
-                TokenPurpose::PasswordReset,
-                tenant_id,
-                &account.id,
-                expires_at,
-            )
-            .await?;
-        let body = format!(
-            "Hello {},\n\nSomeone asked to reset the password of this account. If it was you, send\n\n  \
-             POST /api/auth/password-reset/confirm {{\"token\": \"{token}\", \"new_password\": \"...\"}}\n\n\
-             within the hour. If it was not, ignore this message: nothing changes.\n",
-            account.full_name
-        );
-        self.db
-            .queue_mail(
-                tenant_id,
-                &account.email,
-                "Reset your Mosaic password",
-                &body,
-            )
-            .await?;
-        tracing::info!(to = %account.email, "password reset mail queued");
+        let mail = TokenMail {
+            token_hash: hash_token(&token),
+            purpose: TokenPurpose::PasswordReset,
+            tenant_id: account.tenant_id.as_deref(),
+            user_id: &account.id,
+            expires_at: now_ms() + i64::try_from(RESET_TTL.as_millis()).unwrap_or(i64::MAX),
+            to: &account.email,
+            subject: "Reset your Mosaic password".into(),
+            body: format!(
+                "Hello {},\n\nSomeone asked to reset the password of this account. If it was you, send\n\n  \
+                 POST /api/auth/password-reset/confirm {{\"token\": \"{token}\", \"new_password\": \"...\"}}\n\n\
+                 within the hour. If it was not, ignore this message: nothing changes.\n",
+                account.full_name
+            ),
+        };
         let actor = format!("user:{}", account.id);
-        self.audit_session(realm, origin, "password.reset_requested", &actor)
-            .await?;
+        let audit = AuditEntry::new(
+            origin,
+            &actor,
+            realm.tenant(),
+            "password.reset_requested",
+            "session",
+        );
+        self.db.send_token_mail(&mail, &audit).await?;
+        tracing::info!(to = %account.email, "password reset mail queued");
         Ok(())
     }
 

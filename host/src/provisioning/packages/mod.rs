@@ -356,7 +356,6 @@ impl Provisioner<'_> {
         let target = format!("tenant:{}/module:{key}", view.tenant.subdomain);
         let audit = actor
             .audit(Some(&tenant_id), "module.pin", &target)
-            .before(&json!({"pinned_version": view.pinned_version(key)}))
             .after(&json!({"pinned_version": version}));
         if !self
             .db

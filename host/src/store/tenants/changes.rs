@@ -4,12 +4,12 @@ use sqlx::AssertSqlSafe;
 
 use super::modules::set_module;
 use super::subscriptions::TrialStart;
-use super::{Announce, Tenant, TenantStatus, one_row};
+use super::{Announce, Tenant, TenantStatus, Unchanged, one_row, tenant_in};
 use crate::billing::invoice::NewInvoice;
 use crate::store::demo_requests::mark_converted;
 use crate::store::invoices;
 use crate::store::users::insert_account;
-use crate::store::{AuditEntry, Db, DbResult, NewAccount, Realm};
+use crate::store::{AuditEntry, Db, DbResult, NewAccount, Realm, TokenMail};
 
 /// Tables that hold a tenant's data, all keyed by `tenant_id`; a hard delete empties
 /// them (children first) before the tenant row.
@@ -45,6 +45,8 @@ pub struct TenantRow<'a> {
     pub tenant: &'a Tenant,
     pub modules: &'a [String],
     pub admin: Option<NewAccount<'a>>,
+    /// The first admin's invitation (an admin who has no password yet).
+    pub invitation: Option<TokenMail<'a>>,
     /// The demo request this tenant converts, marked converted in the same transaction.
     pub demo_request: Option<&'a str>,
     /// When the trial its subscription starts with ends.
@@ -82,7 +84,7 @@ impl Db {
     ) -> DbResult<Created> {
         let tenant = row.tenant;
         let created = self
-            .change_tenant(&tenant.id, Announce::Silent, audit, async |conn, now| {
+            .change_tenant(&tenant.id, Announce::Silent, audit, async |conn, now, _| {
                 let done = sqlx::query(
                     "INSERT INTO tenants (id, name, subdomain, status, plan, timezone, generation, \
                      contact_email, primary_color, secondary_color, logo, created_by, status_reason, created_at, updated_at) \
@@ -115,6 +117,9 @@ impl Db {
                 }
                 if let Some(admin) = &row.admin {
                     insert_account(conn, Realm::Tenant(&tenant.id), admin).await?;
+                }
+                if let Some(invitation) = &row.invitation {
+                    invitation.insert(conn, now).await?;
                 }
                 if let Some(request) = row.demo_request
                     && !mark_converted(conn, request, &tenant.id, now).await?
@@ -161,13 +166,29 @@ impl Db {
             "UPDATE tenants SET generation = generation + 1, updated_at = $1{assignments} WHERE id = $2"
         );
         let updated = self
-            .change_tenant(tenant_id, Announce::Notify, audit, async |conn, now| {
-                let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(tenant_id);
-                for (_, value) in &sets {
-                    query = query.bind(*value);
-                }
-                Ok(one_row(&query.execute(conn).await?))
-            })
+            .change_tenant(
+                tenant_id,
+                Announce::Notify,
+                audit,
+                async |conn, now, found| {
+                    let Some(current) = tenant_in(conn, tenant_id).await? else {
+                        return Ok(Err(Unchanged));
+                    };
+                    found.record(serde_json::json!({
+                        "name": current.name,
+                        "contact_email": current.contact_email,
+                        "primary_color": current.primary_color,
+                        "secondary_color": current.secondary_color,
+                        "logo": current.logo,
+                        "timezone": current.timezone,
+                    }));
+                    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(tenant_id);
+                    for (_, value) in &sets {
+                        query = query.bind(*value);
+                    }
+                    Ok(one_row(&query.execute(conn).await?))
+                },
+            )
             .await?;
         Ok(updated.is_ok())
     }
@@ -193,22 +214,31 @@ impl Db {
             status_params.join(", ")
         );
         let moved = self
-            .change_tenant(tenant_id, Announce::Notify, audit, async |conn, now| {
-                let mut query = sqlx::query(AssertSqlSafe(sql))
-                    .bind(to.as_str())
-                    .bind(reason)
-                    .bind(now);
-                for state in from {
-                    query = query.bind(state.as_str());
-                }
-                let moved = one_row(&query.bind(tenant_id).execute(&mut *conn).await?);
-                if moved.is_ok()
-                    && let Some(trial) = trial
-                {
-                    super::subscriptions::restart_trial(conn, tenant_id, trial, now).await?;
-                }
-                Ok(moved)
-            })
+            .change_tenant(
+                tenant_id,
+                Announce::Notify,
+                audit,
+                async |conn, now, found| {
+                    let Some(current) = tenant_in(conn, tenant_id).await? else {
+                        return Ok(Err(Unchanged));
+                    };
+                    found.record(serde_json::json!({"status": current.status}));
+                    let mut query = sqlx::query(AssertSqlSafe(sql))
+                        .bind(to.as_str())
+                        .bind(reason)
+                        .bind(now);
+                    for state in from {
+                        query = query.bind(state.as_str());
+                    }
+                    let moved = one_row(&query.bind(tenant_id).execute(&mut *conn).await?);
+                    if moved.is_ok()
+                        && let Some(trial) = trial
+                    {
+                        super::subscriptions::restart_trial(conn, tenant_id, trial, now).await?;
+                    }
+                    Ok(moved)
+                },
+            )
             .await?;
         Ok(moved.is_ok())
     }
@@ -217,21 +247,32 @@ impl Db {
     /// when there was no such tenant.
     pub async fn delete_tenant(&self, tenant_id: &str, audit: AuditEntry<'_>) -> DbResult<bool> {
         let deleted = self
-            .change_tenant(tenant_id, Announce::Notify, audit, async |conn, _| {
-                for table in TENANT_TABLES {
-                    sqlx::query(AssertSqlSafe(format!(
-                        "DELETE FROM {table} WHERE tenant_id = $1"
-                    )))
-                    .bind(tenant_id)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
-                    .bind(tenant_id)
-                    .execute(conn)
-                    .await?;
-                Ok(one_row(&done))
-            })
+            .change_tenant(
+                tenant_id,
+                Announce::Notify,
+                audit,
+                async |conn, _, found| {
+                    let Some(current) = tenant_in(conn, tenant_id).await? else {
+                        return Ok(Err(Unchanged));
+                    };
+                    found.record(
+                        serde_json::json!({"name": current.name, "status": current.status}),
+                    );
+                    for table in TENANT_TABLES {
+                        sqlx::query(AssertSqlSafe(format!(
+                            "DELETE FROM {table} WHERE tenant_id = $1"
+                        )))
+                        .bind(tenant_id)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+                        .bind(tenant_id)
+                        .execute(conn)
+                        .await?;
+                    Ok(one_row(&done))
+                },
+            )
             .await?;
         if deleted.is_ok() {
             self.remove_module_data(tenant_id).await?;

@@ -37,7 +37,7 @@ impl Db {
         audit: AuditEntry<'_>,
     ) -> DbResult<bool> {
         let changed = self
-            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, _| {
+            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, _, _| {
                 let done = sqlx::query(change.sql())
                     .bind(domain)
                     .bind(tenant_id)

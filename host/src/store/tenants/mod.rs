@@ -134,6 +134,16 @@ enum Announce {
     Silent,
 }
 
+/// The state a change found before it changed anything, for its audit row.
+#[derive(Default)]
+struct Before(Option<serde_json::Value>);
+
+impl Before {
+    fn record(&mut self, state: serde_json::Value) {
+        self.0 = Some(state);
+    }
+}
+
 /// A change the tenant's rows did not allow (no such tenant, domain or state).
 struct Unchanged;
 
@@ -169,19 +179,31 @@ async fn notify_change(conn: &mut AnyConnection, tenant_id: &str) -> DbResult<()
     Ok(())
 }
 
+/// The tenant as `conn`'s transaction sees it.
+async fn tenant_in(conn: &mut AnyConnection, tenant_id: &str) -> DbResult<Option<Tenant>> {
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(tenant).transpose()
+}
+
 impl Db {
     /// One audited change of a tenant, in one transaction: `statement` runs first and
     /// may refuse (`Err`), which writes nothing; otherwise the change is announced,
-    /// its audit row appended and everything committed together. On PostgreSQL the
-    /// tenant's row is locked before anything else, so every change of a tenant (and
-    /// a plan change, which starts the same way) takes its locks in one order:
-    /// tenant, subscription, invoices and payments, the invoice counter.
+    /// its audit row appended and everything committed together. The statement
+    /// records on the audit entry the state it found before changing it (read in the
+    /// transaction, never from a cache). On PostgreSQL the tenant's row is locked
+    /// before anything else, so every change of a tenant (and a plan change, which
+    /// starts the same way) takes its locks in one order: tenant, subscription,
+    /// invoices and payments, the invoice counter.
     async fn change_tenant<T, R>(
         &self,
         tenant_id: &str,
         announce: Announce,
-        audit: AuditEntry<'_>,
-        statement: impl AsyncFnOnce(&mut AnyConnection, i64) -> DbResult<Result<T, R>>,
+        mut audit: AuditEntry<'_>,
+        statement: impl AsyncFnOnce(&mut AnyConnection, i64, &mut Before) -> DbResult<Result<T, R>>,
     ) -> DbResult<Result<T, R>> {
         let mut w = self.begin_write().await?;
         let now = now_ms();
@@ -191,10 +213,14 @@ impl Db {
                 .fetch_optional(&mut *w.tx)
                 .await?;
         }
-        let changed = match statement(&mut w.tx, now).await? {
+        let mut before = Before::default();
+        let changed = match statement(&mut w.tx, now, &mut before).await? {
             Ok(changed) => changed,
             refused @ Err(_) => return Ok(refused),
         };
+        if let Some(state) = before.0 {
+            audit.record_before(&state);
+        }
         match announce {
             Announce::Touch => touch_tenant(&mut w.tx, tenant_id, now).await?,
             Announce::Notify => notify_change(&mut w.tx, tenant_id).await?,

@@ -38,26 +38,32 @@ impl Db {
         allowed_plans: Option<&[String]>,
         audit: AuditEntry<'_>,
     ) -> DbResult<Result<bool, String>> {
-        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
-            if let Some(allowed) = allowed_plans {
-                let plan = super::plan_changes::plan_for_update(conn, tenant_id).await?;
-                if !allowed.contains(&plan) {
-                    return Ok(Err(plan));
+        self.change_tenant(
+            tenant_id,
+            Announce::Touch,
+            audit,
+            async |conn, now, found| {
+                if let Some(allowed) = allowed_plans {
+                    let plan = super::plan_changes::plan_for_update(conn, tenant_id).await?;
+                    if !allowed.contains(&plan) {
+                        return Ok(Err(plan));
+                    }
                 }
-            }
-            let before = sqlx::query(
-                "SELECT enabled FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2",
-            )
-            .bind(tenant_id)
-            .bind(module)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| r.try_get::<i64, _>(0))
-            .transpose()?
-                == Some(1);
-            set_module(conn, tenant_id, module, enabled, now).await?;
-            Ok(Ok(before))
-        })
+                let before = sqlx::query(
+                    "SELECT enabled FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2",
+                )
+                .bind(tenant_id)
+                .bind(module)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?
+                    == Some(1);
+                found.record(serde_json::json!({"enabled": before}));
+                set_module(conn, tenant_id, module, enabled, now).await?;
+                Ok(Ok(before))
+            },
+        )
         .await
     }
 
@@ -71,10 +77,21 @@ impl Db {
         audit: AuditEntry<'_>,
     ) -> DbResult<bool> {
         let pinned = self
-            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now, found| {
                 // Every replica loads the versions tenants are pinned to: they follow
                 // the catalog. (The catalog row first, as every catalog change takes it.)
                 crate::store::packages::bump_catalog(conn).await?;
+                let before: Option<String> = sqlx::query(
+                    "SELECT pinned_version FROM tenant_modules WHERE tenant_id = $1 AND module_key = $2",
+                )
+                .bind(tenant_id)
+                .bind(module)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .flatten();
+                found.record(serde_json::json!({"pinned_version": before}));
                 let changed = sqlx::query(
                     "UPDATE tenant_modules SET pinned_version = $3, updated_at = $4 \
                      WHERE tenant_id = $1 AND module_key = $2 AND enabled = 1",
@@ -101,7 +118,7 @@ impl Db {
         audit: AuditEntry<'_>,
     ) -> DbResult<()> {
         let announced = self
-            .change_tenant(tenant_id, Announce::Touch, audit, async |_, _| {
+            .change_tenant(tenant_id, Announce::Touch, audit, async |_, _, _| {
                 Ok(Ok::<_, Infallible>(()))
             })
             .await?;
@@ -126,7 +143,11 @@ impl Db {
         audit: AuditEntry<'_>,
     ) -> DbResult<()> {
         let written = self
-            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now| {
+            .change_tenant(tenant_id, Announce::Touch, audit, async |conn, now, found| {
+                let before = module_settings(conn, tenant_id, module).await?;
+                found.record(
+                    serde_json::from_str(&before).unwrap_or_else(|_| serde_json::json!({})),
+                );
                 sqlx::query(
                     "INSERT INTO tenant_modules (tenant_id, module_key, enabled, settings, updated_at) \
                      VALUES ($1, $2, 0, $3, $4) \

@@ -199,7 +199,7 @@ impl Db {
         now: i64,
         audit: AuditEntry<'_>,
     ) -> DbResult<Result<Payment, PaymentRefusal>> {
-        self.change_tenant(tenant_id, Announce::Silent, audit, async |conn, _| {
+        self.change_tenant(tenant_id, Announce::Silent, audit, async |conn, _, _| {
             let Some(invoice) = invoices::find(conn, tenant_id, new.invoice_id).await? else {
                 return Ok(Err(PaymentRefusal::UnknownInvoice));
             };
@@ -269,7 +269,7 @@ impl Db {
         audit: AuditEntry<'_>,
     ) -> DbResult<Result<Reviewed, PaymentRefusal>> {
         let tenant_id = payment.tenant_id.as_str();
-        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, at| {
+        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, at, _| {
             let payment = match review(
                 conn,
                 (tenant_id, &payment.id),
@@ -322,7 +322,7 @@ impl Db {
         audit: AuditEntry<'_>,
     ) -> DbResult<Result<Reviewed, PaymentRefusal>> {
         let tenant_id = payment.tenant_id.as_str();
-        self.change_tenant(tenant_id, Announce::Silent, audit, async |conn, _| {
+        self.change_tenant(tenant_id, Announce::Silent, audit, async |conn, _, _| {
             Ok(review(
                 conn,
                 (tenant_id, &payment.id),

@@ -300,7 +300,7 @@ impl Db {
         now: i64,
         audit: AuditEntry<'_>,
     ) -> DbResult<Result<Subscription, SubscriptionRefusal>> {
-        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, _| {
+        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, _, _| {
             let Some(before) = subscription_for_update(conn, tenant_id).await? else {
                 return Ok(Err(SubscriptionRefusal::NoSubscription));
             };
@@ -333,7 +333,7 @@ impl Db {
         now: i64,
         audit: AuditEntry<'_>,
     ) -> DbResult<Result<Renewed, SubscriptionRefusal>> {
-        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, _| {
+        self.change_tenant(tenant_id, Announce::Touch, audit, async |conn, _, _| {
             let Some(before) = subscription_for_update(conn, tenant_id).await? else {
                 return Ok(Err(SubscriptionRefusal::NoSubscription));
             };
@@ -446,7 +446,7 @@ impl Db {
         );
         let tenant_id = change.tenant_id.clone();
         let done = self
-            .change_tenant(&tenant_id, Announce::Touch, audit, async |conn, _| {
+            .change_tenant(&tenant_id, Announce::Touch, audit, async |conn, _, _| {
                 let done = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(step.to.as_str())
                     .bind(now)
