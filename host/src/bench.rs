@@ -81,6 +81,7 @@ pub async fn runtime(
     let billing = crate::billing::BillingSettings::default();
     let clock = crate::clock::Clock::default();
     let packages = provisioning::PackageSettings::default();
+    let replicas = crate::tenancy::replicas::Replicas::new(std::time::Duration::ZERO);
     let provisioner = provisioning::Provisioner {
         db: &db,
         runtime: &runtime,
@@ -89,6 +90,7 @@ pub async fn runtime(
         billing: &billing,
         clock: &clock,
         packages: &packages,
+        replicas: &replicas,
     };
     let actor = provisioning::Actor {
         id: "bench",

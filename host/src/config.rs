@@ -135,9 +135,11 @@ pub struct Config {
     /// Networks of the proxies in front of the host: behind one of them, the client
     /// is the last address in `X-Forwarded-For` that is not a trusted proxy.
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// How often every tenant's generation is compared with the cached one, to catch
-    /// changes whose notification was missed (and all changes on SQLite).
+    /// How often every tenant's generation is compared with the cached one while no
+    /// notification can arrive (SQLite; PostgreSQL with its listener down).
     pub tenant_sweep_interval: Duration,
+    /// How long a tenant change waits for the other live replicas to apply it.
+    pub replica_ack_timeout: Duration,
     /// How events reach their subscribers.
     pub events: crate::events::EventSettings,
     /// The clock of time-driven work: the system's, or a manual one in tests.
@@ -174,6 +176,7 @@ impl Config {
             anonymous_limits: AnonymousLimits::default(),
             trusted_proxies: Vec::new(),
             tenant_sweep_interval: Duration::from_secs(2),
+            replica_ack_timeout: Duration::from_secs(2),
             events: crate::events::EventSettings::default(),
             clock: crate::clock::Clock::default(),
             billing: crate::billing::BillingSettings::default(),

@@ -33,6 +33,7 @@ use crate::provisioning::{Provisioner, TenantFiles};
 use crate::runtime::{Provenance, Runtime};
 use crate::store::Db;
 use crate::tenancy::Directory;
+use crate::tenancy::replicas::Replicas;
 use crate::tenancy::sync::TenantFollower;
 
 /// Everything a request handler can reach. Cloned per request by axum, so it is one
@@ -47,6 +48,8 @@ pub struct Shared {
     pub keys: JwtKeys,
     pub files: TenantFiles,
     pub throttle: Throttle,
+    /// This replica among the others on the database.
+    pub replicas: Replicas,
     pub config: Config,
 }
 
@@ -122,6 +125,7 @@ impl AppState {
             keys,
             files: TenantFiles::new(&config.data_dir),
             throttle,
+            replicas: Replicas::new(config.replica_ack_timeout),
             config,
         }));
         // Modules installed at runtime, as the database has them.
@@ -143,6 +147,7 @@ impl AppState {
             billing: &self.config.billing,
             clock: &self.config.clock,
             packages: &self.config.packages,
+            replicas: &self.replicas,
         }
     }
 }
@@ -184,6 +189,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    state
+        .replicas
+        .serving_at(listener.local_addr()?.to_string());
+    if let Some(me) = state.replicas.info() {
+        state.db.register_replica(&me, store::now_ms()).await?;
+    }
+    let beating = state.clone();
+    let heartbeat = tokio::spawn(async move { beating.replicas.beat(&beating.db).await });
     let following = state.clone();
     let follower = tokio::spawn(async move {
         TenantFollower {
@@ -191,6 +204,7 @@ pub async fn serve(
             database_url: following.config.database_url(),
             directory: &following.directory,
             runtime: &following.runtime,
+            replicas: &following.replicas,
         }
         .run(following.config.tenant_sweep_interval)
         .await;
@@ -265,11 +279,15 @@ pub async fn serve(
     });
     let result = axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
     .context("serving HTTP");
+    heartbeat.abort();
+    if let Err(err) = state.db.leave_replica(state.replicas.id()).await {
+        tracing::warn!(error = %err, "leaving the replica list failed");
+    }
     evictor.abort();
     follower.abort();
     installer.abort();

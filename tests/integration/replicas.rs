@@ -252,3 +252,91 @@ async fn a_missed_notification_is_caught_by_the_sweep() {
             .await;
     }
 }
+
+/// A toggle through A answers once B has applied it: B's very first answer after
+/// it already obeys the change, every time, even when B is slow to hear of it (its
+/// listening connection is cut just before each toggle, so it learns of the change
+/// only once it has listened again and swept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toggle_answers_once_every_replica_obeys_it() {
+    let pair = Pair::start("60000").await;
+    let created = pair
+        .admin(
+            &pair.a,
+            Method::POST,
+            "/api/admin/tenants",
+            json!({"name": "Acme", "subdomain": "acme", "modules": ["attendance"]}),
+        )
+        .await;
+    let tenant_id = created["id"].as_str().expect("id");
+    let token = pair
+        .keys
+        .issue(&Claims::new(
+            "u".into(),
+            Some(tenant_id.into()),
+            Role::Member,
+            600,
+        ))
+        .expect("sign");
+    pair.until(&pair.b, "acme", &token, "/api/attendance/", 200)
+        .await;
+    // Both replicas serve and listen once a change is acknowledged by the other.
+    let started = Instant::now();
+    loop {
+        let answer = pair
+            .admin(
+                &pair.a,
+                Method::POST,
+                "/api/admin/tenants/acme/modules/attendance",
+                json!({"enabled": true}),
+            )
+            .await;
+        if answer["replicas"]["acknowledged"]
+            .as_array()
+            .map_or(0, Vec::len)
+            == 1
+        {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&pair.db.url).await.expect("connect");
+    let b_id: String = sqlx::query_scalar("SELECT id FROM replicas WHERE address = $1")
+        .bind(pair.b.addr.to_string())
+        .fetch_one(&pool)
+        .await
+        .expect("B is registered");
+    let mut stale = Vec::new();
+    for round in 0..20 {
+        let enabled = round % 2 == 1;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(format!("mosaic-{b_id}"))
+        .execute(&pool)
+        .await
+        .expect("B's listener cut");
+        let answer = pair
+            .admin(
+                &pair.a,
+                Method::POST,
+                "/api/admin/tenants/acme/modules/attendance",
+                json!({"enabled": enabled}),
+            )
+            .await;
+        assert_eq!(answer["replicas"]["pending"], json!([]), "{answer}");
+        let want = if enabled { 200 } else { 403 };
+        let got = pair
+            .status(&pair.b, "acme", &token, "/api/attendance/")
+            .await;
+        if got != want {
+            stale.push((round, got));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "B answered from before the change: {stale:?}"
+    );
+}

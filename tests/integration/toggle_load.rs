@@ -1,7 +1,8 @@
 //! 100 toggles of one module for one tenant while a load generator drives that
 //! tenant and another: the modules that stay enabled never fail, and no request
 //! to the toggled module that began after its disable was acknowledged (and ended
-//! before the next enable) is served.
+//! before the next enable) is served, on the replica that toggled nor (PostgreSQL)
+//! on a second one.
 //! Prints the figures (run with `--nocapture`; BENCHMARKS.md has them).
 
 use std::sync::Arc;
@@ -66,19 +67,37 @@ async fn toggles_under_load_never_fail_the_others_nor_serve_the_disabled(backend
             .start()
             .await,
     );
+    // On PostgreSQL a second replica on the same database is driven too.
+    let replica = match backend {
+        Backend::Postgres => {
+            let replica = TestApp::builder(backend)
+                .replica_of(&app)
+                .with_tenant_rate_limit(None)
+                .with_limits(|limits| limits.call_timeout = Duration::from_secs(20))
+                .start()
+                .await;
+            app.until_replicas_acknowledge("acme", 1).await;
+            Some(Arc::new(replica))
+        }
+        Backend::Sqlite => None,
+    };
     let acme = app.token("acme", Role::TenantAdmin).await;
     let beta = app.token("beta", Role::TenantAdmin).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let load = |tenant, path, token: &String| {
+    let load_on = |host: &Arc<TestApp>, tenant, path, token: &String| {
         tokio::spawn(drive(
-            Arc::clone(&app),
+            Arc::clone(host),
             tenant,
             path,
             token.clone(),
             Arc::clone(&stop),
         ))
     };
-    let toggled = load("acme", "/api/attendance/", &acme);
+    let load = |tenant, path, token: &String| load_on(&app, tenant, path, token);
+    let toggled: Vec<_> = std::iter::once(&app)
+        .chain(replica.as_ref())
+        .map(|host| load_on(host, "acme", "/api/attendance/", &acme))
+        .collect();
     let steady = [
         load("acme", "/api/employees/", &acme),
         load("acme", "/api/employees/", &acme),
@@ -123,7 +142,10 @@ async fn toggles_under_load_never_fail_the_others_nor_serve_the_disabled(backend
         assert!(failed.is_empty(), "an enabled module failed: {failed:?}");
         steady_samples += samples.len();
     }
-    let samples = toggled.await.expect("driver");
+    let mut samples = Vec::new();
+    for driver in toggled {
+        samples.extend(driver.await.expect("driver"));
+    }
     // Served for certain while disabled: sent after the disable's acknowledgement
     // and answered before the next enable was even sent (a request sent just before
     // the enable may reach the host after it).
@@ -152,9 +174,10 @@ async fn toggles_under_load_never_fail_the_others_nor_serve_the_disabled(backend
     );
     eprintln!(
         "{backend:?}: {TOGGLES} toggles (median {:?}, max {:?}); enabled modules {steady_samples} requests, 0 errors; \
-         toggled module {} requests ({refused} refused), 0 served after a disable",
+         toggled module {} requests on {} replica(s) ({refused} refused), 0 served after a disable",
         median(took.clone()),
         took.iter().max().expect("toggles"),
         samples.len(),
+        1 + usize::from(replica.is_some()),
     );
 }

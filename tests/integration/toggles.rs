@@ -54,7 +54,8 @@ async fn toggle_attendance_live(backend: Backend) {
     let off = toggle(false).await.expect(200).body;
     assert_eq!(
         off,
-        json!({"tenant": "demo", "module": "attendance", "enabled": false, "was_enabled": true, "slot_dropped": true})
+        json!({"tenant": "demo", "module": "attendance", "enabled": false, "was_enabled": true, "slot_dropped": true,
+               "replicas": {"acknowledged": [], "pending": []}})
     );
     assert!(!has_slot("attendance"), "disabling drops the slot");
 
@@ -266,4 +267,102 @@ async fn a_change_drops_only_the_slots_it_concerns(backend: Backend) {
             .collect();
         assert_eq!(warm(host, &tenant_id), employees_only);
     }
+}
+
+/// On PostgreSQL a toggle's answer names the replicas that applied it before it
+/// answered, and the other replica obeys it from then on. (`replicas.rs` cuts a
+/// replica's listener to show the answer waits for a slow one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toggle_names_the_replicas_that_applied_it() {
+    let app = TestApp::builder(Backend::Postgres)
+        .with_tenant("acme", &["attendance"])
+        .start()
+        .await;
+    let replica = TestApp::builder(Backend::Postgres)
+        .replica_of(&app)
+        .start()
+        .await;
+    app.until_replicas_acknowledge("acme", 1).await;
+    let token = app.token("acme", Role::TenantAdmin).await;
+    let admin = app.admin_token();
+    let on_replica = || {
+        replica
+            .as_user(Method::GET, "/api/attendance/", "acme", &token)
+            .send()
+    };
+    on_replica().await.expect(200);
+    for _ in 0..20 {
+        for enabled in [false, true] {
+            let toggled = app
+                .req(Method::POST, "/api/admin/tenants/acme/modules/attendance")
+                .bearer(&admin)
+                .json(&json!({"enabled": enabled}))
+                .send()
+                .await
+                .expect(200)
+                .body;
+            assert_eq!(
+                toggled["replicas"]["acknowledged"][0]["id"],
+                replica.state.replicas.id()
+            );
+            assert_eq!(toggled["replicas"]["pending"], json!([]));
+            let answer = on_replica().await;
+            if enabled {
+                answer.expect(200);
+            } else {
+                answer.expect_gated("attendance");
+            }
+        }
+    }
+}
+
+/// A replica that stops answering (here one that never ran: a row with a fresh
+/// heartbeat) holds a change up for the configured wait at most, and the answer
+/// names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_replica_is_named_not_waited_for_forever() {
+    let app = TestApp::builder(Backend::Postgres)
+        .with_tenant("acme", &["attendance"])
+        .with_replica_ack_timeout(std::time::Duration::from_millis(300))
+        .start()
+        .await;
+    for _ in 0..500 {
+        if app.state.replicas.is_listening() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(app.state.replicas.is_listening());
+    let seen = mosaic::store::now_ms() + 60_000;
+    sqlx::query(
+        "INSERT INTO replicas (id, address, started_at, seen_at) VALUES ('ghost', '10.9.9.9:8080', $1, $1)",
+    )
+    .bind(seen)
+    .execute(&app.state.db.pool)
+    .await
+    .expect("a ghost replica");
+    let started = std::time::Instant::now();
+    let toggled = app
+        .req(Method::POST, "/api/admin/tenants/acme/modules/attendance")
+        .bearer(&app.admin_token())
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    let took = started.elapsed();
+    assert_eq!(
+        toggled["replicas"]["pending"],
+        json!([{"id": "ghost", "address": "10.9.9.9:8080"}])
+    );
+    assert!(
+        took >= std::time::Duration::from_millis(300) && took < std::time::Duration::from_secs(5),
+        "{took:?}"
+    );
+    // The change itself stands.
+    let token = app.token("acme", Role::TenantAdmin).await;
+    app.as_user(Method::GET, "/api/attendance/", "acme", &token)
+        .send()
+        .await
+        .expect_gated("attendance");
 }

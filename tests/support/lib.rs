@@ -108,6 +108,7 @@ pub struct TestAppBuilder {
     /// The ICU locale of a new PostgreSQL database; the server's default when none.
     postgres_icu_locale: Option<String>,
     tenant_sweep_interval: Option<Duration>,
+    replica_ack_timeout: Option<Duration>,
 }
 
 impl TestAppBuilder {
@@ -250,6 +251,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// How long a tenant change waits for the other replicas to apply it.
+    pub fn with_replica_ack_timeout(mut self, timeout: Duration) -> Self {
+        self.replica_ack_timeout = Some(timeout);
+        self
+    }
+
     pub fn with_cache_dir(mut self, dir: PathBuf) -> Self {
         self.cache_dir = Some(dir);
         self
@@ -286,6 +293,9 @@ impl TestAppBuilder {
         config.packages = self.packages;
         if let Some(every) = self.tenant_sweep_interval {
             config.tenant_sweep_interval = every;
+        }
+        if let Some(timeout) = self.replica_ack_timeout {
+            config.replica_ack_timeout = timeout;
         }
         // One artifact cache for the whole run: modules compile once.
         config.cache_dir = Some(
@@ -378,6 +388,7 @@ impl TestApp {
             database_of: None,
             postgres_icu_locale: None,
             tenant_sweep_interval: None,
+            replica_ack_timeout: None,
         }
     }
 
@@ -448,6 +459,37 @@ impl TestApp {
             .module_data(&tenant_id)
             .await
             .expect("module data database")
+    }
+
+    /// Waits (up to 10 s) until `others` replicas besides this one acknowledge its
+    /// tenant changes: they serve and listen, and so does this one.
+    pub async fn until_replicas_acknowledge(&self, tenant: &str, others: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // A change that changes nothing, for its acknowledgements.
+            let answer = self
+                .req(
+                    Method::POST,
+                    &format!("/api/admin/tenants/{tenant}/modules/employees"),
+                )
+                .bearer(&self.admin_token())
+                .json(&json!({"enabled": true}))
+                .send()
+                .await
+                .expect(200);
+            let acknowledged = answer.body["replicas"]["acknowledged"]
+                .as_array()
+                .map_or(0, Vec::len);
+            if acknowledged == others {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{others} replicas never acknowledged: {}",
+                answer.text
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits (up to 5 s) until an instance of `module` runs a request of `tenant`.

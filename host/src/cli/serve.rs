@@ -93,10 +93,15 @@ pub struct Serve {
     /// always may).
     #[arg(long, env = "MOSAIC_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
-    /// How often to compare every tenant with the database, in milliseconds, to catch
-    /// changes made elsewhere that no notification announced.
+    /// How often to compare every tenant with the database, in milliseconds, when no
+    /// notification can announce changes made elsewhere (SQLite, or PostgreSQL while
+    /// the listening connection is down; once a minute while it is up).
     #[arg(long, env = "MOSAIC_TENANT_SWEEP_MS", default_value_t = 2000)]
     tenant_sweep_ms: u64,
+    /// PostgreSQL: how long a tenant change waits, in milliseconds, for every other
+    /// live replica to apply it before answering (naming those that did not).
+    #[arg(long, env = "MOSAIC_REPLICA_ACK_MS", default_value_t = 2000)]
+    replica_ack_ms: u64,
     /// Failed attempts after which an event delivery becomes a dead letter.
     #[arg(long, env = "MOSAIC_EVENT_MAX_ATTEMPTS", default_value_t = 8)]
     event_max_attempts: u32,
@@ -162,6 +167,7 @@ pub(super) async fn run(
     config.trusted_proxies = serve.trusted_proxies;
     config.metrics_token = serve.metrics_token.filter(|t| !t.trim().is_empty());
     config.tenant_sweep_interval = Duration::from_millis(serve.tenant_sweep_ms.max(10));
+    config.replica_ack_timeout = Duration::from_millis(serve.replica_ack_ms);
     config.events = crate::events::EventSettings {
         max_attempts: serve.event_max_attempts.max(1),
         retry_base: Duration::from_millis(serve.event_retry_base_ms.max(1)),

@@ -158,6 +158,8 @@ pub struct Provisioner<'a> {
     pub billing: &'a crate::billing::BillingSettings,
     pub clock: &'a crate::clock::Clock,
     pub packages: &'a PackageSettings,
+    /// This replica; a change waits for the others to apply it.
+    pub replicas: &'a crate::tenancy::replicas::Replicas,
 }
 
 impl Provisioner<'_> {

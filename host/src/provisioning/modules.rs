@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{Actor, BulkItem, ProvisionError, Provisioner, plans};
 use crate::runtime::registry::LoadedModule;
 use crate::tenancy::TenantView;
+use crate::tenancy::replicas::Acknowledgements;
 
 /// The result of a toggle.
 #[derive(Debug, serde::Serialize)]
@@ -17,6 +18,9 @@ pub struct Toggled {
     pub enabled: bool,
     pub was_enabled: bool,
     pub slot_dropped: bool,
+    /// The other replicas (PostgreSQL) that applied the toggle before this answer,
+    /// and those that had not when the wait ran out.
+    pub replicas: Acknowledgements,
 }
 
 impl Provisioner<'_> {
@@ -112,8 +116,8 @@ impl Provisioner<'_> {
                 });
             }
         };
-        let dropped = self.published(&tenant_id).await?;
-        let slot_dropped = !enabled && (dropped.iter().any(|m| m == module) || had_slot);
+        let published = self.published(&tenant_id).await?;
+        let slot_dropped = !enabled && (published.dropped.iter().any(|m| m == module) || had_slot);
         tracing::info!(tenant = %view.tenant.subdomain, %module, enabled, was_enabled, "module toggled");
         Ok(Toggled {
             tenant: view.tenant.subdomain.clone(),
@@ -121,6 +125,7 @@ impl Provisioner<'_> {
             enabled,
             was_enabled,
             slot_dropped,
+            replicas: published.replicas,
         })
     }
 

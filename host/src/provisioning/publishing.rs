@@ -10,7 +10,17 @@ use super::files::{self, FileFailure, TenantFiles, WrittenFile};
 use super::{Actor, ProvisionError, Provisioner};
 use crate::runtime::registry::LoadedModule;
 use crate::runtime::{ModuleFailure, SlotInfo};
+use crate::tenancy::replicas::Acknowledgements;
 use crate::tenancy::{RenderedConfig, TenantStatus, TenantView};
+
+/// What a committed change did beyond its transaction.
+#[derive(Debug)]
+pub struct Published {
+    /// The modules whose slot of the tenant this replica dropped.
+    pub dropped: Vec<String>,
+    /// Which other replicas applied the change before the answer.
+    pub replicas: Acknowledgements,
+}
 
 /// `GET /api/admin/tenants/{tenant}/health`.
 #[derive(Debug, serde::Serialize)]
@@ -45,24 +55,26 @@ impl Provisioner<'_> {
             .clone()
     }
 
-    /// After a committed change: reloads the tenant on this replica (others hear of
-    /// it through the database), drops the slots of the modules it no longer runs
-    /// (only those) and rewrites its `config.json`. Returns the modules whose slot
-    /// was dropped. A failed file write does not undo the change: it is logged and
-    /// shown in the tenant's health until a later write succeeds.
-    pub(super) async fn published(&self, tenant_id: &str) -> Result<Vec<String>, ProvisionError> {
+    /// After a committed change: reloads the tenant on this replica, drops the slots
+    /// of the modules it no longer runs (only those), rewrites its `config.json`,
+    /// and waits (bounded) for the other replicas to apply the change. A failed file
+    /// write does not undo the change: it is logged and shown in the tenant's health
+    /// until a later write succeeds.
+    pub(super) async fn published(&self, tenant_id: &str) -> Result<Published, ProvisionError> {
         let before = self.directory.refresh(tenant_id).await?;
         let view = self.find_tenant(tenant_id).await?;
         let dropped = self
             .runtime
             .retire_slots(tenant_id, before.as_deref(), Some(&view));
         self.runtime.modules_changed(tenant_id);
+        let generation = view.tenant.generation;
         let config = self.config(&view);
         let written = self
             .on_disk(move |files| files.write_config(&view.tenant.subdomain, &config))
             .await;
         self.files.record(tenant_id, "config.json", written);
-        Ok(dropped)
+        let replicas = self.replicas.wait(self.db, tenant_id, generation).await?;
+        Ok(Published { dropped, replicas })
     }
 
     /// Runs blocking file work on the tenant files off the executor.

@@ -398,6 +398,9 @@ impl Provisioner<'_> {
         }
         self.directory.refresh(&tenant.id).await?;
         self.runtime.forget_tenant(&tenant.id);
+        self.replicas
+            .wait(self.db, &tenant.id, crate::tenancy::replicas::GONE)
+            .await?;
         let (subdomain, tenant_id) = (tenant.subdomain.clone(), tenant.id.clone());
         let removed = self
             .on_disk(move |files| files.remove(&subdomain, &tenant_id))

@@ -78,6 +78,15 @@ impl Runtime {
         tracing::warn!(shed, "instance pool exhausted; dropped idle instances");
     }
 
+    /// Whether the tenant has a live slot of any installed module on this replica.
+    pub fn has_tenant_slots(&self, tenant_id: &str) -> bool {
+        self.inner
+            .registry
+            .all()
+            .iter()
+            .any(|module| self.has_slot(tenant_id, &module.key))
+    }
+
     /// Whether the tenant has a live slot for the module on this replica.
     pub fn has_slot(&self, tenant_id: &str, module: &str) -> bool {
         self.inner

@@ -145,6 +145,10 @@ mod tests {
             "1526a8600952fa93ff92b2cfeed25e3e8108c119c41c5474728f62d177376ac47e1fc7263b54d0ef84c4ae5758a989a7",
         ),
         (
+            "postgres/0016_replicas.sql",
+            "a4a09106bbf152cfc97745ea97641f283d40c2f412ec0f2906639b26309592a27bb6ab1d6ce86f37c9a5db8eaf46e4e5",
+        ),
+        (
             "sqlite/0001_foundation.sql",
             "17262874f0eb5bcba6e3382541e505d240722f583ab6dc2f28cfb264ab49fd3b4ab171eedfb450537753360d4e28bb42",
         ),
@@ -203,6 +207,10 @@ mod tests {
         (
             "sqlite/0015_audit_seal.sql",
             "ba6109102ae889502473eb474cfba6a942d07181bd9580e328710fb2df7446df35d709b52bd987b73a018326d7a0909b",
+        ),
+        (
+            "sqlite/0016_replicas.sql",
+            "a4a09106bbf152cfc97745ea97641f283d40c2f412ec0f2906639b26309592a27bb6ab1d6ce86f37c9a5db8eaf46e4e5",
         ),
         (
             "sqlite-tenant/0001_module_data.sql",

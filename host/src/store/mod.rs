@@ -14,6 +14,7 @@ mod modules;
 pub mod packages;
 pub mod plans;
 pub mod records;
+pub mod replicas;
 pub mod schedules;
 mod sessions;
 mod tenants;

@@ -3,6 +3,7 @@
 //! enabled modules; every change invalidates the entry, so the next request on this
 //! replica reloads it from the database.
 
+pub mod replicas;
 pub mod sync;
 
 use std::collections::{HashMap, HashSet};

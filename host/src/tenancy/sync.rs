@@ -16,7 +16,9 @@ use tokio::time::Instant;
 use sqlx::postgres::PgListener;
 
 use super::Directory;
+use super::replicas::Replicas;
 use crate::runtime::Runtime;
+use crate::store::replicas::TENANT_APPLIED;
 use crate::store::{Db, DbResult, Dialect, TENANT_CHANGES};
 
 /// What following tenant changes needs: where to read them, and the two caches
@@ -27,6 +29,8 @@ pub struct TenantFollower<'a> {
     pub database_url: String,
     pub directory: &'a Directory,
     pub runtime: &'a Runtime,
+    /// This replica: it acknowledges what it applied, and hears the others do so.
+    pub replicas: &'a Replicas,
 }
 
 /// How often a replica sweeps while its `LISTEN` connection is healthy: only to
@@ -46,11 +50,12 @@ impl TenantFollower<'_> {
         let mut next_sweep = Instant::now() + sweep_every;
         loop {
             if listener.is_none() && self.db.dialect == Dialect::Postgres {
-                listener = listen(&self.database_url).await;
+                listener = listen(&self.database_url, self.replicas.id()).await;
                 if listener.is_some() {
                     // Whatever changed while nobody listened.
                     next_sweep = Instant::now();
                 }
+                self.replicas.set_listening(listener.is_some());
             }
             let notified = async {
                 match listener.as_mut() {
@@ -60,6 +65,9 @@ impl TenantFollower<'_> {
             };
             tokio::select! {
                 received = notified => match received {
+                    Some(Ok(Some(notification))) if notification.channel() == TENANT_APPLIED => {
+                        self.replicas.record(notification.payload());
+                    }
                     Some(Ok(Some(notification))) => {
                         let tenant_id = notification.payload();
                         tracing::debug!(tenant_id, "tenant changed elsewhere");
@@ -71,11 +79,17 @@ impl TenantFollower<'_> {
                             }
                         }
                     }
-                    // The connection dropped and sqlx reconnected: notifications may be lost.
-                    Some(Ok(None)) => next_sweep = Instant::now(),
+                    // The connection dropped: notifications sent until it listens again
+                    // are lost. Listening again first and sweeping after (at the top
+                    // of the loop) leaves no change in between unseen.
+                    Some(Ok(None)) => {
+                        listener = None;
+                        self.replicas.set_listening(false);
+                    }
                     Some(Err(err)) => {
                         tracing::warn!(error = %err, "tenant change listener failed; sweeping until it reconnects");
                         listener = None;
+                        self.replicas.set_listening(false);
                         next_sweep = Instant::now();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
@@ -125,11 +139,25 @@ impl TenantFollower<'_> {
 
     /// Reloads the tenant and drops the slots of the modules it no longer runs,
     /// unless this replica already serves `generation` (none: the tenant is gone):
-    /// the change was made here, and its maker did both.
+    /// the change was made here, and its maker did both. Either way it then tells
+    /// the other replicas that it serves `generation`.
     async fn apply(&self, tenant_id: &str, generation: Option<i64>) {
-        if generation.is_some() && self.directory.cached_generation(tenant_id) == generation {
-            return;
+        if generation.is_none() || self.directory.cached_generation(tenant_id) != generation {
+            self.reload(tenant_id).await;
         }
+        // The cache entry is gone or current by now: no request that arrives after
+        // this acknowledgement is served from the state before the change.
+        let applied = generation.unwrap_or(super::replicas::GONE);
+        if let Err(err) = self
+            .db
+            .announce_applied(self.replicas.id(), tenant_id, applied)
+            .await
+        {
+            tracing::warn!(tenant_id, error = %err, "acknowledging a tenant change failed");
+        }
+    }
+
+    async fn reload(&self, tenant_id: &str) {
         let before = match self.directory.refresh(tenant_id).await {
             Ok(before) => before,
             Err(err) => {
@@ -139,27 +167,38 @@ impl TenantFollower<'_> {
                 None
             }
         };
-        match self.directory.by_id(tenant_id).await {
-            Ok(now) => {
-                self.runtime
-                    .retire_slots(tenant_id, before.as_deref(), now.as_deref());
-            }
-            Err(err) => {
-                // What the tenant runs now is unknown: run nothing warm of it.
-                tracing::warn!(tenant_id, error = %err, "reloading a changed tenant failed");
-                self.runtime
-                    .retire_slots(tenant_id, before.as_deref(), None);
-            }
+        // A tenant this replica neither cached nor runs anything of stays unloaded.
+        if before.is_some() || self.runtime.has_tenant_slots(tenant_id) {
+            self.retire_slots(tenant_id, before.as_deref()).await;
         }
         // A module switched on or off elsewhere.
         self.runtime.modules_changed(tenant_id);
     }
+
+    async fn retire_slots(&self, tenant_id: &str, before: Option<&super::TenantView>) {
+        match self.directory.by_id(tenant_id).await {
+            Ok(now) => {
+                self.runtime.retire_slots(tenant_id, before, now.as_deref());
+            }
+            Err(err) => {
+                // What the tenant runs now is unknown: run nothing warm of it.
+                tracing::warn!(tenant_id, error = %err, "reloading a changed tenant failed");
+                self.runtime.retire_slots(tenant_id, before, None);
+            }
+        }
+    }
 }
 
-async fn listen(url: &str) -> Option<PgListener> {
+/// A listener on tenant changes and acknowledgements, named after the replica
+/// (`application_name` `mosaic-<replica id>` in `pg_stat_activity`).
+async fn listen(url: &str, replica: &str) -> Option<PgListener> {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{separator}application_name=mosaic-{replica}");
     let connected = async {
-        let mut listener = PgListener::connect(url).await?;
-        listener.listen(TENANT_CHANGES).await?;
+        let mut listener = PgListener::connect(&url).await?;
+        listener
+            .listen_all([TENANT_CHANGES, TENANT_APPLIED])
+            .await?;
         Ok::<_, sqlx::Error>(listener)
     };
     match connected.await {
