@@ -115,6 +115,18 @@ async fn host_routes_answer_shape_errors_per_field() {
         .send()
         .await
         .expect_error(400, "bad_request");
+    // Found by Schemathesis: this query string was answered in plain text.
+    let refused = app
+        .req(Method::DELETE, "/api/admin/modules/attendance?purge=maybe")
+        .bearer(&app.admin_token())
+        .send()
+        .await
+        .expect_error(400, "bad_request");
+    assert_eq!(
+        refused.headers["content-type"], "application/json",
+        "{}",
+        refused.text
+    );
 }
 
 /// `Host` and `X-Tenant-ID` name one tenant or the request is refused; an

@@ -22,6 +22,7 @@ mod limits;
 mod metrics;
 mod migrations;
 mod notifications;
+mod openapi;
 mod packages;
 mod plans;
 mod provisioning;

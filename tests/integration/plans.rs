@@ -151,6 +151,18 @@ async fn platform_admins_manage_plans(backend: Backend) {
         .send()
         .await
         .expect_error(422, "validation_failed");
+    // Found by Schemathesis: PostgreSQL keeps the order in 32 bits (was a 500).
+    for sort_order in [-1_i64, i64::from(i32::MAX) + 1, i64::MAX - 1] {
+        let refused = app
+            .req(Method::PATCH, "/api/admin/plans/business")
+            .bearer(&admin)
+            .json(&json!({ "sort_order": sort_order }))
+            .send()
+            .await
+            .expect_error(422, "validation_failed")
+            .body;
+        assert!(refused["fields"]["sort_order"].is_string(), "{refused}");
+    }
 
     // Retire: gone from the public catalog, kept for the admins.
     let retired = app

@@ -7,14 +7,14 @@ use serde::{Deserialize, Serialize};
 use crate::store::plans::{Period, Plan};
 
 /// One line of an invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InvoiceLine {
     pub description: String,
     /// Negative for a credit.
     pub amount_minor: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceKind {
     /// A period of the plan, paid in advance: paying it starts or extends the

@@ -237,7 +237,7 @@ impl Renewals<'_> {
 }
 
 /// What a tenant admin sees of the tenant's subscription.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionStatus {
     pub plan: Option<Plan>,
     #[serde(flatten)]
@@ -311,14 +311,14 @@ impl Quota {
 }
 
 /// One limit of the plan against what the tenant uses (`max` none: no limit).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Measure {
     pub used: i64,
     pub max: Option<i64>,
 }
 
 /// What a tenant admin's billing page shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantDashboard {
     #[serde(flatten)]
     pub status: SubscriptionStatus,
@@ -389,7 +389,7 @@ impl TenantDashboard {
 }
 
 /// Recurring revenue in one currency, per month (a yearly plan counts a twelfth).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Revenue {
     pub currency: String,
     pub monthly_minor: i64,
@@ -397,7 +397,7 @@ pub struct Revenue {
 }
 
 /// A tenant with open invoices past their due date.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OverdueTenant {
     pub subdomain: Option<String>,
     #[serde(flatten)]
@@ -405,7 +405,7 @@ pub struct OverdueTenant {
 }
 
 /// What a platform admin's billing page shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlatformDashboard {
     pub mrr: Vec<Revenue>,
     pub subscriptions: BTreeMap<&'static str, i64>,

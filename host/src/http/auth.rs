@@ -1,12 +1,14 @@
 //! `/api/auth/...` and `/api/admin/auth/login`: sessions for tenant and platform users.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
 use super::extract::{JsonBody, TenantCaller, TenantCtx};
@@ -15,20 +17,17 @@ use crate::auth::accounts::{Accounts, AuthError, TokenPair};
 use crate::provisioning::{FirstAdmin, NewTenant};
 use crate::store::{Origin, Realm};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/login", post(login))
-        .route("/api/admin/auth/login", post(platform_login))
-        .route("/api/auth/refresh", post(refresh))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/profile", get(profile).patch(update_profile))
-        .route("/api/auth/change-password", post(change_password))
-        .route("/api/auth/password-reset", post(request_password_reset))
-        .route(
-            "/api/auth/password-reset/confirm",
-            post(confirm_password_reset),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(platform_login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(profile, update_profile))
+        .routes(routes!(change_password))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
         // Answers carry tokens and personal data: no cache keeps them.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -46,7 +45,7 @@ impl AppState {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Register {
     company_name: String,
@@ -56,11 +55,34 @@ struct Register {
     password: String,
 }
 
+/// A company signed up, pending approval.
+#[derive(serde::Serialize, ToSchema)]
+struct Registered {
+    tenant: RegisteredTenant,
+    message: &'static str,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+struct RegisteredTenant {
+    id: String,
+    name: String,
+    subdomain: String,
+    /// `pending` until a platform admin approves it.
+    status: &'static str,
+}
+
+/// Signs a company up: a pending tenant and its first admin, who can log in once a
+/// platform admin approves the tenant.
+#[utoipa::path(
+    post, path = "/api/auth/register", tag = "auth",
+    request_body = Register,
+    responses((status = 201, body = Registered), (status = 409, description = "The subdomain is taken")),
+)]
 async fn register(
     State(state): State<AppState>,
     origin: Origin,
     JsonBody(body): JsonBody<Register>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
     let new = NewTenant {
         name: body.company_name,
         subdomain: body.subdomain,
@@ -78,20 +100,36 @@ async fn register(
     let tenant = provisioner.register(new, admin, origin).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "tenant": {"id": tenant.id, "name": tenant.name, "subdomain": tenant.subdomain, "status": tenant.status.as_str()},
-            "message": "Registered. A platform administrator will approve the company before you can log in.",
-        })),
+        Json(Registered {
+            tenant: RegisteredTenant {
+                id: tenant.id,
+                name: tenant.name,
+                subdomain: tenant.subdomain,
+                status: tenant.status.as_str(),
+            },
+            message: "Registered. A platform administrator will approve the company before you can log in.",
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     email: String,
     password: String,
 }
 
+/// A tenant user's login: an access and a refresh token.
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Wrong email or password"),
+        (status = 423, description = "Locked after too many failures from this address"),
+    ),
+    security(("tenant" = [])),
+)]
 async fn login(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
@@ -113,6 +151,12 @@ async fn login(
     Ok(Json(pair))
 }
 
+/// A platform admin's login.
+#[utoipa::path(
+    post, path = "/api/admin/auth/login", tag = "auth",
+    request_body = Credentials,
+    responses((status = 200, body = TokenPair), (status = 401, description = "Wrong email or password")),
+)]
 async fn platform_login(
     State(state): State<AppState>,
     origin: Origin,
@@ -126,12 +170,19 @@ async fn platform_login(
     Ok(Json(pair))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
     refresh: String,
 }
 
+/// A new token pair for a refresh token, which is used up (a second use revokes
+/// the session).
+#[utoipa::path(
+    post, path = "/api/auth/refresh", tag = "auth",
+    request_body = RefreshBody,
+    responses((status = 200, body = TokenPair), (status = 401, description = "Invalid, expired or reused")),
+)]
 async fn refresh(
     State(state): State<AppState>,
     origin: Origin,
@@ -142,6 +193,12 @@ async fn refresh(
     ))
 }
 
+/// Ends the refresh token's session.
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth",
+    request_body = RefreshBody,
+    responses((status = 204, description = "Logged out")),
+)]
 async fn logout(
     State(state): State<AppState>,
     origin: Origin,
@@ -151,35 +208,58 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller's own account.
+#[derive(serde::Serialize, ToSchema)]
+struct Profile {
+    id: String,
+    email: String,
+    full_name: String,
+    role: String,
+    /// The tenant's subdomain.
+    tenant: String,
+}
+
+#[utoipa::path(
+    get, path = "/api/auth/profile", tag = "auth",
+    responses((status = 200, body = Profile)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn profile(
     State(state): State<AppState>,
     auth: TenantCaller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Profile>, ApiError> {
     let account = state
         .db
         .account_by_id(Realm::Tenant(&auth.tenant.tenant.id), &auth.caller.user_id)
         .await?
         .ok_or(AuthError::NoAccount)?;
-    Ok(Json(json!({
-        "id": account.id,
-        "email": account.email,
-        "full_name": account.full_name,
-        "role": account.role,
-        "tenant": auth.tenant.tenant.subdomain,
-    })))
+    Ok(Json(Profile {
+        id: account.id,
+        email: account.email,
+        full_name: account.full_name,
+        role: account.role,
+        tenant: auth.tenant.tenant.subdomain.clone(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileUpdate {
     full_name: String,
 }
 
+/// Changes the caller's name.
+#[utoipa::path(
+    patch, path = "/api/auth/profile", tag = "auth",
+    request_body = ProfileUpdate,
+    responses((status = 200, body = Profile)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn update_profile(
     State(state): State<AppState>,
     auth: TenantCaller,
     JsonBody(body): JsonBody<ProfileUpdate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Profile>, ApiError> {
     let full_name = body.full_name.trim();
     if !crate::auth::valid_name(full_name) {
         return Err(ApiError::Validation(
@@ -199,13 +279,20 @@ async fn update_profile(
     profile(State(state), auth).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangePassword {
     current_password: String,
     new_password: String,
 }
 
+/// Changes the caller's password and ends their other sessions.
+#[utoipa::path(
+    post, path = "/api/auth/change-password", tag = "auth",
+    request_body = ChangePassword,
+    responses((status = 204, description = "Changed")),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn change_password(
     State(state): State<AppState>,
     auth: TenantCaller,
@@ -226,19 +313,31 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetRequest {
     email: String,
 }
 
-/// Always 202: whether the email has an account is not the caller's to know.
+#[derive(serde::Serialize, ToSchema)]
+struct Message {
+    message: &'static str,
+}
+
+/// Mails a reset token if the email has an account. Always 202: whether it has one
+/// is not the caller's to know.
+#[utoipa::path(
+    post, path = "/api/auth/password-reset", tag = "auth",
+    request_body = ResetRequest,
+    responses((status = 202, body = Message)),
+    security(("tenant" = [])),
+)]
 async fn request_password_reset(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
     origin: Origin,
     JsonBody(body): JsonBody<ResetRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Message>), ApiError> {
     state
         .throttle
         .reset_request(&tenant.tenant.id, super::client_addr())?;
@@ -248,17 +347,25 @@ async fn request_password_reset(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"message": "If this address has an account, a reset message is on its way."})),
+        Json(Message {
+            message: "If this address has an account, a reset message is on its way.",
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetConfirm {
     token: String,
     new_password: String,
 }
 
+/// Sets a new password with a mailed reset token.
+#[utoipa::path(
+    post, path = "/api/auth/password-reset/confirm", tag = "auth",
+    request_body = ResetConfirm,
+    responses((status = 204, description = "Password set")),
+)]
 async fn confirm_password_reset(
     State(state): State<AppState>,
     origin: Origin,

@@ -2,21 +2,29 @@
 //! tenant admins the subscription, invoices (JSON and PDF), payments with their
 //! proofs, and the dashboard.
 
+use axum::Json;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::get;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::extract::TenantCaller;
 use crate::AppState;
 use crate::auth::Role;
 use crate::billing::SubscriptionStatus;
 use crate::http::ApiError;
-use crate::store::{AuditEntry, NewPayment, Origin, PaymentRefusal, Proof, SubscriptionRefusal};
+use crate::store::invoices::Invoice;
+use crate::store::plans::Plan;
+use crate::store::{
+    AuditEntry, NewPayment, Origin, Payment, PaymentRefusal, Proof, Renewed, Subscription,
+    SubscriptionRefusal,
+};
 
 /// The largest proof of payment.
 pub const MAX_PROOF_BYTES: usize = 5 * 1024 * 1024;
@@ -33,40 +41,52 @@ const METHODS: &[&str] = &[
 ];
 const MAX_REFERENCE_CHARS: usize = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/billing/plans", get(plans))
+pub fn router() -> OpenApiRouter<AppState> {
+    // The same routes with a trailing slash, undocumented.
+    let aliases = axum::Router::new()
         .route("/api/billing/plans/", get(plans))
-        .route("/api/billing/subscription", get(subscription))
         .route("/api/billing/subscription/", get(subscription))
-        .route("/api/billing/subscription/cancel", post(cancel))
-        .route("/api/billing/subscription/renew", post(renew))
-        .route("/api/billing/invoices", get(invoices))
         .route("/api/billing/invoices/", get(invoices))
-        .route("/api/billing/invoices/{id}", get(invoice))
-        .route("/api/billing/invoices/{id}/pdf", get(invoice_pdf))
-        .route(
-            "/api/billing/payments",
-            get(payments)
-                .post(submit_payment)
+        .route("/api/billing/payments/", get(payments));
+    OpenApiRouter::new()
+        .routes(routes!(plans))
+        .routes(routes!(subscription))
+        .routes(routes!(cancel))
+        .routes(routes!(renew))
+        .routes(routes!(invoices))
+        .routes(routes!(invoice))
+        .routes(routes!(invoice_pdf))
+        .routes(
+            routes!(payments, submit_payment)
                 // The proof and the form around it.
                 .layer(DefaultBodyLimit::max(MAX_PROOF_BYTES + 64 * 1024)),
         )
-        .route("/api/billing/payments/", get(payments))
-        .route("/api/billing/dashboard", get(dashboard))
+        .routes(routes!(dashboard))
+        .merge(aliases.into())
+}
+
+/// A list of `T`.
+#[derive(serde::Serialize, ToSchema)]
+pub(super) struct Items<T> {
+    pub items: Vec<T>,
 }
 
 /// The plan, the subscription, the next invoice and usage against each limit.
+#[utoipa::path(
+    get, path = "/api/billing/dashboard", tag = "billing",
+    responses((status = 200, body = crate::billing::TenantDashboard)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn dashboard(
     State(state): State<AppState>,
     auth: TenantCaller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::billing::TenantDashboard>, ApiError> {
     let tenant = tenant_admin(&auth)?;
     let now = state.config.clock.now_ms();
     let dashboard = crate::billing::TenantDashboard::load(&state.db, tenant, now)
         .await?
         .ok_or_else(|| ApiError::NotFound("The tenant has no subscription".into()))?;
-    Ok(Json(json!(dashboard)))
+    Ok(Json(dashboard))
 }
 
 /// The tenant, if the caller is one of its admins.
@@ -81,16 +101,27 @@ fn tenant_admin(auth: &TenantCaller) -> Result<&crate::store::Tenant, ApiError> 
 
 /// Every plan that takes subscribers, in sort order: price, period, modules and
 /// limits. Public, for a pricing page.
-async fn plans(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "items": state.db.plans(false).await? })))
+#[utoipa::path(
+    get, path = "/api/billing/plans", tag = "billing",
+    responses((status = 200, body = Items<Plan>)),
+)]
+async fn plans(State(state): State<AppState>) -> Result<Json<Items<Plan>>, ApiError> {
+    Ok(Json(Items {
+        items: state.db.plans(false).await?,
+    }))
 }
 
 /// The tenant's plan and subscription (tenant admins): state, the times that move
 /// it, and the days left.
+#[utoipa::path(
+    get, path = "/api/billing/subscription", tag = "billing",
+    responses((status = 200, body = SubscriptionStatus)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn subscription(
     State(state): State<AppState>,
     auth: TenantCaller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SubscriptionStatus>, ApiError> {
     let tenant = tenant_admin(&auth)?;
     let subscription = state
         .db
@@ -99,7 +130,7 @@ async fn subscription(
         .ok_or_else(|| ApiError::NotFound("The tenant has no subscription".into()))?;
     let plan = state.db.plan(&tenant.plan).await?;
     let status = SubscriptionStatus::new(plan, subscription, state.config.clock.now_ms());
-    Ok(Json(json!(status)))
+    Ok(Json(status))
 }
 
 fn subscription_refusal(refused: SubscriptionRefusal, action: &str) -> ApiError {
@@ -115,11 +146,16 @@ fn subscription_refusal(refused: SubscriptionRefusal, action: &str) -> ApiError 
 }
 
 /// Cancels an active subscription: it is served to the end of the paid period.
+#[utoipa::path(
+    post, path = "/api/billing/subscription/cancel", tag = "billing",
+    responses((status = 200, body = Subscription), (status = 409, description = "Not active")),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn cancel(
     State(state): State<AppState>,
     auth: TenantCaller,
     origin: Origin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Subscription>, ApiError> {
     let tenant = tenant_admin(&auth)?;
     let actor = format!("user:{}", auth.caller.user_id);
     let target = format!("subscription:{}", tenant.id);
@@ -137,17 +173,22 @@ async fn cancel(
         .await?
         .map_err(|r| subscription_refusal(r, "cancelled"))?;
     state.directory.refresh(&tenant.id).await?;
-    Ok(Json(json!(cancelled)))
+    Ok(Json(cancelled))
 }
 
 /// Renews: a cancelled subscription is active again; one on trial, past due or
 /// expired gets the invoice to pay for its next period (its open one, or a new
 /// one: an expired subscription's period starts when it is paid).
+#[utoipa::path(
+    post, path = "/api/billing/subscription/renew", tag = "billing",
+    responses((status = 200, body = Renewed), (status = 409, description = "Active already")),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn renew(
     State(state): State<AppState>,
     auth: TenantCaller,
     origin: Origin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Renewed>, ApiError> {
     let tenant = tenant_admin(&auth)?;
     let plan = state
         .db
@@ -174,17 +215,23 @@ async fn renew(
         .await?
         .map_err(|r| subscription_refusal(r, "renewed"))?;
     state.directory.refresh(&tenant.id).await?;
-    Ok(Json(json!(renewed)))
+    Ok(Json(renewed))
 }
 
+/// The tenant's invoices, newest first.
+#[utoipa::path(
+    get, path = "/api/billing/invoices", tag = "billing",
+    responses((status = 200, body = Items<Invoice>)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn invoices(
     State(state): State<AppState>,
     auth: TenantCaller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Items<Invoice>>, ApiError> {
     let tenant = tenant_admin(&auth)?;
-    Ok(Json(
-        json!({ "items": state.db.invoices(&tenant.id).await? }),
-    ))
+    Ok(Json(Items {
+        items: state.db.invoices(&tenant.id).await?,
+    }))
 }
 
 async fn find_invoice(
@@ -199,15 +246,28 @@ async fn find_invoice(
         .ok_or_else(|| ApiError::NotFound("No such invoice".into()))
 }
 
+#[utoipa::path(
+    get, path = "/api/billing/invoices/{id}", tag = "billing",
+    params(("id" = String, Path, description = "The invoice's id")),
+    responses((status = 200, body = Invoice)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn invoice(
     State(state): State<AppState>,
     auth: TenantCaller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Invoice>, ApiError> {
     let tenant = tenant_admin(&auth)?;
-    Ok(Json(json!(find_invoice(&state, &tenant.id, &id).await?)))
+    Ok(Json(find_invoice(&state, &tenant.id, &id).await?))
 }
 
+/// The invoice as an A4 PDF.
+#[utoipa::path(
+    get, path = "/api/billing/invoices/{id}/pdf", tag = "billing",
+    params(("id" = String, Path, description = "The invoice's id")),
+    responses((status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn invoice_pdf(
     State(state): State<AppState>,
     auth: TenantCaller,
@@ -233,14 +293,20 @@ pub(super) fn pdf_response(pdf: Vec<u8>, label: &str) -> Response {
         .into_response()
 }
 
+/// The tenant's payments, newest first.
+#[utoipa::path(
+    get, path = "/api/billing/payments", tag = "billing",
+    responses((status = 200, body = Items<Payment>)),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn payments(
     State(state): State<AppState>,
     auth: TenantCaller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Items<Payment>>, ApiError> {
     let tenant = tenant_admin(&auth)?;
-    Ok(Json(
-        json!({ "items": state.db.payments(Some(&tenant.id), None, 1000).await? }),
-    ))
+    Ok(Json(Items {
+        items: state.db.payments(Some(&tenant.id), None, 1000).await?,
+    }))
 }
 
 pub(super) fn payment_refusal(refused: PaymentRefusal) -> ApiError {
@@ -264,11 +330,16 @@ fn multipart_error(err: &MultipartError) -> ApiError {
 }
 
 /// The form of a payment: which invoice, how it was paid, and the proof.
-#[derive(Default)]
+#[derive(Default, ToSchema)]
 struct PaymentForm {
+    /// The id of the invoice paid.
     invoice: Option<String>,
+    /// `bank_transfer`, `card`, `cash`, `cheque`, `mobile_money` or `other`.
     method: Option<String>,
+    /// At most 100 characters, one line.
     reference: Option<String>,
+    /// A PDF, PNG or JPEG file, judged by its content; at most 5 MiB.
+    #[schema(value_type = Option<Vec<u8>>, format = Binary)]
     proof: Option<(String, Vec<u8>)>,
 }
 
@@ -324,12 +395,23 @@ fn proof_name(sent: Option<&str>) -> String {
 /// Submits a payment of an open invoice with its proof (`multipart/form-data`:
 /// `invoice`, `method`, optional `reference`, and the `proof` file: PDF, PNG or
 /// JPEG by its content, at most 5 MiB). It awaits a platform admin's verification.
+#[utoipa::path(
+    post, path = "/api/billing/payments", tag = "billing",
+    request_body(content = PaymentForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = Payment),
+        (status = 409, description = "The invoice is paid or void, or a payment of it awaits verification"),
+        (status = 413, description = "The proof is over 5 MiB"),
+        (status = 415, description = "Not a form, or a proof that is no PDF, PNG or JPEG"),
+    ),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn submit_payment(
     State(state): State<AppState>,
     auth: TenantCaller,
     origin: Origin,
     form: Result<Multipart, MultipartRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Payment>), ApiError> {
     let tenant = tenant_admin(&auth)?;
     let form = form.map_err(|_| {
         ApiError::UnsupportedMediaType("Expected Content-Type: multipart/form-data".into())
@@ -408,5 +490,5 @@ async fn submit_payment(
         .await?
         .map_err(payment_refusal)?;
     tracing::info!(payment = %payment.id, invoice = %payment.invoice_id, "payment submitted");
-    Ok((StatusCode::CREATED, Json(json!(payment))))
+    Ok((StatusCode::CREATED, Json(payment)))
 }

@@ -3,25 +3,31 @@
 //! whose files could not be written after a committed change. `GET /metrics`: the
 //! Prometheus exposition, for a platform admin or the scraper's token.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
 use super::extract::PlatformAdmin;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
 }
 
+/// The Prometheus exposition of this replica's metrics.
+#[utoipa::path(
+    get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)),
+    security(("bearer" = [])),
+)]
 async fn metrics(
     State(state): State<AppState>,
     mut parts: Parts,
@@ -58,16 +64,38 @@ fn is_scraper(state: &AppState, parts: &Parts) -> bool {
     Sha256::digest(given.trim().as_bytes()) == Sha256::digest(expected.as_bytes())
 }
 
-async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// What `/healthz` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok`, or `degraded` while something below needs an operator.
+    status: &'static str,
+    /// Installed modules.
+    modules: usize,
+    /// Components refused at start-up, and why.
+    refused_modules: Vec<crate::runtime::RefusedModule>,
+    /// Tenants with a file write that failed after a committed change (their
+    /// health says which file and why).
+    tenant_file_errors: usize,
+}
+
+/// The process is up and its database answers.
+#[utoipa::path(
+    get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Health)),
+)]
+async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     sqlx::query("SELECT 1").execute(&state.db.pool).await?;
-    let refused = state.runtime.refused_modules();
-    let file_errors = state.files.failure_count();
-    Ok(Json(json!({
-        "status": if refused.is_empty() && file_errors == 0 { "ok" } else { "degraded" },
-        "modules": state.runtime.modules().len(),
-        "refused_modules": refused,
-        // Tenants with a file write that failed after a committed change (their
-        // health says which file and why).
-        "tenant_file_errors": file_errors,
-    })))
+    let refused_modules = state.runtime.refused_modules();
+    let tenant_file_errors = state.files.failure_count();
+    let status = if refused_modules.is_empty() && tenant_file_errors == 0 {
+        "ok"
+    } else {
+        "degraded"
+    };
+    Ok(Json(Health {
+        status,
+        modules: state.runtime.modules().len(),
+        refused_modules,
+        tenant_file_errors,
+    }))
 }

@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod health;
 mod modules;
+mod openapi;
 mod public;
 mod throttle;
 mod users;
@@ -17,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,7 @@ use tower_http::request_id::{
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use throttle::Throttle;
@@ -77,14 +79,16 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new()
     };
-    Router::new()
+    let (documented, routes) = host_routes().split_for_parts();
+    let document = openapi::host_document(routes);
+    documented
         .merge(bench)
-        .merge(health::router())
-        .merge(admin::router())
-        .merge(auth::router())
-        .merge(billing::router())
-        .merge(users::router())
-        .merge(public::router())
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move |State(state): State<AppState>| {
+                openapi::openapi(state, Arc::clone(&document))
+            }),
+        )
         .merge(modules::router())
         .fallback(|method: Method| async move {
             if method == Method::OPTIONS {
@@ -138,6 +142,17 @@ pub fn router(state: AppState) -> Router {
             X_REQUEST_ID.clone(),
             MakeRequestUuid,
         ))
+}
+
+/// The host's own routes, each registered from its documentation.
+fn host_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(health::router())
+        .merge(admin::router())
+        .merge(auth::router())
+        .merge(billing::router())
+        .merge(users::router())
+        .merge(public::router())
 }
 
 /// Records which tenant plan the request is for.
@@ -278,41 +293,95 @@ mod tests {
         );
     }
 
-    /// The first segment of every `.route("/api/<segment>...")` this folder declares.
-    fn host_api_segments(dir: &Path, found: &mut BTreeSet<String>) {
-        for entry in std::fs::read_dir(dir).expect("http source folder") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                host_api_segments(&path, found);
-                continue;
-            }
-            let source = std::fs::read_to_string(&path).expect("http source file");
-            for route in source.split(".route(\"/api/").skip(1) {
-                let segment: String = route
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                    .collect();
-                found.insert(segment);
+    /// Every path this folder declares with `.route(...)`, outside tests: the
+    /// routes that are not registered from their documentation.
+    fn declared_routes() -> Vec<String> {
+        let mut routes = Vec::new();
+        let mut folders = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("http source folder") {
+                let path = entry.expect("directory entry").path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let source = std::fs::read_to_string(&path).expect("http source file");
+                let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+                for call in code.split(".route(").skip(1) {
+                    if let Some(literal) = call.trim_start().strip_prefix('"') {
+                        routes.push(literal.chars().take_while(|c| *c != '"').collect());
+                    }
+                }
             }
         }
+        routes
+    }
+
+    fn first_segment(rest: &str) -> String {
+        rest.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
+            .collect()
+    }
+
+    /// The documented paths of the host's own routes.
+    fn documented_paths() -> BTreeSet<String> {
+        let (_, document) = super::host_routes().split_for_parts();
+        document.paths.paths.keys().cloned().collect()
     }
 
     /// A module key that equals one of the host's own `/api/` segments would be
     /// partly hidden behind the host's routes, so every such segment is reserved.
     #[test]
     fn every_host_api_segment_is_a_reserved_module_key() {
-        let mut segments = BTreeSet::new();
-        host_api_segments(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http"),
-            &mut segments,
-        );
-        // `{module}` is the module door itself; `_native` is not a valid key.
-        segments.retain(|s| !s.is_empty() && s != "_native");
+        let mut segments: BTreeSet<String> = documented_paths()
+            .into_iter()
+            .chain(declared_routes())
+            .filter_map(|path| path.strip_prefix("/api/").map(first_segment))
+            .collect();
+        // `{module}` is the module door itself; `_native` and `openapi.json` are
+        // no valid keys.
+        segments.retain(|s| !s.is_empty() && s != "_native" && s != "openapi.json");
         assert!(segments.contains("users"), "found no routes: {segments:?}");
         let reserved: BTreeSet<String> = crate::runtime::registry::RESERVED_KEYS
             .iter()
             .map(|k| k.to_string())
             .collect();
         assert_eq!(segments, reserved);
+    }
+
+    /// Every route declared without documentation is a documented one with a
+    /// trailing slash more or less, or one of the few that are not the API's: the
+    /// benchmark's native baseline, the document itself, the module door (whose
+    /// routes the document takes from the manifests).
+    #[test]
+    fn every_undocumented_route_is_an_alias_of_a_documented_one() {
+        let documented = documented_paths();
+        let not_the_api = [
+            "/api/_native/fixed",
+            "/api/openapi.json",
+            "/api/{module}",
+            "/api/{module}/",
+            "/api/{module}/{*rest}",
+        ];
+        let declared = declared_routes();
+        assert!(declared.iter().any(|r| r == "/api/users"), "{declared:?}");
+        for route in declared {
+            if not_the_api.contains(&route.as_str()) {
+                continue;
+            }
+            // A wildcard is documented as the one parameter it is.
+            let route = route.replace("{*", "{");
+            if documented.contains(&route) {
+                continue;
+            }
+            let alias = match route.strip_suffix('/') {
+                Some(bare) => bare.to_owned(),
+                None => format!("{route}/"),
+            };
+            assert!(
+                documented.contains(&alias),
+                "{route} is neither documented nor an alias of a documented route"
+            );
+        }
     }
 }

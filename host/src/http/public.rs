@@ -1,13 +1,16 @@
 //! What anyone may read or send without a token: the module catalog, each tenant's
 //! public configuration and assets, and the demo-request form.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
 use super::extract::JsonBody;
@@ -17,44 +20,76 @@ use crate::store::NewDemoRequest;
 use crate::store::plans::Plan;
 use crate::tenancy::{TenantStatus, TenantView};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    // The same routes with or without the trailing slash, undocumented.
+    let aliases = axum::Router::new()
         .route("/api/modules", get(catalog))
-        .route("/api/modules/", get(catalog))
         .route("/api/tenants/by-subdomain/{subdomain}/config", get(config))
-        .route("/api/tenants/by-subdomain/{subdomain}/config/", get(config))
-        .route(
-            "/api/tenants/by-subdomain/{subdomain}/assets/{*path}",
-            get(asset),
-        )
-        .route("/api/demo-requests", post(demo_request))
-        .route("/api/demo-requests/", post(demo_request))
+        .route("/api/demo-requests/", post(demo_request));
+    // An asset's path has any number of segments, which OpenAPI cannot say: the
+    // route is the wildcard, its description names one parameter.
+    let assets = axum::Router::new().route(
+        "/api/tenants/by-subdomain/{subdomain}/assets/{*path}",
+        get(asset),
+    );
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(catalog))
+        .routes(routes!(config))
+        .routes(routes!(demo_request))
+        .merge(aliases.into())
+        .merge(assets.into());
+    router.get_openapi_mut().merge(AssetRoute::openapi());
+    router
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(asset))]
+struct AssetRoute;
+
+/// A module of the catalog.
+#[derive(serde::Serialize, ToSchema)]
+struct CatalogEntry {
+    key: String,
+    name: String,
+    description: String,
+    icon: String,
+    version: String,
+    /// The contract version it was built against.
+    contract: &'static str,
+    core: bool,
+    sort_order: u32,
+    /// The plans taking subscribers that include it; none when every plan does.
+    plans: Option<Vec<String>>,
 }
 
 /// Every installed module, in the catalog's order, with the plans that include it
 /// (`null`: every plan).
-async fn catalog(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/modules/", tag = "public",
+    responses((status = 200, body = super::billing::Items<CatalogEntry>)),
+)]
+async fn catalog(
+    State(state): State<AppState>,
+) -> Result<Json<super::billing::Items<CatalogEntry>>, ApiError> {
     let plans = state.db.plans(false).await?;
     let all_plans = state.db.plans(true).await?;
     let mut modules = state.runtime.modules();
     modules.sort_by(|a, b| (a.manifest.sort_order, &a.key).cmp(&(b.manifest.sort_order, &b.key)));
-    let items: Vec<Value> = modules
+    let items = modules
         .iter()
-        .map(|m| {
-            json!({
-                "key": m.key,
-                "name": m.manifest.name,
-                "description": m.manifest.description,
-                "icon": m.manifest.icon,
-                "version": m.manifest.version,
-                "contract": m.pre.contract_version(),
-                "core": m.core,
-                "sort_order": m.manifest.sort_order,
-                "plans": sold_in(&plans, &all_plans, &m.key),
-            })
+        .map(|m| CatalogEntry {
+            key: m.key.clone(),
+            name: m.manifest.name.clone(),
+            description: m.manifest.description.clone(),
+            icon: m.manifest.icon.clone(),
+            version: m.manifest.version.clone(),
+            contract: m.pre.contract_version(),
+            core: m.core,
+            sort_order: m.manifest.sort_order,
+            plans: sold_in(&plans, &all_plans, &m.key),
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(super::billing::Items { items }))
 }
 
 /// The plans taking subscribers that include `module`, or None when every plan
@@ -89,7 +124,15 @@ async fn tenant_by_subdomain(
 }
 
 /// The tenant's `config.json`, rendered once per change, with an ETag so a portal
-/// revalidates for the price of a 304.
+/// revalidates for the price of a 304. A tenant that is not active is unknown.
+#[utoipa::path(
+    get, path = "/api/tenants/by-subdomain/{subdomain}/config/", tag = "public",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain")),
+    responses(
+        (status = 200, body = crate::provisioning::PublicConfig),
+        (status = 304, description = "The `If-None-Match` ETag is current"),
+    ),
+)]
 async fn config(
     State(state): State<AppState>,
     Path(subdomain): Path<String>,
@@ -125,7 +168,16 @@ async fn config(
         .into_response())
 }
 
-/// A file from the tenant's own folder, and nothing outside it.
+/// A file from the tenant's own folder (its logo, its exported site), and nothing
+/// outside it.
+#[utoipa::path(
+    get, path = "/api/tenants/by-subdomain/{subdomain}/assets/{path}", tag = "public",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain"),
+        ("path" = String, Path, description = "A plain relative path in the tenant's folder"),
+    ),
+    responses((status = 200, description = "The file, with its type", content_type = "application/octet-stream", body = Vec<u8>)),
+)]
 async fn asset(
     State(state): State<AppState>,
     Path((subdomain, path)): Path<(String, String)>,
@@ -167,7 +219,7 @@ async fn asset(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DemoRequestForm {
     company: String,
@@ -177,10 +229,24 @@ struct DemoRequestForm {
     message: String,
 }
 
+#[derive(serde::Serialize, ToSchema)]
+struct DemoRequested {
+    id: String,
+    /// `new`.
+    status: String,
+    message: &'static str,
+}
+
+/// Asks for a demo; a platform admin may turn the request into a tenant.
+#[utoipa::path(
+    post, path = "/api/demo-requests", tag = "public",
+    request_body = DemoRequestForm,
+    responses((status = 201, body = DemoRequested)),
+)]
 async fn demo_request(
     State(state): State<AppState>,
     JsonBody(form): JsonBody<DemoRequestForm>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<DemoRequested>), ApiError> {
     let mut problems = serde_json::Map::new();
     let company = form.company.trim();
     let contact_name = form.contact_name.trim();
@@ -217,10 +283,10 @@ async fn demo_request(
     tracing::info!(demo_request = %request.id, "demo requested");
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": request.id,
-            "status": request.status,
-            "message": "Thank you. We will be in touch to set up your demo.",
-        })),
+        Json(DemoRequested {
+            id: request.id,
+            status: request.status,
+            message: "Thank you. We will be in touch to set up your demo.",
+        }),
     ))
 }

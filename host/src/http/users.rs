@@ -1,12 +1,15 @@
 //! `/api/users/`: a tenant's admins manage its users. Managers and members cannot
 //! change anyone's role or status, their own included.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
+use axum::routing::get;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
 use super::extract::{JsonBody, TenantCaller};
@@ -15,12 +18,13 @@ use crate::auth::Role;
 use crate::auth::accounts::AuthError;
 use crate::store::{Account, AuditEntry, Origin, Realm};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, invite))
+        // The same, without the trailing slash.
         .route("/api/users", get(list).post(invite))
-        .route("/api/users/", get(list).post(invite))
-        .route("/api/users/{id}", patch(update))
-        .route("/api/auth/invite/accept", post(accept_invite))
+        .routes(routes!(update))
+        .routes(routes!(accept_invite))
 }
 
 fn require_admin(auth: &TenantCaller) -> Result<(), ApiError> {
@@ -32,14 +36,32 @@ fn require_admin(auth: &TenantCaller) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn view(account: &Account) -> Value {
-    json!({
-        "id": account.id,
-        "email": account.email,
-        "full_name": account.full_name,
-        "role": account.role,
-        "active": account.active,
-    })
+/// A user of the tenant.
+#[derive(serde::Serialize, ToSchema)]
+struct User {
+    id: String,
+    email: String,
+    full_name: String,
+    /// `MEMBER`, `MANAGER` or `TENANT_ADMIN`.
+    role: String,
+    active: bool,
+}
+
+impl From<Account> for User {
+    fn from(account: Account) -> Self {
+        Self {
+            id: account.id,
+            email: account.email,
+            full_name: account.full_name,
+            role: account.role,
+            active: account.active,
+        }
+    }
+}
+
+#[derive(serde::Serialize, ToSchema)]
+struct Users {
+    items: Vec<User>,
 }
 
 /// A role a tenant user may hold.
@@ -52,15 +74,21 @@ fn tenant_role(role: &str) -> Result<Role, ApiError> {
     }
 }
 
-async fn list(State(state): State<AppState>, auth: TenantCaller) -> Result<Json<Value>, ApiError> {
+/// The tenant's users (tenant admins only).
+#[utoipa::path(
+    get, path = "/api/users/", tag = "users",
+    responses((status = 200, body = Users)),
+    security(("bearer" = [], "tenant" = [])),
+)]
+async fn list(State(state): State<AppState>, auth: TenantCaller) -> Result<Json<Users>, ApiError> {
     require_admin(&auth)?;
     let users = state.db.tenant_accounts(&auth.tenant.tenant.id).await?;
-    Ok(Json(
-        json!({"items": users.iter().map(view).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(Users {
+        items: users.into_iter().map(User::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Invite {
     email: String,
@@ -68,12 +96,19 @@ struct Invite {
     role: String,
 }
 
+/// Invites a user, who chooses a password through a mailed single-use token.
+#[utoipa::path(
+    post, path = "/api/users/", tag = "users",
+    request_body = Invite,
+    responses((status = 201, body = User), (status = 409, description = "The email is taken")),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn invite(
     State(state): State<AppState>,
     auth: TenantCaller,
     origin: Origin,
     JsonBody(body): JsonBody<Invite>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<User>), ApiError> {
     require_admin(&auth)?;
     let role = tenant_role(&body.role)?;
     let account = state
@@ -87,23 +122,31 @@ async fn invite(
             &origin,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&account))))
+    Ok((StatusCode::CREATED, Json(account.into())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Update {
     role: Option<String>,
     active: Option<bool>,
 }
 
+/// Changes a user's role or status (not the caller's own).
+#[utoipa::path(
+    patch, path = "/api/users/{id}", tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = Update,
+    responses((status = 200, body = User), (status = 409, description = "Your own role or status")),
+    security(("bearer" = [], "tenant" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     auth: TenantCaller,
     origin: Origin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Update>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<User>, ApiError> {
     require_admin(&auth)?;
     let tenant_id = &auth.tenant.tenant.id;
     let realm = Realm::Tenant(tenant_id);
@@ -137,16 +180,22 @@ async fn update(
         .account_by_id(realm, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such user".into()))?;
-    Ok(Json(view(&after)))
+    Ok(Json(after.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Accept {
     token: String,
     password: String,
 }
 
+/// Sets an invited user's password with the mailed token.
+#[utoipa::path(
+    post, path = "/api/auth/invite/accept", tag = "users",
+    request_body = Accept,
+    responses((status = 204, description = "Password set")),
+)]
 async fn accept_invite(
     State(state): State<AppState>,
     origin: Origin,

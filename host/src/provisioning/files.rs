@@ -2,14 +2,14 @@
 //! its logo, and the static site exported from them. Every write is atomic (a temp
 //! file in the same folder, then a rename), and every read stays inside the folder.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::runtime::registry::LoadedModule;
-use crate::tenancy::{RenderedConfig, Tenant, TenantView};
+use crate::tenancy::{RenderedConfig, Tenant, TenantStatus, TenantView};
 
 /// Largest accepted logo.
 pub const MAX_LOGO_BYTES: usize = 2 << 20;
@@ -60,7 +60,7 @@ pub struct Asset {
 }
 
 /// A file `deploy_site` wrote.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct WrittenFile {
     pub path: String,
     pub bytes: usize,
@@ -69,7 +69,7 @@ pub struct WrittenFile {
 /// A write to a tenant's folder that failed after the change it follows was
 /// committed: logged, kept for the tenant's health report, and cleared by the next
 /// write of the same kind that succeeds.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FileFailure {
     /// What was being written: `config.json`, `logo`, `folder`.
     pub file: &'static str,
@@ -320,30 +320,51 @@ impl TenantFiles {
 }
 
 /// The public configuration: what a tenant's portal needs to draw itself.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PublicConfig<'a> {
+    pub name: &'a str,
+    pub subdomain: &'a str,
+    pub status: TenantStatus,
+    pub plan: &'a str,
+    /// Every installed module, and whether the tenant has it switched on.
+    pub modules: BTreeMap<&'a str, bool>,
+    /// Whether the plan includes each module: one it lacks needs an upgrade.
+    pub in_plan: BTreeMap<&'a str, bool>,
+    pub theme: Theme<'a>,
+    pub logo_url: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Theme<'a> {
+    /// `#rrggbb`.
+    pub primary_color: Option<&'a str>,
+    pub secondary_color: Option<&'a str>,
+}
+
 pub fn render_config(view: &TenantView, modules: &[(&LoadedModule, bool)]) -> RenderedConfig {
     let tenant = &view.tenant;
-    let in_plan: serde_json::Map<String, serde_json::Value> = modules
-        .iter()
-        .map(|(module, _)| (module.key.clone(), json!(view.plan_includes(&module.key))))
-        .collect();
-    let modules: serde_json::Map<String, serde_json::Value> = modules
-        .iter()
-        .map(|(module, enabled)| (module.key.clone(), json!(enabled)))
-        .collect();
-    let body = json!({
-        "name": tenant.name,
-        "subdomain": tenant.subdomain,
-        "status": tenant.status,
-        "plan": tenant.plan,
-        "modules": modules,
-        // Whether the plan includes each module: one it lacks needs an upgrade.
-        "in_plan": in_plan,
-        "theme": {
-            "primary_color": tenant.primary_color,
-            "secondary_color": tenant.secondary_color,
+    let body = PublicConfig {
+        name: &tenant.name,
+        subdomain: &tenant.subdomain,
+        status: tenant.status,
+        plan: &tenant.plan,
+        modules: modules
+            .iter()
+            .map(|(module, enabled)| (module.key.as_str(), *enabled))
+            .collect(),
+        in_plan: modules
+            .iter()
+            .map(|(module, _)| (module.key.as_str(), view.plan_includes(&module.key)))
+            .collect(),
+        theme: Theme {
+            primary_color: tenant.primary_color.as_deref(),
+            secondary_color: tenant.secondary_color.as_deref(),
         },
-        "logo_url": tenant.logo.as_ref().map(|logo| asset_url(&tenant.subdomain, logo)),
-    });
+        logo_url: tenant
+            .logo
+            .as_ref()
+            .map(|logo| asset_url(&tenant.subdomain, logo)),
+    };
     let json = serde_json::to_string_pretty(&body).unwrap_or_default();
     let etag = format!(
         "\"{}\"",

@@ -22,9 +22,9 @@ use crate::store::{AuditEntry, Db, Origin};
 use crate::tenancy::{Directory, TenantView};
 
 pub use demo::Conversion;
-pub use files::{AssetRefusal, ImageKind, TenantFiles, WrittenFile};
+pub use files::{AssetRefusal, ImageKind, PublicConfig, TenantFiles, WrittenFile};
 pub use modules::Toggled;
-pub use packages::{GrantChoice, Installed, PackageError, PackageSettings};
+pub use packages::{GrantChoice, Installed, PackageError, PackageSettings, PackageView};
 pub use plans::{NewPlan, PlanChanged, PlanChanges};
 pub use publishing::TenantHealth;
 pub use states::Transition;
@@ -107,7 +107,7 @@ impl Actor<'_> {
 }
 
 /// One item of a bulk operation: its result or its error, never both.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct BulkItem<T> {
     pub index: usize,
     pub ok: bool,
@@ -117,7 +117,7 @@ pub struct BulkItem<T> {
     pub error: Option<BulkError>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct BulkError {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,7 +11,7 @@ use crate::tenancy::TenantView;
 use crate::tenancy::replicas::Acknowledgements;
 
 /// The result of a toggle.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Toggled {
     pub tenant: String,
     pub module: String,

@@ -13,7 +13,7 @@ use crate::runtime::registry::CORE_MODULES;
 use crate::store::plans::{Limits, Period, Plan};
 
 /// A plan as a platform admin writes it.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
     pub key: String,
@@ -34,7 +34,7 @@ fn default_sort_order() -> i64 {
 }
 
 /// A change to a plan: an absent field is kept. `limits` replaces all four.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanChanges {
     pub name: Option<String>,
@@ -47,7 +47,7 @@ pub struct PlanChanges {
 }
 
 /// The result of a plan change.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PlanChanged {
     pub tenant: String,
     pub plan: String,
@@ -308,6 +308,10 @@ fn check(plan: &Plan) -> BTreeMap<String, String> {
             "currency".into(),
             "must be an ISO 4217 code such as USD".into(),
         );
+    }
+    // The column is a 32-bit integer on PostgreSQL.
+    if !(0..=i64::from(i32::MAX)).contains(&plan.sort_order) {
+        problems.insert("sort_order".into(), "must be 0 to 2147483647".into());
     }
     if plan.modules.len() > MAX_PLAN_MODULES {
         problems.insert(

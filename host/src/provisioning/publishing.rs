@@ -23,7 +23,7 @@ pub struct Published {
 }
 
 /// `GET /api/admin/tenants/{tenant}/health`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantHealth {
     pub tenant: String,
     pub status: TenantStatus,

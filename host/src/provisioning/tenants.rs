@@ -35,7 +35,7 @@ pub struct FirstAdmin {
 }
 
 /// A tenant as the admin API shows it: its row, modules and domains.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantDetails {
     #[serde(flatten)]
     pub tenant: Tenant,

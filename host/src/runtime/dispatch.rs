@@ -56,7 +56,7 @@ pub enum DispatchError {
 
 /// A module call that failed in the runtime (a trap, a timeout, a limit), not a
 /// 4xx/5xx the module chose to answer.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ModuleFailure {
     pub module: String,
     pub error: String,

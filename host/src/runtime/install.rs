@@ -12,7 +12,7 @@ use super::wit::ModulePre;
 use super::{Runtime, slot};
 
 /// A component the host would not install, and why.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RefusedModule {
     pub source: String,
     pub error: String,

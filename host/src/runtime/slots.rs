@@ -12,7 +12,7 @@ use crate::store::now_ms;
 use crate::tenancy::{TenantStatus, TenantView};
 
 /// A live slot, for operators.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SlotInfo {
     pub tenant_id: String,
     pub module: String,

@@ -166,7 +166,7 @@ impl AuditEntry<'_> {
 }
 
 /// A stored audit row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     pub tenant_id: Option<String>,

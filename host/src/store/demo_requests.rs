@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::{Db, DbResult, now_ms};
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DemoRequest {
     pub id: String,
     pub company: String,

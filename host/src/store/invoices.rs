@@ -7,7 +7,9 @@ use sqlx::{AnyConnection, Row as _};
 use super::{Db, DbResult};
 use crate::billing::invoice::{InvoiceKind, InvoiceLine, NewInvoice};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceState {
     Open,
@@ -26,7 +28,7 @@ impl InvoiceState {
 }
 
 /// An invoice as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Invoice {
     pub id: String,
     pub tenant_id: String,
@@ -273,7 +275,7 @@ pub(crate) async fn mark_paid(
 
 /// Open invoices past their due date, across tenants: what the platform dashboard
 /// calls overdue.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Overdue {
     pub tenant_id: String,
     pub invoices: i64,

@@ -22,7 +22,7 @@ pub struct NewPackage<'a> {
 }
 
 /// A stored version, without its bytes.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct PackageInfo {
     pub version: String,
     pub sha256: String,
@@ -35,7 +35,7 @@ pub struct PackageInfo {
 }
 
 /// An installed key: who owns it and which version serves.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Release {
     pub key: String,
     pub publisher: Option<String>,

@@ -6,7 +6,7 @@ use sqlx::Row as _;
 use super::{AuditEntry, Db, DbResult, now_ms};
 
 /// A plan as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Plan {
     pub key: String,
     pub name: String,
@@ -30,7 +30,9 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     Month,
@@ -47,7 +49,9 @@ impl Period {
 }
 
 /// A plan's limits; none is unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Limits {
     pub max_employees: Option<i64>,
     pub max_storage_bytes: Option<i64>,

@@ -11,7 +11,7 @@ use super::{Db, DbResult, Dialect};
 pub const TENANT_APPLIED: &str = "mosaic_tenant_applied";
 
 /// A replica as the others know it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ReplicaInfo {
     pub id: String,
     /// Where it listens, as it bound.

@@ -7,7 +7,7 @@ use sqlx::Row as _;
 use super::{Db, DbResult};
 
 /// One (tenant, module, schedule).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ScheduleKey {
     pub tenant_id: String,
     pub module: String,
@@ -15,7 +15,7 @@ pub struct ScheduleKey {
 }
 
 /// A schedule's record.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ScheduleRun {
     #[serde(flatten)]
     pub key: ScheduleKey,

@@ -67,7 +67,7 @@ pub async fn metered(
 }
 
 /// One metered figure of a month.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Metered {
     pub metric: String,
     pub module: String,

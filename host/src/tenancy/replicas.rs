@@ -25,7 +25,7 @@ const KEEP_ACKS: Duration = Duration::from_secs(60);
 pub const GONE: i64 = i64::MAX;
 
 /// Which replicas applied a change before the answer was given.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Acknowledgements {
     pub acknowledged: Vec<ReplicaInfo>,
     /// Replicas seen lately that had not applied it when the wait ran out.

@@ -1,24 +1,27 @@
 //! `/api/admin/events`: a tenant's recent events, the dead letters, and replaying
 //! them.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AdminActor;
 use crate::AppState;
 use crate::events::EventLog;
 use crate::http::ApiError;
 use crate::http::extract::{JsonBody, QueryParams};
+use crate::store::events::{DeadLetter, StoredEvent};
+
 use crate::tenancy::TenantView;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/events", get(recent_events))
-        .route("/api/admin/events/dead-letters", get(dead_letters))
-        .route("/api/admin/events/dead-letters/replay", post(replay))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(recent_events))
+        .routes(routes!(dead_letters))
+        .routes(routes!(replay))
 }
 
 const MAX_LIMIT: u32 = 500;
@@ -52,44 +55,74 @@ fn check_limit(limit: u32) -> Result<u32, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RecentQuery {
     /// A tenant id or subdomain.
     tenant: String,
+    /// 1 to 500.
     #[serde(default = "default_limit")]
     limit: u32,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+struct RecentEvents {
+    /// The tenant's subdomain.
+    tenant: String,
+    events: Vec<StoredEvent>,
 }
 
 /// The tenant's most recent events, newest first, with the subscribers each is
 /// still pending for or dead for.
+#[utoipa::path(
+    get, path = "/api/admin/events", tag = "admin",
+    params(RecentQuery),
+    responses((status = 200, body = RecentEvents)),
+    security(("bearer" = [])),
+)]
 async fn recent_events(
     State(state): State<AppState>,
     _admin: AdminActor,
     QueryParams(query): QueryParams<RecentQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecentEvents>, ApiError> {
     let limit = check_limit(query.limit)?;
     let view = tenant(&state, &query.tenant).await?;
     let events = log(&state).recent(&view.tenant.id, limit).await?;
-    Ok(Json(
-        json!({ "tenant": view.tenant.subdomain, "events": events }),
-    ))
+    Ok(Json(RecentEvents {
+        tenant: view.tenant.subdomain.clone(),
+        events,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeadLetterQuery {
     /// A tenant id or subdomain; all tenants when absent.
     tenant: Option<String>,
+    /// 1 to 500.
     #[serde(default = "default_limit")]
     limit: u32,
 }
 
+#[derive(serde::Serialize, ToSchema)]
+struct DeadLetters {
+    dead_letters: Vec<DeadLetter>,
+}
+
+/// Deliveries given up on, newest first.
+#[utoipa::path(
+    get, path = "/api/admin/events/dead-letters", tag = "admin",
+    params(DeadLetterQuery),
+    responses((status = 200, body = DeadLetters)),
+    security(("bearer" = [])),
+)]
 async fn dead_letters(
     State(state): State<AppState>,
     _admin: AdminActor,
     QueryParams(query): QueryParams<DeadLetterQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadLetters>, ApiError> {
     let limit = check_limit(query.limit)?;
     let view = match &query.tenant {
         Some(key) => Some(tenant(&state, key).await?),
@@ -97,10 +130,12 @@ async fn dead_letters(
     };
     let tenant_id = view.as_ref().map(|v| v.tenant.id.as_str());
     let letters = log(&state).dead_letters(tenant_id, limit).await?;
-    Ok(Json(json!({ "dead_letters": letters })))
+    Ok(Json(DeadLetters {
+        dead_letters: letters,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Replay {
     /// A tenant id or subdomain.
@@ -111,12 +146,24 @@ struct Replay {
     subscriber: Option<String>,
 }
 
+#[derive(serde::Serialize, ToSchema)]
+struct Replayed {
+    /// How many dead letters are back in line.
+    replayed: u64,
+}
+
 /// Puts dead letters back in line for delivery, their attempts counted afresh.
+#[utoipa::path(
+    post, path = "/api/admin/events/dead-letters/replay", tag = "admin",
+    request_body = Replay,
+    responses((status = 200, body = Replayed)),
+    security(("bearer" = [])),
+)]
 async fn replay(
     State(state): State<AppState>,
     admin: AdminActor,
     JsonBody(body): JsonBody<Replay>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Replayed>, ApiError> {
     let view = tenant(&state, &body.tenant).await?;
     let one = match (&body.event_id, &body.subscriber) {
         (Some(event), Some(subscriber)) => Some((event.as_str(), subscriber.as_str())),
@@ -131,5 +178,5 @@ async fn replay(
     if one.is_some() && replayed == 0 {
         return Err(ApiError::NotFound("No such dead letter".into()));
     }
-    Ok(Json(json!({ "replayed": replayed })))
+    Ok(Json(Replayed { replayed }))
 }

@@ -13,7 +13,6 @@ mod schedules;
 mod states;
 mod tenants;
 
-use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde_json::json;
@@ -24,8 +23,8 @@ use crate::AppState;
 use crate::provisioning::{Actor, ProvisionError};
 use crate::store::Origin;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
         .merge(tenants::router())
         .merge(states::router())
         .merge(domains::router())

@@ -53,7 +53,7 @@ pub enum PackageError {
 }
 
 /// An upload's outcome.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Installed {
     pub key: String,
     pub version: String,
@@ -71,7 +71,7 @@ pub struct Installed {
 }
 
 /// One request of a manifest, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     pub kind: GrantKind,
     pub item: String,
@@ -89,7 +89,7 @@ fn views(requests: &[Request]) -> Vec<RequestView> {
 
 /// What a platform admin allows of a module's requests; the rest of what its
 /// current and pending versions request is refused.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantChoice {
     /// Everything the current and pending versions request.
@@ -121,11 +121,12 @@ impl GrantChoice {
 
 /// A module key as the catalog API shows it: its versions, which one serves, and
 /// its grant.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PackageView {
     #[serde(flatten)]
     pub release: Release,
     pub versions: Vec<PackageInfo>,
+    #[schema(value_type = Vec<Object>)]
     pub grant: Vec<serde_json::Value>,
 }
 

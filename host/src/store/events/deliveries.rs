@@ -44,7 +44,7 @@ pub enum Failure {
 }
 
 /// A dead letter: a delivery given up on, kept until replayed.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeadLetter {
     pub tenant_id: String,
     pub subscriber: String,

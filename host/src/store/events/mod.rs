@@ -90,7 +90,7 @@ impl OutboxEvent<'_> {
 }
 
 /// An event as stored, with what is left of its delivery.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     pub id: String,
     pub source: String,
@@ -98,6 +98,7 @@ pub struct StoredEvent {
     pub subject: Option<String>,
     /// A JSON object, shown as one (not as text) to admins.
     #[serde(serialize_with = "as_json")]
+    #[schema(value_type = Object)]
     pub data: String,
     pub occurred_at: i64,
     /// When its last subscriber had it; none while a delivery is pending or dead.

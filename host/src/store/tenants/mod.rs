@@ -35,7 +35,7 @@ pub const TENANT_CHANGES: &str = "mosaic_tenant_changes";
 const TENANT_COLUMNS: &str = "id, name, subdomain, status, plan, timezone, generation, \
      contact_email, primary_color, secondary_color, logo, created_by, status_reason, created_at, updated_at";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantStatus {
     Pending,
@@ -69,7 +69,7 @@ impl FromStr for TenantStatus {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: String,
     pub name: String,

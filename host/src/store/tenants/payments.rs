@@ -11,7 +11,9 @@ use super::subscriptions::{Subscription, settle};
 use crate::store::invoices::{self, Invoice, InvoiceState};
 use crate::store::{AuditEntry, Db, DbResult, Origin};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     PendingVerification,
@@ -43,7 +45,7 @@ impl std::str::FromStr for PaymentStatus {
 }
 
 /// The proof of a payment, as described (its bytes are fetched on their own).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Proof {
     pub name: String,
     pub content_type: String,
@@ -51,7 +53,7 @@ pub struct Proof {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Payment {
     pub id: String,
     pub tenant_id: String,
@@ -112,7 +114,7 @@ impl std::fmt::Display for PaymentRefusal {
 }
 
 /// What an approval or a rejection did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Reviewed {
     pub payment: Payment,
     pub invoice: Option<Invoice>,

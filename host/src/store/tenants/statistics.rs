@@ -7,7 +7,7 @@ use sqlx::Row;
 use crate::store::{Db, DbResult, now_ms};
 
 /// Counts over all tenants, for the admin dashboard.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantStatistics {
     pub total: i64,
     pub by_status: BTreeMap<String, i64>,

@@ -12,7 +12,9 @@ use crate::billing::invoice::{InvoiceKind, NewInvoice};
 use crate::store::invoices::{self, Invoice};
 use crate::store::{AuditEntry, Db, DbResult, Origin};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionState {
     Trial,
@@ -49,7 +51,7 @@ impl FromStr for SubscriptionState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Subscription {
     pub state: SubscriptionState,
     pub trial_ends_at: Option<i64>,
@@ -237,7 +239,7 @@ pub enum SubscriptionRefusal {
 }
 
 /// What renewing did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Renewed {
     #[serde(flatten)]
     pub subscription: Subscription,
