@@ -4,7 +4,10 @@
 #      (a native handler behind the same tenant + auth extractors), same server;
 #   2. the warm-instance pool: /fixed with a fresh instance per request and with
 #      1, 2, 4 and 8 instances per slot;
-#   3. GET /api/employees/ listing 20 stored employees, on SQLite and PostgreSQL.
+#   3. GET /api/employees/ listing 20 stored employees, on SQLite and PostgreSQL,
+#      beside two native handlers serving the same page: through the host's store
+#      path (/api/_native/employees) and read in place with the SQLite library
+#      (/api/_native/employees-direct).
 # Load: wrk on the same 2 cores. Each pair is run interleaved, REPEAT times; the
 # script prints every run and the medians as a Markdown table.
 #   BIN=path/to/mosaic  benchmark that binary instead of building this checkout's
@@ -21,7 +24,14 @@ for _ in $(seq 1 "$REPEAT"); do
   load native-fixed /api/_native/fixed
   load module-fixed /api/testbed/fixed
 done
-for _ in $(seq 1 "$REPEAT"); do load employees-sqlite /api/employees/; done
+for _ in $(seq 1 "$REPEAT"); do
+  load employees-sqlite /api/employees/
+  # A previous binary (BIN=) may not have the native list routes.
+  if has_route /api/_native/employees; then
+    load native-employees-sqlite /api/_native/employees
+    load native-direct-sqlite /api/_native/employees-direct
+  fi
+done
 stop_server
 
 if [ "${ONLY:-}" = boundary ]; then
@@ -29,7 +39,9 @@ if [ "${ONLY:-}" = boundary ]; then
   echo "|---|---:|---:|---:|---:|"
   row native-fixed
   row module-fixed native-fixed
-  row employees-sqlite
+  row employees-sqlite native-direct-sqlite
+  row native-employees-sqlite native-direct-sqlite
+  row native-direct-sqlite
   exit 0
 fi
 

@@ -74,16 +74,22 @@ load() {
   echo "$label $rps $p50 $p99" | tee -a "$SCRATCH/results" >&2
 }
 
+# has_route PATH: the server answers PATH (as the bench tenant's admin) with a 2xx.
+has_route() {
+  curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'X-Tenant-ID: bench' "$BASE$1"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 # row LABEL [BASELINE_LABEL]: medians of the runs recorded under LABEL, as a table row.
 row() {
   local rps p50 p99 ratio=""
   rps=$(awk -v l="$1" '$1 == l {print $2}' "$SCRATCH/results" | median)
+  [ -n "$rps" ] || return 0
   p50=$(awk -v l="$1" '$1 == l {print $3}' "$SCRATCH/results" | median)
   p99=$(awk -v l="$1" '$1 == l {print $4}' "$SCRATCH/results" | median)
   if [ -n "${2:-}" ]; then
     local base; base=$(awk -v l="$2" '$1 == l {print $2}' "$SCRATCH/results" | median)
-    ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.2fx", a / b}')
+    [ -n "$base" ] && ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.2fx", a / b}')
   fi
   echo "| $1 | $rps | $p50 | $p99 | $ratio |"
 }

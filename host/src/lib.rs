@@ -254,6 +254,9 @@ pub async fn serve(
         loop {
             tick.tick().await;
             let evicted = housekeeping.runtime.evict_idle();
+            housekeeping
+                .db
+                .close_idle_readers(housekeeping.config.limits.slot_idle_timeout);
             if evicted > 0 {
                 tracing::debug!(evicted, "evicted idle slots");
             }

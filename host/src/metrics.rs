@@ -62,6 +62,7 @@ pub struct Metrics {
     limits_hit: Family<KindLabels, Counter>,
     rate_limited: Family<KindLabels, Counter>,
     slots: Gauge,
+    document_reads: Family<KindLabels, Counter>,
     tenant_sweeps: Counter,
     event_tenants_waiting: Gauge,
     mail_queued: Gauge,
@@ -78,6 +79,7 @@ impl Default for Metrics {
             limits_hit: Family::default(),
             rate_limited: Family::default(),
             slots: Gauge::default(),
+            document_reads: Family::default(),
             tenant_sweeps: Counter::default(),
             event_tenants_waiting: Gauge::default(),
             mail_queued: Gauge::default(),
@@ -117,6 +119,13 @@ impl Default for Metrics {
             "slots",
             "Live (tenant, module) slots on this replica",
             metrics.slots.clone(),
+        );
+        registry.register(
+            "document_reads",
+            "Document reads (get, query) of modules by how they ran: in_place (SQLite, \
+             on the calling thread), over_budget (begun in place, finished through the \
+             pool), pool",
+            metrics.document_reads.clone(),
         );
         registry.register(
             "tenant_sweeps",
@@ -179,6 +188,12 @@ impl Metrics {
     pub fn rate_limited(&self, bucket: &'static str) {
         self.rate_limited
             .get_or_create(&KindLabels { kind: bucket })
+            .inc();
+    }
+
+    pub fn document_read(&self, way: &'static str) {
+        self.document_reads
+            .get_or_create(&KindLabels { kind: way })
             .inc();
     }
 

@@ -12,8 +12,31 @@ use sqlx::{AnyConnection, AssertSqlSafe, Executor};
 use tokio::sync::Mutex;
 
 use super::host::notify::QueuedMail;
+use crate::store::records::StoreResult;
+use crate::store::records::direct::{Direct, DirectReads};
 use crate::store::{Db, DbResult, Records, WriteTx};
 use crate::tenancy::TenantView;
+
+/// How a read of documents went, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadWay {
+    /// In place, on the calling thread.
+    InPlace,
+    /// Through the pool: in a transaction, or on PostgreSQL.
+    Pool,
+    /// Started in place, over its budget, finished through the pool.
+    OverBudget,
+}
+
+impl ReadWay {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InPlace => "in_place",
+            Self::Pool => "pool",
+            Self::OverBudget => "over_budget",
+        }
+    }
+}
 
 pub struct UnitOfWork {
     /// The main database, and the tenant whose module data this unit works on.
@@ -151,6 +174,29 @@ impl UnitOfWork {
                 Ok(op(&mut conn).await)
             }
         }
+    }
+
+    /// A read of documents: in place on this thread while nothing is written yet and
+    /// the module data is a SQLite file (`store::records::direct`), else as
+    /// [`UnitOfWork::read`]. A read too long to run in place (`direct` answers
+    /// `OverBudget`) goes through the pool.
+    pub async fn read_documents<T>(
+        &self,
+        direct: impl FnOnce(&DirectReads, Instant) -> StoreResult<Direct<T>>,
+        pooled: impl AsyncFnOnce(&mut AnyConnection) -> StoreResult<T>,
+    ) -> DbResult<(StoreResult<T>, ReadWay)> {
+        // Requests call the host one call at a time: no write can begin between this
+        // look and the read.
+        let writing = self.state.lock().await.tx.is_some();
+        let mut way = ReadWay::Pool;
+        if !writing && let Some(reads) = self.data().await?.direct_reads() {
+            match direct(reads, self.deadline) {
+                Ok(Direct::Done(value)) => return Ok((Ok(value), ReadWay::InPlace)),
+                Err(err) => return Ok((Err(err), ReadWay::InPlace)),
+                Ok(Direct::OverBudget) => way = ReadWay::OverBudget,
+            }
+        }
+        Ok((self.read(pooled).await?, way))
     }
 
     /// Runs a write inside the transaction, beginning it if needed.

@@ -82,6 +82,8 @@ pub struct Db {
     writer: Option<Arc<Semaphore>>,
     /// SQLite: each tenant's module data in a file of its own.
     tenant_files: Option<Arc<module_data::TenantFiles>>,
+    /// A tenant's SQLite file: its documents read in place.
+    direct_reads: Option<Arc<records::direct::DirectReads>>,
     /// What audit rows are sealed with; a handle without one writes no audit row.
     audit_key: Option<AuditKey>,
 }
@@ -144,8 +146,14 @@ impl Db {
             dialect,
             writer: (dialect == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1))),
             tenant_files,
+            direct_reads: None,
             audit_key: None,
         })
+    }
+
+    /// Documents read in place, for a tenant's SQLite file.
+    pub(crate) fn direct_reads(&self) -> Option<&records::direct::DirectReads> {
+        self.direct_reads.as_deref()
     }
 
     /// This handle seals the audit rows it writes with `key`.

@@ -9,9 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use dashmap::DashMap;
 use sqlx::{AssertSqlSafe, Executor};
 
+use super::records::direct::DirectReads;
 use super::{Db, DbResult, Dialect};
 
 /// Module data tables, children first.
@@ -61,12 +64,13 @@ impl TenantFiles {
         let path = self.path(tenant_id)?;
         std::fs::create_dir_all(&self.dir)?;
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        let db = Db::open(&url, None).await?;
+        let mut db = Db::open(&url, None).await?;
         sqlx::migrate!("migrations/sqlite-tenant")
             .run(&db.pool)
             .await
             .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
         self.adopt_legacy_rows(&db, tenant_id).await?;
+        db.direct_reads = Some(Arc::new(DirectReads::new(path)));
         self.open.insert(tenant_id.to_owned(), db.clone());
         Ok(db)
     }
@@ -103,6 +107,15 @@ impl TenantFiles {
         .await;
         conn.execute("DETACH DATABASE legacy").await?;
         moved
+    }
+
+    /// Closes the in-place readers of files not read for `idle_for`.
+    fn close_idle_readers(&self, idle_for: std::time::Duration) {
+        for db in self.open.iter() {
+            if let Some(reads) = db.direct_reads() {
+                reads.close_if_idle(idle_for);
+            }
+        }
     }
 
     /// Closes and removes the tenant's file: the tenant is deleted.
@@ -149,6 +162,13 @@ impl Db {
             }
         }
         Ok(tenants)
+    }
+
+    /// Closes the in-place readers of tenants' files not read for `idle_for`.
+    pub fn close_idle_readers(&self, idle_for: std::time::Duration) {
+        if let Some(files) = &self.tenant_files {
+            files.close_idle_readers(idle_for);
+        }
     }
 
     /// Removes a deleted tenant's module data file, if it has one.

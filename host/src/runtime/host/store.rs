@@ -5,6 +5,7 @@ use sqlx::AnyConnection;
 use super::internal;
 use crate::runtime::CallContext;
 use crate::runtime::types::HostError;
+use crate::runtime::unit_of_work::ReadWay;
 use crate::store::records::{
     self, Document, Filter, Page, Records, Scope, Selection, StoreError, StoreResult, UniqueIndex,
 };
@@ -92,6 +93,14 @@ impl<'a> Documents<'a> {
     }
 }
 
+/// A read's result, counted by the way it went.
+fn counted<T>(ctx: &CallContext, read: sqlx::Result<(T, ReadWay)>) -> sqlx::Result<T> {
+    read.map(|(result, way)| {
+        ctx.runtime.metrics().document_read(way.as_str());
+        result
+    })
+}
+
 /// The guest's answer for a store result; database failures are logged, not leaked.
 fn answer<T>(
     ctx: &CallContext,
@@ -114,9 +123,15 @@ pub async fn get(
     let docs = Documents::of(ctx);
     let result = ctx
         .uow
-        .read(async |conn| docs.records.get(conn, docs.scope, collection, id).await)
+        .read_documents(
+            |reads, deadline| {
+                docs.records
+                    .get_direct(reads, docs.scope, collection, id, deadline)
+            },
+            async |conn| docs.records.get(conn, docs.scope, collection, id).await,
+        )
         .await;
-    answer(ctx, result)
+    answer(ctx, counted(ctx, result))
 }
 
 pub async fn insert(ctx: &CallContext, op: InsertOp) -> Result<Document, HostError> {
@@ -153,9 +168,15 @@ pub async fn query(ctx: &CallContext, selection: Selection) -> Result<Page, Host
     let docs = Documents::of(ctx);
     let result = ctx
         .uow
-        .read(async |conn| docs.records.query(conn, docs.scope, &selection).await)
+        .read_documents(
+            |reads, deadline| {
+                docs.records
+                    .query_direct(reads, docs.scope, &selection, deadline)
+            },
+            async |conn| docs.records.query(conn, docs.scope, &selection).await,
+        )
         .await;
-    answer(ctx, result)
+    answer(ctx, counted(ctx, result))
 }
 
 pub async fn count(

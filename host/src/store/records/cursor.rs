@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value as Json;
 
-use super::query::SqlBuilder;
+use super::query::{Arg, SqlBuilder};
 use super::{StoreError, StoreResult};
 
 /// A position in a result: the last row's order value (JSON text, as the database
@@ -44,7 +44,7 @@ impl SqlBuilder {
         descending: bool,
         cursor: &Cursor,
     ) -> StoreResult<()> {
-        let seq = self.bind(cursor.seq)?;
+        let seq = self.bind(Arg::Integer(cursor.seq));
         let after = if descending { "<" } else { ">" };
         let cond = match (order, &cursor.value) {
             (None, _) => format!("seq {after} {seq}"),
@@ -53,7 +53,7 @@ impl SqlBuilder {
                 format!("({expr} IS NULL AND seq > {seq}) OR {expr} IS NOT NULL")
             }
             (Some(expr), Some(value)) => {
-                let v = self.bind_json_text(value.clone())?;
+                let v = self.bind_json_text(value.clone());
                 let nulls_after = if descending {
                     format!(" OR {expr} IS NULL")
                 } else {

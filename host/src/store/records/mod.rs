@@ -8,6 +8,7 @@
 //! cursors in `cursor.rs`.
 
 mod cursor;
+pub mod direct;
 mod keys;
 mod query;
 
@@ -123,16 +124,9 @@ impl Records {
         collection: &str,
         id: &str,
     ) -> StoreResult<Option<Document>> {
-        check_collection(collection)?;
-        if check_id(id).is_err() {
-            // No document was ever stored under such an id.
+        let Some(sql) = self.get_sql(collection, id)? else {
             return Ok(None);
-        }
-        let sql = format!(
-            "SELECT id, version, {}, created_at, updated_at FROM records \
-             WHERE tenant_id = $1 AND module = $2 AND collection = $3 AND id = $4",
-            self.dialect.data_out()
-        );
+        };
         let row = sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(scope.tenant_id)
             .bind(scope.module)
@@ -141,6 +135,20 @@ impl Records {
             .fetch_optional(conn)
             .await?;
         row.map(|r| document(&r)).transpose().map_err(Into::into)
+    }
+
+    /// The SQL of [`Records::get`] (`$1`..`$4`: tenant, module, collection, id); none
+    /// for an id no document was ever stored under.
+    fn get_sql(&self, collection: &str, id: &str) -> StoreResult<Option<String>> {
+        check_collection(collection)?;
+        if check_id(id).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "SELECT id, version, {}, created_at, updated_at FROM records \
+             WHERE tenant_id = $1 AND module = $2 AND collection = $3 AND id = $4",
+            self.dialect.data_out()
+        )))
     }
 
     pub async fn insert(

@@ -22,6 +22,30 @@ impl Records {
         scope: Scope<'_>,
         selection: &Selection,
     ) -> StoreResult<Page> {
+        let (q, mut page) = self.page_query(scope, selection)?;
+        let args = q.any_arguments()?;
+        // Rows are read one at a time, so a page stops at its byte budget before the
+        // rest are ever materialised; the cursor continues after the last one kept.
+        let mut rows = sqlx::query_with(AssertSqlSafe(q.sql), args).fetch(conn);
+        while let Some(row) = rows.try_next().await? {
+            let row = PageRow {
+                doc: document(&row)?,
+                seq: row.try_get(5)?,
+                order_value: row.try_get(6)?,
+            };
+            if !page.take(row) {
+                break;
+            }
+        }
+        Ok(page.finish())
+    }
+
+    /// A page's SQL, and what collects its rows.
+    pub(super) fn page_query(
+        &self,
+        scope: Scope<'_>,
+        selection: &Selection,
+    ) -> StoreResult<(SqlBuilder, PageBuilder)> {
         check_collection(&selection.collection)?;
         let limit = selection.limit.clamp(1, MAX_PAGE) as usize;
         let order = selection
@@ -60,41 +84,7 @@ impl Records {
         }
         .ok();
         write!(q.sql, " LIMIT {}", limit + 1).ok();
-
-        // Rows are read one at a time, so a page stops at its byte budget before the
-        // rest are ever materialised; the cursor continues after the last one kept.
-        let mut rows = sqlx::query_with(AssertSqlSafe(q.sql), q.args).fetch(conn);
-        let (mut items, mut bytes, mut last, mut more) = (Vec::new(), 0, None, false);
-        while let Some(row) = rows.try_next().await? {
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            let doc = document(&row)?;
-            // A page holds at least one document, so paging always progresses.
-            if !items.is_empty() && bytes + doc.data.len() > MAX_PAGE_BYTES {
-                more = true;
-                break;
-            }
-            bytes += doc.data.len();
-            last = Some((
-                row.try_get::<Option<String>, _>(6)?,
-                row.try_get::<i64, _>(5)?,
-            ));
-            items.push(doc);
-        }
-        let next_cursor = match last {
-            Some((value, seq)) if more => Some(
-                Cursor {
-                    // SQLite's json_quote renders SQL NULL as `null`.
-                    value: value.filter(|v| v != "null"),
-                    seq,
-                }
-                .encode(),
-            ),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
+        Ok((q, PageBuilder::new(limit)))
     }
 
     pub async fn count(
@@ -106,7 +96,8 @@ impl Records {
     ) -> StoreResult<u64> {
         check_collection(collection)?;
         let q = self.filtered("SELECT COUNT(*) FROM records", scope, collection, filters)?;
-        let row = sqlx::query_with(AssertSqlSafe(q.sql), q.args)
+        let args = q.any_arguments()?;
+        let row = sqlx::query_with(AssertSqlSafe(q.sql), args)
             .fetch_one(conn)
             .await?;
         Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
@@ -122,13 +113,12 @@ impl Records {
     ) -> StoreResult<SqlBuilder> {
         let mut q = SqlBuilder {
             sql: format!("{base} WHERE tenant_id = $1 AND module = $2 AND collection = $3"),
-            args: AnyArguments::default(),
-            next: 1,
+            args: Vec::new(),
             dialect: self.dialect,
         };
-        q.bind_str(scope.tenant_id)?;
-        q.bind_str(scope.module)?;
-        q.bind_str(collection)?;
+        q.bind_str(scope.tenant_id);
+        q.bind_str(scope.module);
+        q.bind_str(collection);
         for filter in filters {
             check_field(&filter.field)?;
             q.filter(filter)?;
@@ -145,43 +135,118 @@ impl Records {
     }
 }
 
+/// A row of a page query: the document, its insertion sequence, and its order
+/// value as JSON text (none without an order, or for SQL NULL).
+pub(super) struct PageRow {
+    pub(super) doc: super::Document,
+    pub(super) seq: i64,
+    pub(super) order_value: Option<String>,
+}
+
+/// Collects a page from rows read one at a time: at most `limit` documents and
+/// about [`MAX_PAGE_BYTES`] of them, with the cursor after the last one kept.
+pub(super) struct PageBuilder {
+    limit: usize,
+    items: Vec<super::Document>,
+    bytes: usize,
+    last: Option<(Option<String>, i64)>,
+    more: bool,
+}
+
+impl PageBuilder {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            items: Vec::new(),
+            bytes: 0,
+            last: None,
+            more: false,
+        }
+    }
+
+    /// Takes the next row; false once the page is full (the row is not kept).
+    pub(super) fn take(&mut self, row: PageRow) -> bool {
+        // A page holds at least one document, so paging always progresses.
+        let full = self.items.len() == self.limit
+            || (!self.items.is_empty() && self.bytes + row.doc.data.len() > MAX_PAGE_BYTES);
+        if full {
+            self.more = true;
+            return false;
+        }
+        self.bytes += row.doc.data.len();
+        self.last = Some((row.order_value, row.seq));
+        self.items.push(row.doc);
+        true
+    }
+
+    pub(super) fn finish(self) -> Page {
+        let next_cursor = match self.last {
+            Some((value, seq)) if self.more => Some(
+                Cursor {
+                    // SQLite's json_quote renders SQL NULL as `null`.
+                    value: value.filter(|v| v != "null"),
+                    seq,
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Page {
+            items: self.items,
+            next_cursor,
+        }
+    }
+}
+
+/// A parameter of a query, kept as a plain value until it runs: through sqlx, or
+/// in place with the SQLite library ([`super::direct`]).
+#[derive(Debug, Clone)]
+pub(super) enum Arg {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+}
+
 /// SQL text and its arguments, built together so the `$N` parameters stay numbered right.
 pub(super) struct SqlBuilder {
     pub(super) sql: String,
-    args: AnyArguments,
-    next: usize,
+    pub(super) args: Vec<Arg>,
     dialect: Dialect,
 }
 
 impl SqlBuilder {
-    fn next_param(&mut self) -> String {
-        let p = format!("${}", self.next);
-        self.next += 1;
-        p
+    /// Binds `arg` as the next parameter; returns its `$N`.
+    pub(super) fn bind(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
     }
 
-    pub(super) fn bind<T>(&mut self, value: T) -> StoreResult<String>
-    where
-        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'static,
-    {
-        self.args
-            .add(value)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        Ok(self.next_param())
-    }
-
-    fn bind_str(&mut self, value: &str) -> StoreResult<String> {
-        self.bind(value.to_owned())
+    fn bind_str(&mut self, value: &str) -> String {
+        self.bind(Arg::Text(value.to_owned()))
     }
 
     /// A JSON value, bound as text and read back by the database as JSON, so it
     /// compares like the field expressions do.
-    pub(super) fn bind_json_text(&mut self, json_text: String) -> StoreResult<String> {
-        let p = self.bind(json_text)?;
-        Ok(match self.dialect {
+    pub(super) fn bind_json_text(&mut self, json_text: String) -> String {
+        let p = self.bind(Arg::Text(json_text));
+        match self.dialect {
             Dialect::Sqlite => format!("json_extract({p}, '$')"),
             Dialect::Postgres => format!("{p}::jsonb"),
-        })
+        }
+    }
+
+    /// The arguments for sqlx.
+    pub(super) fn any_arguments(&self) -> StoreResult<AnyArguments> {
+        let mut args = AnyArguments::default();
+        for arg in &self.args {
+            match arg {
+                Arg::Text(text) => args.add(text.clone()),
+                Arg::Integer(i) => args.add(*i),
+                Arg::Float(f) => args.add(*f),
+            }
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        }
+        Ok(args)
     }
 
     fn filter(&mut self, filter: &Filter) -> StoreResult<()> {
@@ -217,7 +282,7 @@ impl SqlBuilder {
             (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_scalar(v)?),
             (FilterOp::Ne, v) => format!("{expr} IS NOT {}", self.bind_scalar(v)?),
             (FilterOp::Prefix, FilterValue::Text(t)) => {
-                let p = self.bind(t.clone())?;
+                let p = self.bind(Arg::Text(t.clone()));
                 format!("{ty} = 'text' AND substr({expr}, 1, length({p})) = {p}")
             }
             (op, v) => {
@@ -243,13 +308,13 @@ impl SqlBuilder {
             (FilterOp::Ne, FilterValue::Null) => {
                 format!("COALESCE({expr}, 'null'::jsonb) <> 'null'::jsonb")
             }
-            (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_json_text(scalar_json(v))?),
+            (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_json_text(scalar_json(v))),
             (FilterOp::Ne, v) => format!(
                 "{expr} IS DISTINCT FROM {}",
-                self.bind_json_text(scalar_json(v))?
+                self.bind_json_text(scalar_json(v))
             ),
             (FilterOp::Prefix, FilterValue::Text(t)) => {
-                let p = self.bind(t.clone())?;
+                let p = self.bind(Arg::Text(t.clone()));
                 format!(
                     "jsonb_typeof({expr}) = 'string' AND starts_with(data #>> '{}', {p})",
                     pg_path(field)
@@ -263,20 +328,20 @@ impl SqlBuilder {
                 };
                 format!(
                     "jsonb_typeof({expr}) = '{json_type}' AND {expr} {sql_op} {}",
-                    self.bind_json_text(scalar_json(v))?
+                    self.bind_json_text(scalar_json(v))
                 )
             }
         })
     }
 
     fn bind_scalar(&mut self, value: &FilterValue) -> StoreResult<String> {
-        match value {
-            FilterValue::Text(t) => self.bind(t.clone()),
-            FilterValue::Integer(i) => self.bind(*i),
-            FilterValue::Float(f) => self.bind(*f),
-            FilterValue::Boolean(b) => self.bind(i64::from(*b)),
-            FilterValue::Null => Err(StoreError::Invalid("null needs eq or ne".into())),
-        }
+        Ok(match value {
+            FilterValue::Text(t) => self.bind(Arg::Text(t.clone())),
+            FilterValue::Integer(i) => self.bind(Arg::Integer(*i)),
+            FilterValue::Float(f) => self.bind(Arg::Float(*f)),
+            FilterValue::Boolean(b) => self.bind(Arg::Integer(i64::from(*b))),
+            FilterValue::Null => return Err(StoreError::Invalid("null needs eq or ne".into())),
+        })
     }
 }
 

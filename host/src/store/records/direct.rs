@@ -1,0 +1,212 @@
+//! Reads of a tenant's SQLite file made in place: on the calling thread, with the
+//! SQLite library itself, through a cached prepared statement. sqlx runs each
+//! SQLite connection on a thread of its own, and a read through it costs a command
+//! sent to that thread and rows sent back, two wake-ups that cost more than the
+//! read itself (BENCHMARKS.md (k)).
+//!
+//! A read in place holds the executor thread it runs on, so it is bounded: SQLite's
+//! progress handler interrupts it after [`INLINE_BUDGET`] (or at the request's
+//! deadline, if sooner), and one interrupted by its budget is read again through
+//! the pool, off the executor, where only the deadline bounds it. A cheap read is
+//! never sent to another thread; an expensive one never holds the executor long.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::query::{Arg, PageRow};
+use super::{Document, Page, Records, Scope, Selection, StoreError, StoreResult};
+use crate::store::Dialect;
+
+/// The longest a read runs in place before it is handed to the pool.
+pub const INLINE_BUDGET: Duration = Duration::from_millis(1);
+/// SQLite virtual-machine steps between two looks at the clock.
+const PROGRESS_STEPS: i32 = 1000;
+/// Connections kept open per file between reads: one per executor thread is enough.
+const IDLE_PER_FILE: usize = 2;
+
+/// The in-place readers of one SQLite file.
+pub struct DirectReads {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    /// When a read last ran, in milliseconds since the epoch: idle readers close.
+    last_used_ms: AtomicI64,
+}
+
+impl std::fmt::Debug for DirectReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectReads")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a read in place ended.
+#[derive(Debug)]
+pub enum Direct<T> {
+    Done(T),
+    /// It ran past its budget (not the deadline): read it through the pool.
+    OverBudget,
+}
+
+impl DirectReads {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+            last_used_ms: AtomicI64::new(crate::store::now_ms()),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn connection(&self) -> rusqlite::Result<Connection> {
+        if let Some(conn) = self.idle().pop() {
+            return Ok(conn);
+        }
+        // The file is open (and in WAL mode) through the pool already.
+        Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+    }
+
+    /// Closes the connections kept for reads if none ran for `idle_for`.
+    pub fn close_if_idle(&self, idle_for: Duration) {
+        let idle_ms = i64::try_from(idle_for.as_millis()).unwrap_or(i64::MAX);
+        if crate::store::now_ms() - self.last_used_ms.load(Ordering::Relaxed) >= idle_ms {
+            self.idle().clear();
+        }
+    }
+
+    /// Runs `read` on a connection, interrupted at the earlier of the budget's end
+    /// and `deadline`.
+    fn run<T>(
+        &self,
+        deadline: Instant,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<Direct<T>> {
+        self.last_used_ms
+            .store(crate::store::now_ms(), Ordering::Relaxed);
+        let conn = self.connection().map_err(read_error)?;
+        let until = deadline.min(Instant::now() + INLINE_BUDGET);
+        let result = conn
+            .progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= until))
+            .and_then(|()| read(&conn));
+        if conn.progress_handler(0, None::<fn() -> bool>).is_err() {
+            // A connection whose handler is in doubt is not kept.
+            return result.map(Direct::Done).map_err(read_error);
+        }
+        let interrupted = matches!(
+            &result,
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::OperationInterrupted
+        );
+        {
+            let mut idle = self.idle();
+            if idle.len() < IDLE_PER_FILE {
+                idle.push(conn);
+            }
+        }
+        match result {
+            Ok(value) => Ok(Direct::Done(value)),
+            Err(_) if interrupted && Instant::now() >= deadline => {
+                Err(StoreError::Db(sqlx::Error::PoolTimedOut))
+            }
+            Err(_) if interrupted => Ok(Direct::OverBudget),
+            Err(err) => Err(read_error(err)),
+        }
+    }
+}
+
+fn read_error(err: rusqlite::Error) -> StoreError {
+    StoreError::Db(sqlx::Error::Protocol(format!("reading in place: {err}")))
+}
+
+/// Binds each `$N` of `statement` to its argument.
+fn bind(statement: &mut rusqlite::CachedStatement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
+    for (i, arg) in args.iter().enumerate() {
+        let Some(index) = statement.parameter_index(&format!("${}", i + 1))? else {
+            continue;
+        };
+        match arg {
+            Arg::Text(text) => statement.raw_bind_parameter(index, text)?,
+            Arg::Integer(int) => statement.raw_bind_parameter(index, int)?,
+            Arg::Float(float) => statement.raw_bind_parameter(index, float)?,
+        }
+    }
+    Ok(())
+}
+
+fn document(row: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
+    Ok(Document {
+        id: row.get(0)?,
+        version: row.get(1)?,
+        data: row.get(2)?,
+        created_at: row.get(3)?,
+        updated_at: row.get(4)?,
+    })
+}
+
+impl Records {
+    /// [`Records::query`], read in place.
+    pub fn query_direct(
+        &self,
+        reads: &DirectReads,
+        scope: Scope<'_>,
+        selection: &Selection,
+        deadline: Instant,
+    ) -> StoreResult<Direct<Page>> {
+        debug_assert_eq!(self.dialect, Dialect::Sqlite);
+        let (q, mut page) = self.page_query(scope, selection)?;
+        let read = reads.run(deadline, |conn| {
+            let mut statement = conn.prepare_cached(&q.sql)?;
+            bind(&mut statement, &q.args)?;
+            let mut rows = statement.raw_query();
+            while let Some(row) = rows.next()? {
+                let row = PageRow {
+                    doc: document(row)?,
+                    seq: row.get(5)?,
+                    order_value: row.get(6)?,
+                };
+                if !page.take(row) {
+                    break;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(match read {
+            Direct::Done(()) => Direct::Done(page.finish()),
+            Direct::OverBudget => Direct::OverBudget,
+        })
+    }
+
+    /// [`Records::get`], read in place.
+    pub fn get_direct(
+        &self,
+        reads: &DirectReads,
+        scope: Scope<'_>,
+        collection: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> StoreResult<Direct<Option<Document>>> {
+        debug_assert_eq!(self.dialect, Dialect::Sqlite);
+        let Some(sql) = self.get_sql(collection, id)? else {
+            return Ok(Direct::Done(None));
+        };
+        reads.run(deadline, |conn| {
+            let mut statement = conn.prepare_cached(&sql)?;
+            let args =
+                [scope.tenant_id, scope.module, collection, id].map(|a| Arg::Text(a.to_owned()));
+            bind(&mut statement, &args)?;
+            let mut rows = statement.raw_query();
+            rows.next()?.map(document).transpose()
+        })
+    }
+}
