@@ -568,6 +568,23 @@ impl TestApp {
         ))
     }
 
+    /// The value of one series (`name{labels}` as exposed) in `/metrics`, if the
+    /// host has exposed it yet.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let exposition = self
+            .req(Method::GET, "/metrics")
+            .bearer(&self.admin_token())
+            .send()
+            .await
+            .expect(200)
+            .text;
+        let prefix = format!("{series} ");
+        exposition.lines().find_map(|line| {
+            let value = line.strip_prefix(&prefix)?.trim();
+            Some(value.parse().expect("a sample value"))
+        })
+    }
+
     pub fn sign(&self, claims: &Claims) -> String {
         self.state.keys.issue(claims).expect("sign")
     }
