@@ -2,7 +2,7 @@
 # Start-up: from process start to the first healthy answer, with every shipped
 # module installed, on the embedded SQLite default (no demo data). Each round starts
 # once on a fresh data folder (an empty artifact cache: every module compiled) and
-# once more on the same folder (every module loaded from the cache).
+# once more on the same folder (a warm cache: every module loaded).
 #   BIN=path/to/mosaic  measure that binary instead of this checkout's build;
 #   ROUNDS              rounds (default 5); the script prints each and the medians.
 # The harness is bench/lib.sh.
@@ -32,10 +32,10 @@ for round in $(seq 1 "$ROUNDS"); do
   dir=$SCRATCH/startup-$round
   empty=$(ready_ms "$dir")
   cached=$(ready_ms "$dir")
-  echo "round $round: empty cache ${empty} ms, cached ${cached} ms" >&2
+  echo "round $round: empty cache ${empty} ms, warm cache ${cached} ms" >&2
   echo "empty $empty" >>"$SCRATCH/startup"
-  echo "cached $cached" >>"$SCRATCH/startup"
+  echo "warm $cached" >>"$SCRATCH/startup"
 done
-for kind in empty cached; do
+for kind in empty warm; do
   echo "$kind cache: median $(awk -v k=$kind '$1 == k {print $2}' "$SCRATCH/startup" | median) ms of $ROUNDS"
 done
