@@ -12,12 +12,18 @@
 # script prints every run and the medians as a Markdown table.
 #   BIN=path/to/mosaic  benchmark that binary instead of building this checkout's
 #                       (e.g. a previous version, to compare on the same machine);
-#   ONLY=boundary       run only section 1.
+#   ONLY=boundary       run only sections 1 and 3 on SQLite;
+#   ONLY=pools          run only section 2;
+#   ONLY=postgres       run only section 3 on PostgreSQL.
 # The harness is bench/lib.sh.
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
 
+# runs SECTION: the sections ONLY names (all without it).
+runs() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+
+if runs boundary; then
 echo "== SQLite, default pool" >&2
 start_server sqlite
 for _ in $(seq 1 "$REPEAT"); do
@@ -33,6 +39,7 @@ for _ in $(seq 1 "$REPEAT"); do
   fi
 done
 stop_server
+fi
 
 if [ "${ONLY:-}" = boundary ]; then
   echo "| scenario | req/s | p50 | p99 | ratio |"
@@ -45,6 +52,7 @@ if [ "${ONLY:-}" = boundary ]; then
   exit 0
 fi
 
+if runs pools; then
 echo "== fresh instance per request" >&2
 start_server fresh --recycle-after-calls 1
 load module-fixed-fresh /api/testbed/fixed
@@ -56,13 +64,21 @@ for size in 1 2 4 8; do
   load "module-fixed-pool$size" /api/testbed/fixed
   stop_server
 done
+fi
 
+if runs postgres; then
 echo "== PostgreSQL" >&2
 psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS mosaic_bench' -qc 'CREATE DATABASE mosaic_bench' >/dev/null
 DATABASE_URL=${PG_ADMIN%/*}/mosaic_bench start_server postgres
-for _ in $(seq 1 "$REPEAT"); do load employees-postgres /api/employees/; done
+for _ in $(seq 1 "$REPEAT"); do
+  load employees-postgres /api/employees/
+  if has_route /api/_native/employees; then
+    load native-employees-postgres /api/_native/employees
+  fi
+done
 stop_server
 psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS mosaic_bench' >/dev/null
+fi
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, medians of $REPEAT interleaved runs where repeated"
@@ -75,3 +91,5 @@ row module-fixed-fresh native-fixed
 for size in 1 2 4 8; do row "module-fixed-pool$size" native-fixed; done
 row employees-sqlite
 row employees-postgres employees-sqlite
+row native-employees-postgres
+row employees-postgres native-employees-postgres
