@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::auth::{Caller, Role};
 use crate::runtime::{Dispatch, Provenance, Runtime};
-use crate::store::Db;
+use crate::store::{AuditKey, Db};
 use crate::tenancy::Directory;
 use crate::{Limits, provisioning};
 
@@ -45,11 +45,15 @@ pub async fn runtime(
     warm_runs: usize,
 ) -> anyhow::Result<RuntimeReport> {
     let wasm = std::fs::read(module)?;
+    // The scratch database seals its audit rows (creating the tenant writes one)
+    // with a key of its own.
+    let audit_key = crate::auth::load_or_create_secret(None, scratch, "audit-key")?;
     let db = Db::connect(&format!(
         "sqlite://{}?mode=rwc",
         scratch.join("bench.db").display()
     ))
-    .await?;
+    .await?
+    .with_audit_key(AuditKey::new(&audit_key).map_err(anyhow::Error::msg)?);
     db.migrate().await?;
     let limits = Limits::default();
 

@@ -275,6 +275,34 @@ async fn json_output_is_pipeable() {
     );
 }
 
+/// `mosaic bench runtime` measures in a scratch database of its own, whose audit
+/// rows it seals with a key of its own, and prints its table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runtime_measures_and_prints_its_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let testbed = mosaic_tests::wasm("testbed");
+    let (ok, stdout, stderr) = mosaic(
+        dir.path(),
+        &[
+            "bench",
+            "runtime",
+            "--module",
+            testbed.to_str().expect("utf-8"),
+            "--warm-runs",
+            "100",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    for row in [
+        "| install, compiling (empty cache) | 5 |",
+        "| cold slot: instantiate + first call |",
+        "| warm call (dispatch GET /fixed) | 100 |",
+    ] {
+        assert!(stdout.contains(row), "{row} missing from:\n{stdout}");
+    }
+}
+
 /// `mosaic module ...`: check, sign, install, grant, enable through `tenant`, list
 /// and uninstall a module, all from the command line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
