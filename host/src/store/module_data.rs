@@ -14,7 +14,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use sqlx::{AssertSqlSafe, Executor};
 
-use super::records::direct::DirectReads;
+use super::records::direct::{DirectReads, KEPT_READERS, ReaderBudget};
 use super::{Db, DbResult, Dialect};
 
 /// Module data tables, children first.
@@ -26,6 +26,8 @@ pub struct TenantFiles {
     dir: PathBuf,
     open: DashMap<String, Db>,
     opening: tokio::sync::Mutex<()>,
+    /// The reader connections the files keep between reads in place.
+    readers: Arc<ReaderBudget>,
 }
 
 impl TenantFiles {
@@ -37,6 +39,7 @@ impl TenantFiles {
             dir,
             open: DashMap::new(),
             opening: tokio::sync::Mutex::new(()),
+            readers: ReaderBudget::new(KEPT_READERS),
         })
     }
 
@@ -70,7 +73,7 @@ impl TenantFiles {
             .await
             .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
         self.adopt_legacy_rows(&db, tenant_id).await?;
-        db.direct_reads = Some(Arc::new(DirectReads::new(path)));
+        db.direct_reads = Some(Arc::new(DirectReads::new(path, self.readers.clone())));
         self.open.insert(tenant_id.to_owned(), db.clone());
         Ok(db)
     }

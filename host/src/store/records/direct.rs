@@ -11,8 +11,8 @@
 //! never sent to another thread; an expensive one never holds the executor long.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -27,13 +27,59 @@ pub const INLINE_BUDGET: Duration = Duration::from_millis(1);
 const PROGRESS_STEPS: i32 = 1000;
 /// Connections kept open per file between reads: one per executor thread is enough.
 const IDLE_PER_FILE: usize = 2;
+/// Connections kept open between reads over all of a host's files. Each holds three
+/// file descriptors (the file, its WAL, its shared memory), and a host serving
+/// thousands of tenants must keep its descriptors for their pools: past this, a read
+/// in place opens its connection and closes it after.
+pub const KEPT_READERS: usize = 512;
+
+/// How many reader connections a host keeps between reads, over all its files.
+#[derive(Debug)]
+pub struct ReaderBudget {
+    kept: AtomicUsize,
+    most: usize,
+}
+
+impl ReaderBudget {
+    pub fn new(most: usize) -> Arc<Self> {
+        Arc::new(Self {
+            kept: AtomicUsize::new(0),
+            most,
+        })
+    }
+
+    /// Takes a place for one more kept connection, if one is free.
+    fn take(&self) -> bool {
+        self.kept
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |kept| {
+                (kept < self.most).then_some(kept + 1)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, places: usize) {
+        self.kept.fetch_sub(places, Ordering::AcqRel);
+    }
+
+    pub fn kept(&self) -> usize {
+        self.kept.load(Ordering::Acquire)
+    }
+}
 
 /// The in-place readers of one SQLite file.
 pub struct DirectReads {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    budget: Arc<ReaderBudget>,
     /// When a read last ran, in milliseconds since the epoch: idle readers close.
     last_used_ms: AtomicI64,
+}
+
+impl Drop for DirectReads {
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().map_or(0, |idle| idle.len());
+        self.budget.give_back(idle);
+    }
 }
 
 impl std::fmt::Debug for DirectReads {
@@ -53,10 +99,11 @@ pub enum Direct<T> {
 }
 
 impl DirectReads {
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, budget: Arc<ReaderBudget>) -> Self {
         Self {
             path,
             idle: Mutex::new(Vec::new()),
+            budget,
             last_used_ms: AtomicI64::new(crate::store::now_ms()),
         }
     }
@@ -69,6 +116,7 @@ impl DirectReads {
 
     fn connection(&self) -> rusqlite::Result<Connection> {
         if let Some(conn) = self.idle().pop() {
+            self.budget.give_back(1);
             return Ok(conn);
         }
         // The file is open (and in WAL mode) through the pool already.
@@ -82,7 +130,9 @@ impl DirectReads {
     pub fn close_if_idle(&self, idle_for: Duration) {
         let idle_ms = i64::try_from(idle_for.as_millis()).unwrap_or(i64::MAX);
         if crate::store::now_ms() - self.last_used_ms.load(Ordering::Relaxed) >= idle_ms {
-            self.idle().clear();
+            let mut idle = self.idle();
+            self.budget.give_back(idle.len());
+            idle.clear();
         }
     }
 
@@ -110,7 +160,7 @@ impl DirectReads {
         );
         {
             let mut idle = self.idle();
-            if idle.len() < IDLE_PER_FILE {
+            if idle.len() < IDLE_PER_FILE && self.budget.take() {
                 idle.push(conn);
             }
         }
@@ -208,5 +258,59 @@ impl Records {
             let mut rows = statement.raw_query();
             rows.next()?.map(document).transpose()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("mosaic-direct-{}-{name}.db", std::process::id()));
+        Connection::open(&path)
+            .and_then(|conn| {
+                conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (x)")
+            })
+            .expect("a file");
+        path
+    }
+
+    fn read(reads: &DirectReads) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let read = reads
+            .run(deadline, |conn| {
+                conn.query_row("SELECT count(*) FROM t", [], |row| row.get::<_, i64>(0))
+            })
+            .expect("read");
+        assert!(matches!(read, Direct::Done(0)));
+    }
+
+    /// Past the host's budget a file's reads still answer, and keep no connection.
+    #[test]
+    fn readers_kept_between_reads_stay_within_the_budget() {
+        let budget = ReaderBudget::new(1);
+        let (a, b) = (file("a"), file("b"));
+        let first = DirectReads::new(a.clone(), budget.clone());
+        let second = DirectReads::new(b.clone(), budget.clone());
+        read(&first);
+        read(&second);
+        assert_eq!(budget.kept(), 1);
+        assert_eq!((first.idle().len(), second.idle().len()), (1, 0));
+        // The kept connection is taken and given back by its own file's reads.
+        read(&first);
+        read(&second);
+        assert_eq!((first.idle().len(), second.idle().len()), (1, 0));
+        drop(first);
+        assert_eq!(budget.kept(), 0, "a closed file gives its places back");
+        read(&second);
+        assert_eq!((budget.kept(), second.idle().len()), (1, 1));
+        second.close_if_idle(Duration::ZERO);
+        assert_eq!(budget.kept(), 0);
+        for path in [a, b] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
     }
 }
