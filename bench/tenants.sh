@@ -15,9 +15,10 @@ REQUESTS=${REQUESTS:-5000}
 MODULES_DIR=target/wasm32-wasip2/release
 
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status"; }
+descriptors() { find "/proc/$SERVER/fd" -mindepth 1 | wc -l; }
 
-echo "| tenants | create | RSS idle | first request p50 / p99 | RSS after | Zipf: tenants hit | hottest 10 p50 / p99 |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| tenants | create | RSS idle | first request p50 / p99 | RSS after | descriptors after | Zipf: tenants hit | hottest 10 p50 / p99 |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for count in $COUNTS; do
   export MOSAIC_DATA_DIR=$SCRATCH/tenants-$count
   "$BIN" --modules-dir "$MODULES_DIR" billing create-plan \
@@ -37,9 +38,10 @@ for count in $COUNTS; do
   touch=$(python3 bench/tenants.py "$BASE" "$MOSAIC_JWT_SECRET" "$SCRATCH/tenants.txt" touch) ||
     { echo "the host's last words:" >&2; grep -v '^ *[0-9]*: \|^ *at ' "$SCRATCH/serve-$count.log" | grep -i "error\|warn" | head -8 >&2; exit 1; }
   touched=$(rss_mb)
+  open_fds=$(descriptors)
   zipf=$(python3 bench/tenants.py "$BASE" "$MOSAIC_JWT_SECRET" "$SCRATCH/tenants.txt" zipf "$REQUESTS" 2>"$SCRATCH/zipf.err")
   hit=$(sed -n 's/.*"distinct_tenants": \([0-9]*\).*/\1/p' "$SCRATCH/zipf.err")
   stop_server
   field() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"; }
-  echo "| $count | $created ms | $idle MiB | $(field "$touch" p50_ms) / $(field "$touch" p99_ms) ms | $touched MiB | $hit | $(field "$zipf" p50_ms) / $(field "$zipf" p99_ms) ms |"
+  echo "| $count | $created ms | $idle MiB | $(field "$touch" p50_ms) / $(field "$touch" p99_ms) ms | $touched MiB | $open_fds | $hit | $(field "$zipf" p50_ms) / $(field "$zipf" p99_ms) ms |"
 done

@@ -31,7 +31,7 @@ const IDLE_PER_FILE: usize = 2;
 /// file descriptors (the file, its WAL, its shared memory), and a host serving
 /// thousands of tenants must keep its descriptors for their pools: past this, a read
 /// in place opens its connection and closes it after.
-pub const KEPT_READERS: usize = 512;
+pub const KEPT_READERS: usize = 64;
 
 /// How many reader connections a host keeps between reads, over all its files.
 #[derive(Debug)]
