@@ -1,7 +1,7 @@
 //! The `mosaic tenant ...` and `mosaic audit ...` commands, run as real processes on
 //! a SQLite data dir.
 
-use mosaic_tests::mosaic_command;
+use mosaic_tests::{Replica, mosaic_command};
 
 async fn mosaic(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let output = mosaic_command(crate::MOSAIC)
@@ -273,6 +273,33 @@ async fn json_output_is_pipeable() {
         "no panic: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `serve` raises its soft limit of open files to the hard one: on SQLite every
+/// active tenant keeps its file open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_raises_its_open_file_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // prlimit (util-linux) starts the host with a soft limit of 256.
+    let mut command = mosaic_command("prlimit");
+    command.arg("--nofile=256:").arg(crate::MOSAIC).args([
+        "--jwt-secret",
+        "a-test-secret-of-at-least-32-bytes!",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--no-demo",
+    ]);
+    let host = Replica::spawn(command, dir).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", host.pid())).expect("limits");
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .expect("the open-file limit")
+        .split_whitespace()
+        .collect();
+    assert_ne!(open_files[0], "256", "{limits}");
+    assert_eq!(open_files[0], open_files[1], "soft = hard: {limits}");
 }
 
 /// `mosaic bench runtime` measures in a scratch database of its own, whose audit

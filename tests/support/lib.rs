@@ -862,6 +862,11 @@ impl Replica {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> u32 {
+        self._child.id().expect("the host is running")
+    }
+
     /// Where the process keeps its files (its SQLite database, by default).
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()

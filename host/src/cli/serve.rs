@@ -177,6 +177,7 @@ pub(super) async fn run(
     };
     add_builtin_modules(&mut config, modules_dir)?;
     config.modules.extend(serve.extra_modules);
+    raise_open_file_limit();
     let state = AppState::build(config).await?;
     let listener = tokio::net::TcpListener::bind(serve.addr)
         .await
@@ -200,6 +201,28 @@ pub(super) async fn run(
         "  first call:   curl -H \"X-Tenant-ID: demo\" -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/employees/\n"
     );
     crate::serve(state, listener, shutdown_signal()).await
+}
+
+/// Raises the soft limit of open files to the hard one, as servers commonly do: on
+/// SQLite every active tenant keeps its file open (about six descriptors, see
+/// docs/operations.md), and a soft limit of 1,024 would serve only about 170.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    // An unlimited hard limit is still capped by the kernel (fs.nr_open, 2^20 by default).
+    const KERNEL_DEFAULT_MOST: u64 = 1 << 20;
+    let limit = getrlimit(Resource::Nofile);
+    let most = limit.maximum.unwrap_or(KERNEL_DEFAULT_MOST);
+    if limit.current.is_some_and(|current| current >= most) {
+        return;
+    }
+    let raised = Rlimit {
+        current: Some(most),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => tracing::info!(from = ?limit.current, to = most, "raised the open-file limit"),
+        Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish.
