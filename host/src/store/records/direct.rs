@@ -179,12 +179,15 @@ fn read_error(err: rusqlite::Error) -> StoreError {
     StoreError::Db(sqlx::Error::Protocol(format!("reading in place: {err}")))
 }
 
-/// Binds each `$N` of `statement` to its argument.
+/// Binds each `$N` of `statement` to its argument. SQLite numbers the distinct
+/// names in order of first use, so each index is mapped back through its name.
 fn bind(statement: &mut rusqlite::CachedStatement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
-    for (i, arg) in args.iter().enumerate() {
-        let Some(index) = statement.parameter_index(&format!("${}", i + 1))? else {
-            continue;
-        };
+    for index in 1..=statement.parameter_count() {
+        let arg = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok())
+            .and_then(|n| args.get(n.checked_sub(1)?))
+            .ok_or(rusqlite::Error::InvalidParameterCount(index, args.len()))?;
         match arg {
             Arg::Text(text) => statement.raw_bind_parameter(index, text)?,
             Arg::Integer(int) => statement.raw_bind_parameter(index, int)?,
@@ -284,6 +287,32 @@ mod tests {
             })
             .expect("read");
         assert!(matches!(read, Direct::Done(0)));
+    }
+
+    /// A read still running at the request's deadline is stopped, not handed on.
+    #[test]
+    fn a_read_at_its_deadline_is_stopped() {
+        let path = file("deadline");
+        let reads = DirectReads::new(path.clone(), ReaderBudget::new(1));
+        let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n";
+        let stopped = reads.run(Instant::now(), |conn| {
+            conn.query_row(endless, [], |row| row.get::<_, i64>(0))
+        });
+        assert!(
+            matches!(stopped, Err(StoreError::Db(sqlx::Error::PoolTimedOut))),
+            "{stopped:?}"
+        );
+        // Before its deadline, a read past its budget is handed to the pool instead.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let handed_on = reads.run(deadline, |conn| {
+            conn.query_row(endless, [], |row| row.get::<_, i64>(0))
+        });
+        assert!(matches!(handed_on, Ok(Direct::OverBudget)), "{handed_on:?}");
+        // The interrupted connection is fit for the next read.
+        read(&reads);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 
     /// Past the host's budget a file's reads still answer, and keep no connection.
