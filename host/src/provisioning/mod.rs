@@ -11,6 +11,7 @@ pub mod packages;
 mod payments;
 mod plans;
 mod publishing;
+mod site;
 mod states;
 mod tenants;
 
@@ -22,11 +23,12 @@ use crate::store::{AuditEntry, Db, Origin};
 use crate::tenancy::{Directory, TenantView};
 
 pub use demo::Conversion;
-pub use files::{AssetRefusal, ImageKind, PublicConfig, TenantFiles, WrittenFile};
+pub use files::{AssetRefusal, ImageKind, TenantFiles, WrittenFile};
 pub use modules::Toggled;
 pub use packages::{GrantChoice, Installed, PackageError, PackageSettings, PackageView};
 pub use plans::{NewPlan, PlanChanged, PlanChanges};
 pub use publishing::TenantHealth;
+pub use site::PublicConfig;
 pub use states::Transition;
 pub use tenants::{FirstAdmin, NewTenant, TenantDetails};
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::files::{self, FileFailure, TenantFiles, WrittenFile};
+use super::files::{FileFailure, TenantFiles, WrittenFile};
+use super::site;
 use super::{Actor, ProvisionError, Provisioner};
 use crate::runtime::registry::LoadedModule;
 use crate::runtime::{ModuleFailure, SlotInfo};
@@ -50,7 +51,7 @@ impl Provisioner<'_> {
                 let modules = self.modules_of(view);
                 let refs: Vec<(&LoadedModule, bool)> =
                     modules.iter().map(|(m, on)| (m.as_ref(), *on)).collect();
-                Arc::new(files::render_config(view, &refs))
+                Arc::new(site::render_config(view, &refs))
             })
             .clone()
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::files::{self, ImageKind};
+use super::site;
 use super::{Actor, BulkItem, ProvisionError, Provisioner, invalid};
 use crate::auth::valid_name;
 use crate::store::{Created, NewAccount, Origin, TenantChanges, TenantRow};
@@ -419,7 +420,7 @@ impl Provisioner<'_> {
                 .tenant
                 .logo
                 .as_ref()
-                .map(|logo| files::asset_url(&view.tenant.subdomain, logo)),
+                .map(|logo| site::asset_url(&view.tenant.subdomain, logo)),
             tenant: view.tenant.clone(),
         })
     }
