@@ -254,11 +254,16 @@ pub async fn serve(
         loop {
             tick.tick().await;
             let evicted = housekeeping.runtime.evict_idle();
-            housekeeping
+            let closed = housekeeping
                 .db
-                .close_idle_readers(housekeeping.config.limits.slot_idle_timeout);
-            if evicted > 0 {
-                tracing::debug!(evicted, "evicted idle slots");
+                .close_idle_tenant_files(housekeeping.config.limits.slot_idle_timeout)
+                .await;
+            if evicted > 0 || closed > 0 {
+                tracing::debug!(
+                    evicted,
+                    closed,
+                    "evicted idle slots and closed idle tenant files"
+                );
             }
             housekeeping.throttle.shrink();
             // Failures in a row end after a lockout period of quiet.

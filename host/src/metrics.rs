@@ -53,6 +53,13 @@ fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 17))
 }
 
+/// What the gauges read at scrape time show.
+pub struct ScrapeGauges {
+    pub slots: usize,
+    pub tenant_files_open: usize,
+    pub mail_queued: i64,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -62,6 +69,7 @@ pub struct Metrics {
     limits_hit: Family<KindLabels, Counter>,
     rate_limited: Family<KindLabels, Counter>,
     slots: Gauge,
+    tenant_files_open: Gauge,
     document_reads: Family<KindLabels, Counter>,
     tenant_sweeps: Counter,
     event_tenants_waiting: Gauge,
@@ -79,6 +87,7 @@ impl Default for Metrics {
             limits_hit: Family::default(),
             rate_limited: Family::default(),
             slots: Gauge::default(),
+            tenant_files_open: Gauge::default(),
             document_reads: Family::default(),
             tenant_sweeps: Counter::default(),
             event_tenants_waiting: Gauge::default(),
@@ -119,6 +128,12 @@ impl Default for Metrics {
             "slots",
             "Live (tenant, module) slots on this replica",
             metrics.slots.clone(),
+        );
+        registry.register(
+            "tenant_files_open",
+            "Tenants' module-data files open on this replica (SQLite): closed when \
+             idle, and least recently used first past the descriptor budget",
+            metrics.tenant_files_open.clone(),
         );
         registry.register(
             "document_reads",
@@ -207,8 +222,12 @@ impl Metrics {
     }
 
     /// The exposition, with the gauges read at scrape time set first.
-    pub fn render(&self, slots: usize, mail_queued: i64) -> String {
-        self.slots.set(i64::try_from(slots).unwrap_or(i64::MAX));
+    pub fn render(&self, gauges: ScrapeGauges) -> String {
+        self.slots
+            .set(i64::try_from(gauges.slots).unwrap_or(i64::MAX));
+        self.tenant_files_open
+            .set(i64::try_from(gauges.tenant_files_open).unwrap_or(i64::MAX));
+        let mail_queued = gauges.mail_queued;
         self.mail_queued.set(mail_queued);
         let mut out = String::new();
         // Writing to a String cannot fail.

@@ -67,6 +67,40 @@ async fn idle_slots_are_evicted() {
     assert!(app.state.runtime.slots().is_empty());
 }
 
+/// On SQLite a tenant's module-data file closes once idle, and opens again, with
+/// what it held, at the tenant's next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_tenant_files_close_and_reopen_with_their_data() {
+    let idle_for = std::time::Duration::from_millis(200);
+    let app = TestApp::builder(Backend::Sqlite)
+        .with_tenant("demo", &[])
+        .with_limits(|l| l.slot_idle_timeout = idle_for)
+        .start()
+        .await;
+    let token = app.token("demo", Role::TenantAdmin).await;
+    app.as_user(Method::POST, "/api/employees/", "demo", &token)
+        .json(&serde_json::json!({
+            "name": "Ada Lovelace", "email": "ada@example.com", "department": "Engineering",
+            "position": "Engineer", "salary": 650000, "hired_on": "2024-02-29"
+        }))
+        .send()
+        .await
+        .expect(201);
+    assert_eq!(app.metric("mosaic_tenant_files_open").await, Some(1.0));
+    tokio::time::sleep(idle_for + std::time::Duration::from_millis(100)).await;
+    // The background housekeeping may have been first; either way the file is closed.
+    app.state.db.close_idle_tenant_files(idle_for).await;
+    assert_eq!(app.state.db.open_tenant_files(), 0);
+    let listed = app
+        .as_user(Method::GET, "/api/employees/", "demo", &token)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(listed["items"][0]["name"], "Ada Lovelace", "{listed}");
+    assert_eq!(app.state.db.open_tenant_files(), 1);
+}
+
 /// A component built for a contract version the host does not serve is refused at
 /// install, by name, and so is one that mixes versions or is no Mosaic module.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,6 +53,10 @@ pub struct Serve {
     /// over 2 ms) of all tenants move to. Default: half the cores, at least 1.
     #[arg(long, env = "MOSAIC_CPU_BOUND_CALLS", default_value_t = Limits::default().cpu_bound_calls)]
     cpu_bound_calls: usize,
+    /// Seconds a (tenant, module) slot, and on SQLite a tenant's file, stay open
+    /// unused before they are closed.
+    #[arg(long, env = "MOSAIC_SLOT_IDLE_SECS", default_value_t = Limits::default().slot_idle_timeout.as_secs())]
+    slot_idle_secs: u64,
     /// Failed logins in a row that lock an account.
     #[arg(long, env = "MOSAIC_MAX_FAILED_LOGINS", default_value_t = 5)]
     max_failed_logins: u32,
@@ -145,6 +149,7 @@ pub(super) async fn run(
         cpu_bound_calls: serve.cpu_bound_calls.max(1),
         max_file_bytes: serve.max_file_kib << 10,
         tenant_file_bytes: serve.tenant_files_mib << 20,
+        slot_idle_timeout: Duration::from_secs(serve.slot_idle_secs.max(1)),
         ..Limits::default()
     };
     config.bench_routes = serve.bench_routes;

@@ -39,7 +39,11 @@ async fn metrics(
     let body = state
         .runtime
         .metrics()
-        .render(state.runtime.slot_count(), mail);
+        .render(crate::metrics::ScrapeGauges {
+            slots: state.runtime.slot_count(),
+            tenant_files_open: state.db.open_tenant_files(),
+            mail_queued: mail,
+        });
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -151,6 +151,11 @@ impl Db {
         })
     }
 
+    /// How many handles share this one's writer gate (SQLite): itself included.
+    fn handles(&self) -> usize {
+        self.writer.as_ref().map_or(1, Arc::strong_count)
+    }
+
     /// Documents read in place, for a tenant's SQLite file.
     pub(crate) fn direct_reads(&self) -> Option<&records::direct::DirectReads> {
         self.direct_reads.as_deref()

@@ -5,11 +5,15 @@
 //! file), with its own pool and its own writer gate, so one tenant's open unit of
 //! work — which holds its file's single writer until it ends — never holds another
 //! tenant's writes. A file is opened on first use, migrated, and given the rows an
-//! older host kept in the main file.
+//! older host kept in the main file. It is closed again once idle, or when too many
+//! are open (least recently used first): each open file holds a pool's connections,
+//! their threads and their descriptors, and a host serves far more tenants than it
+//! can keep open.
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use sqlx::{AssertSqlSafe, Executor};
@@ -20,14 +24,45 @@ use super::{Db, DbResult, Dialect};
 /// Module data tables, children first.
 const TABLES: &[&str] = &["record_keys", "records", "event_outbox"];
 
+/// Descriptors an open tenant file is budgeted: a pooled connection or two and a
+/// kept reader, three each (the file, its WAL, its shared memory).
+const DESCRIPTORS_PER_FILE: u64 = 8;
+/// Descriptors kept for everything else: sockets, the main file, modules.
+const DESCRIPTORS_RESERVED: u64 = 512;
+
 /// The per-tenant files of a SQLite database.
 pub struct TenantFiles {
     main_file: PathBuf,
     dir: PathBuf,
-    open: DashMap<String, Db>,
+    open: DashMap<String, OpenFile>,
+    /// Past this many open files, opening one closes the least recently used.
+    most_open: usize,
     opening: tokio::sync::Mutex<()>,
     /// The reader connections the files keep between reads in place.
     readers: Arc<ReaderBudget>,
+    /// Whether the main file may still hold module data an older host kept there;
+    /// cleared once it holds none, so reopening a closed file does not look again.
+    legacy_rows_left: AtomicBool,
+}
+
+struct OpenFile {
+    db: Db,
+    /// When the file was last handed out, in milliseconds since the epoch.
+    last_used_ms: AtomicI64,
+}
+
+impl OpenFile {
+    fn handed_out(&self) -> Db {
+        self.last_used_ms.store(super::now_ms(), Ordering::Relaxed);
+        self.db.clone()
+    }
+
+    /// Whether a request or a task still holds the file: a closed
+    /// file is opened again as a new handle with a writer gate of its own, so one
+    /// in use must stay open for its gate to stay the only one.
+    fn in_use(&self) -> bool {
+        self.db.handles() > 1
+    }
 }
 
 impl TenantFiles {
@@ -38,8 +73,10 @@ impl TenantFiles {
             main_file: main_file.to_owned(),
             dir,
             open: DashMap::new(),
+            most_open: most_open_files(),
             opening: tokio::sync::Mutex::new(()),
             readers: ReaderBudget::new(KEPT_READERS),
+            legacy_rows_left: AtomicBool::new(true),
         })
     }
 
@@ -57,12 +94,17 @@ impl TenantFiles {
     }
 
     async fn open(&self, tenant_id: &str) -> DbResult<Db> {
-        if let Some(db) = self.open.get(tenant_id) {
-            return Ok(db.clone());
+        if let Some(file) = self.open.get(tenant_id) {
+            return Ok(file.handed_out());
         }
         let _one_at_a_time = self.opening.lock().await;
-        if let Some(db) = self.open.get(tenant_id) {
-            return Ok(db.clone());
+        if let Some(file) = self.open.get(tenant_id) {
+            return Ok(file.handed_out());
+        }
+        if self.open.len() >= self.most_open {
+            // Close an eighth at a time, so the files are not scanned at every open.
+            self.close_least_recent(self.open.len() + 1 - self.most_open + self.most_open / 8)
+                .await;
         }
         let path = self.path(tenant_id)?;
         std::fs::create_dir_all(&self.dir)?;
@@ -74,19 +116,100 @@ impl TenantFiles {
             .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
         self.adopt_legacy_rows(&db, tenant_id).await?;
         db.direct_reads = Some(Arc::new(DirectReads::new(path, self.readers.clone())));
-        self.open.insert(tenant_id.to_owned(), db.clone());
+        self.open.insert(
+            tenant_id.to_owned(),
+            OpenFile {
+                db: db.clone(),
+                last_used_ms: AtomicI64::new(super::now_ms()),
+            },
+        );
         Ok(db)
+    }
+
+    /// Closes up to `count` files not in use, least recently used first.
+    async fn close_least_recent(&self, count: usize) {
+        let mut unused: Vec<(i64, String)> = self
+            .open
+            .iter()
+            .filter(|file| !file.in_use())
+            .map(|file| {
+                (
+                    file.last_used_ms.load(Ordering::Relaxed),
+                    file.key().clone(),
+                )
+            })
+            .collect();
+        unused.sort_unstable();
+        let closed = self
+            .close(unused.into_iter().take(count).map(|(_, id)| id))
+            .await;
+        tracing::debug!(
+            closed,
+            open = self.open.len(),
+            "closed the least recently used tenant files"
+        );
+    }
+
+    /// Closes the files not used for `idle_for`, and the in-place readers of those
+    /// not read for as long.
+    async fn close_idle(&self, idle_for: Duration) -> usize {
+        let since = super::now_ms() - i64::try_from(idle_for.as_millis()).unwrap_or(i64::MAX);
+        let idle: Vec<String> = self
+            .open
+            .iter()
+            .filter(|file| file.last_used_ms.load(Ordering::Relaxed) <= since && !file.in_use())
+            .map(|file| file.key().clone())
+            .collect();
+        for file in self.open.iter() {
+            if let Some(reads) = file.db.direct_reads() {
+                reads.close_if_idle(idle_for);
+            }
+        }
+        self.close(idle.into_iter()).await
+    }
+
+    /// Closes each named file still open and not in use; answers how many it closed.
+    async fn close(&self, tenant_ids: impl Iterator<Item = String>) -> usize {
+        let mut closed = 0;
+        for tenant_id in tenant_ids {
+            // Checked again under the map's lock: a file handed out since the scan stays.
+            if let Some((_, file)) = self.open.remove_if(&tenant_id, |_, file| !file.in_use()) {
+                file.db.pool.close().await;
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// Open files.
+    fn open_count(&self) -> usize {
+        self.open.len()
     }
 
     /// Moves the tenant's rows an older host kept in the main file into its own.
     /// Copying ignores rows already there, so a move cut short is finished by the
     /// next open.
     async fn adopt_legacy_rows(&self, db: &Db, tenant_id: &str) -> DbResult<()> {
+        if !self.legacy_rows_left.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut conn = db.pool.acquire().await?;
         let main = self.main_file.display().to_string().replace('\'', "''");
         conn.execute(AssertSqlSafe(format!("ATTACH DATABASE '{main}' AS legacy")))
             .await?;
         let moved = async {
+            let any_left = TABLES
+                .iter()
+                .map(|table| format!("EXISTS (SELECT 1 FROM legacy.{table})"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let any_left: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {any_left}")))
+                .fetch_one(&mut *conn)
+                .await?;
+            if any_left == 0 {
+                self.legacy_rows_left.store(false, Ordering::Release);
+                return Ok(());
+            }
             for table in TABLES {
                 let copied = sqlx::query(AssertSqlSafe(format!(
                     "INSERT OR IGNORE INTO {table} SELECT * FROM legacy.{table} WHERE tenant_id = $1"
@@ -112,20 +235,11 @@ impl TenantFiles {
         moved
     }
 
-    /// Closes the in-place readers of files not read for `idle_for`.
-    fn close_idle_readers(&self, idle_for: std::time::Duration) {
-        for db in self.open.iter() {
-            if let Some(reads) = db.direct_reads() {
-                reads.close_if_idle(idle_for);
-            }
-        }
-    }
-
     /// Closes and removes the tenant's file: the tenant is deleted.
     async fn remove(&self, tenant_id: &str) -> DbResult<()> {
         let _one_at_a_time = self.opening.lock().await;
-        if let Some((_, db)) = self.open.remove(tenant_id) {
-            db.pool.close().await;
+        if let Some((_, file)) = self.open.remove(tenant_id) {
+            file.db.pool.close().await;
         }
         let path = self.path(tenant_id)?;
         for suffix in ["", "-wal", "-shm"] {
@@ -167,11 +281,20 @@ impl Db {
         Ok(tenants)
     }
 
-    /// Closes the in-place readers of tenants' files not read for `idle_for`.
-    pub fn close_idle_readers(&self, idle_for: std::time::Duration) {
-        if let Some(files) = &self.tenant_files {
-            files.close_idle_readers(idle_for);
+    /// Closes the tenants' files (and in-place readers) not used for `idle_for`;
+    /// answers how many files it closed.
+    pub async fn close_idle_tenant_files(&self, idle_for: Duration) -> usize {
+        match &self.tenant_files {
+            Some(files) => files.close_idle(idle_for).await,
+            None => 0,
         }
+    }
+
+    /// Tenant files open now (SQLite).
+    pub fn open_tenant_files(&self) -> usize {
+        self.tenant_files
+            .as_ref()
+            .map_or(0, |files| files.open_count())
     }
 
     /// Removes a deleted tenant's module data file, if it has one.
@@ -180,5 +303,90 @@ impl Db {
             Some(files) => files.remove(tenant_id).await,
             None => Ok(()),
         }
+    }
+}
+
+/// How many tenant files to keep open: what the open-file limit (as `serve` raised
+/// it) leaves after the reserve, at [`DESCRIPTORS_PER_FILE`] each.
+fn most_open_files() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    let files = limit.saturating_sub(DESCRIPTORS_RESERVED) / DESCRIPTORS_PER_FILE;
+    usize::try_from(files)
+        .unwrap_or(usize::MAX)
+        .max(MOST_OPEN_FLOOR)
+}
+
+/// Even under a tiny descriptor limit a few files stay open, or every request
+/// would reopen its tenant's.
+const MOST_OPEN_FLOOR: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A main database in a directory of its own, with its tenant files capped at `most`.
+    async fn database(name: &str, most: usize) -> (Db, Arc<TenantFiles>) {
+        let dir = std::env::temp_dir().join(format!("mosaic-files-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let mut db = Db::connect(&format!("sqlite://{}/main.db?mode=rwc", dir.display()))
+            .await
+            .expect("a database");
+        db.migrate().await.expect("migrated");
+        let mut files = TenantFiles::beside(&dir.join("main.db")).expect("a file database");
+        files.most_open = most;
+        let files = Arc::new(files);
+        db.tenant_files = Some(files.clone());
+        (db, files)
+    }
+
+    #[tokio::test]
+    async fn past_the_cap_the_least_recently_used_file_not_in_use_closes() {
+        let (db, files) = database("cap", 2).await;
+        let held = db.module_data("t1").await.expect("t1");
+        drop(db.module_data("t2").await.expect("t2"));
+        drop(db.module_data("t3").await.expect("t3"));
+        // t1 was used least recently but is held; t2 went instead.
+        assert_eq!(files.open_count(), 2);
+        assert!(files.open.contains_key("t1") && files.open.contains_key("t3"));
+        // A file closed opens again with what it held.
+        let mut conn = held.pool.acquire().await.expect("a connection");
+        sqlx::query("INSERT INTO event_outbox (tenant_id, id, source, kind, data, occurred_at) VALUES ('t1', 'e1', 'm', 'x', '{}', 0)")
+            .execute(&mut *conn)
+            .await
+            .expect("written");
+        drop(conn);
+        drop(held);
+        drop(db.module_data("t4").await.expect("t4"));
+        assert!(!files.open.contains_key("t1"));
+        let again = db.module_data("t1").await.expect("t1 again");
+        let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
+            .fetch_one(&again.pool)
+            .await
+            .expect("read");
+        assert_eq!(kept, 1);
+    }
+
+    #[tokio::test]
+    async fn idle_files_close_unless_in_use() {
+        let (db, files) = database("idle", 16).await;
+        let held = db.module_data("t1").await.expect("t1");
+        drop(db.module_data("t2").await.expect("t2"));
+        assert_eq!(
+            db.close_idle_tenant_files(Duration::from_secs(60)).await,
+            0,
+            "none idle yet"
+        );
+        assert_eq!(
+            db.close_idle_tenant_files(Duration::ZERO).await,
+            1,
+            "t2 only: t1 is held"
+        );
+        assert_eq!(db.open_tenant_files(), 1);
+        drop(held);
+        assert_eq!(db.close_idle_tenant_files(Duration::ZERO).await, 1);
+        assert_eq!(files.open_count(), 0);
     }
 }
