@@ -8,8 +8,10 @@ at a time on one kept-alive connection, so each latency is one request's own and
 queue hides it. PHASE:
   touch  every tenant once, in order (its first request: a cold slot, and on SQLite
          its module-data file opened);
-  zipf   REQUESTS requests, the tenant drawn from a Zipf distribution (s = 1.1, the
-         first tenants hottest); the latencies of the 10 hottest are reported.
+  zipf   2 × REQUESTS requests, the tenant drawn from a Zipf distribution (s = 1.1,
+         the first tenants hottest): the first half warms up, and the latencies of
+         the 10 hottest tenants in the second half are reported, with how many
+         distinct tenants each half hit (each tenant's first request: a cold slot).
 Prints one JSON object: the phase, the number of requests, p50 and p99 in ms.
 """
 
@@ -73,14 +75,18 @@ def main():
             cumulative.append(total)
         rng = random.Random(7)
         hot = {sub for sub, _ in tenants[:10]}
-        latencies, seen = [], set()
-        for _ in range(requests):
+        latencies, seen, cold = [], set(), [0, 0]
+        for i in range(2 * requests):
             sub = tenants[bisect.bisect(cumulative, rng.random() * total)][0]
-            seen.add(sub)
+            measured = i >= requests
+            if sub not in seen:
+                seen.add(sub)
+                cold[measured] += 1
             latency = get(sub)
-            if sub in hot:
+            if measured and sub in hot:
                 latencies.append(latency)
-        print(json.dumps({"phase": phase, "distinct_tenants": len(seen)}), file=sys.stderr)
+        print(json.dumps({"phase": phase, "cold_warmup": cold[0], "cold_measured": cold[1]}),
+              file=sys.stderr)
     print(json.dumps({
         "phase": phase, "requests": len(latencies),
         "p50_ms": round(percentile(latencies, 0.5), 3),

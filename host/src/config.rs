@@ -24,8 +24,12 @@ pub struct Limits {
     pub recycle_after_calls: u32,
     /// ...or once its memory has grown past this.
     pub recycle_above_memory_bytes: usize,
-    /// A slot unused for this long is dropped.
+    /// A slot unused for this long is dropped (and on SQLite a tenant's file closed).
     pub slot_idle_timeout: Duration,
+    /// SQLite: tenant files open at once, at most (fewer if the open-file limit
+    /// allows fewer); past it the least recently used closes. Each costs about
+    /// 0.5 MiB and a few descriptors while open.
+    pub open_tenant_files: usize,
     /// Instances the engine's pooling allocator can hold at once, over all slots.
     pub total_instances: u32,
     /// Threads (at nice 19) where calls that have computed for 2 ms (CPU-bound ones)
@@ -51,6 +55,7 @@ impl Default for Limits {
             recycle_after_calls: 10_000,
             recycle_above_memory_bytes: 16 << 20,
             slot_idle_timeout: Duration::from_secs(300),
+            open_tenant_files: 1024,
             total_instances: 1000,
             cpu_bound_calls: std::thread::available_parallelism()
                 .map_or(1, |cores| (cores.get() / 2).max(1)),

@@ -87,6 +87,7 @@ impl AppState {
             .await
             .context("connecting to the database")?
             .with_audit_key(audit_key.clone());
+        db.cap_open_tenant_files(config.limits.open_tenant_files);
         db.migrate().await.context("migrating the database")?;
         db.check_audit_key(&audit_key)
             .await

@@ -4,7 +4,10 @@
 //! `1/rate` s, each timed on its own), so a slow answer cannot hide the next ones.
 //!
 //! - reads: the quiet tenant lists 20 employees, beside a flood of a spinning route
-//!   (`/spin`) and of a cheap one (`/fixed`);
+//!   (`/spin`) and of a cheap one (`/fixed`); then beside a noisy tenant that is
+//!   paced too (open loop, so its own queue cannot slow it down): listing its
+//!   employees at 10× the quiet rate, and calling `/spin`, which runs to its
+//!   deadline, at the quiet rate;
 //! - writes: the quiet tenant creates employees, beside a flood of requests that
 //!   write and then hold their unit of work open (`/write-then-sleep`).
 //!
@@ -74,9 +77,17 @@ fn main() {
         // Phases alternate, alone then beside each flood, `rounds` times: the
         // machine's noise drifts, and each flood is compared with the quiet
         // tenant alone in the same round.
-        let scenarios: [(bool, &[&str]); 2] = [
-            (false, &["GET /api/testbed/spin", "GET /api/testbed/fixed"]),
-            (true, &["POST /api/testbed/write-then-sleep?ms=1900"]),
+        let scenarios: [(bool, &[Flood]); 2] = [
+            (
+                false,
+                &[
+                    Flood::Hammer("GET /api/testbed/spin"),
+                    Flood::Hammer("GET /api/testbed/fixed"),
+                    Flood::Paced("GET /api/employees/", 10),
+                    Flood::Paced("GET /api/testbed/spin", 1),
+                ],
+            ),
+            (true, &[Flood::Hammer("POST /api/testbed/write-then-sleep?ms=1900")]),
         ];
         let mut results: Vec<(String, Vec<Phase>, Vec<f64>)> = Vec::new();
         for round in 0..rounds {
@@ -85,17 +96,28 @@ fn main() {
                 let alone = quiet.paced(writes, rate, phase).await;
                 let alone_p99 = percentile(&alone.latencies, 0.99);
                 let mut phases = vec![(format!("quiet tenant {what} alone"), alone)];
-                for route in floods {
+                for noise in floods {
                     let stop = Instant::now() + phase + Duration::from_secs(1);
-                    let flooders: Vec<_> = (0..flood)
-                        .map(|_| flooding.spawn(hammer(app.url(""), route, noisy.clone(), stop)))
-                        .collect();
+                    let (base, token) = (app.url(""), noisy.clone());
+                    let flooders: Vec<_> = match *noise {
+                        Flood::Hammer(route) => (0..flood)
+                            .map(|_| flooding.spawn(hammer(base.clone(), route, token.clone(), stop)))
+                            .collect(),
+                        Flood::Paced(route, times) => {
+                            vec![flooding.spawn(pace(base, route, token, rate * times, stop))]
+                        }
+                    };
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     let under = quiet.paced(writes, rate, phase).await;
-                    phases.push((
-                        format!("quiet {what}, {flood} connections flooding `{route}`"),
-                        under,
-                    ));
+                    let scenario = match *noise {
+                        Flood::Hammer(route) => {
+                            format!("quiet {what}, {flood} connections flooding `{route}`")
+                        }
+                        Flood::Paced(route, times) => {
+                            format!("quiet {what}, the noisy tenant paced at {times}× on `{route}`")
+                        }
+                    };
+                    phases.push((scenario, under));
                     for flooder in flooders {
                         flooder.await.expect("flooder");
                     }
@@ -123,21 +145,51 @@ fn main() {
     });
 }
 
-/// Requests `route` ("METHOD /path") as the noisy tenant, back to back, until `stop`.
+/// What the noisy tenant sends, on a route ("METHOD /path").
+enum Flood {
+    /// `flood` connections, each sending back to back: as much as the host takes.
+    Hammer(&'static str),
+    /// Paced, open loop: this many times the quiet tenant's rate.
+    Paced(&'static str, u64),
+}
+
+/// Requests `route` as the noisy tenant, back to back, until `stop`.
 async fn hammer(base: String, route: &str, token: String, stop: Instant) {
-    let (method, path) = route.split_once(' ').expect("METHOD /path");
-    let method = Method::from_bytes(method.as_bytes()).expect("method");
     let client = reqwest::Client::new();
     while Instant::now() < stop {
-        let sent = client
-            .request(method.clone(), format!("{base}{path}"))
-            .bearer_auth(&token)
-            .header("X-Tenant-ID", "noisy")
-            .send()
-            .await;
-        if let Ok(response) = sent {
-            let _ = response.bytes().await;
-        }
+        noisy_request(&client, &base, route, &token).await;
+    }
+}
+
+/// Requests `route` as the noisy tenant `rate` times a second, each on a task of
+/// its own, until `stop`.
+async fn pace(base: String, route: &'static str, token: String, rate: u64, stop: Instant) {
+    let client = reqwest::Client::new();
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let mut sent = Vec::new();
+    while Instant::now() < stop {
+        ticks.tick().await;
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        sent.push(tokio::spawn(async move {
+            noisy_request(&client, &base, route, &token).await;
+        }));
+    }
+    for request in sent {
+        request.await.expect("noisy request task");
+    }
+}
+
+async fn noisy_request(client: &reqwest::Client, base: &str, route: &str, token: &str) {
+    let (method, path) = route.split_once(' ').expect("METHOD /path");
+    let method = Method::from_bytes(method.as_bytes()).expect("method");
+    let sent = client
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("X-Tenant-ID", "noisy")
+        .send()
+        .await;
+    if let Ok(response) = sent {
+        let _ = response.bytes().await;
     }
 }
 

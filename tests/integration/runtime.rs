@@ -160,3 +160,41 @@ async fn a_shipped_module_must_declare_its_own_key() {
     );
     assert!(app.state.runtime.module("testbed").is_none());
 }
+
+/// With the engine's instance pool full, a new slot's first call drops the warm
+/// instances of the least recently used slots, not those of the busiest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_instance_pool_sheds_the_least_recently_used_slots() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .with_tenant("older", &[])
+        .with_tenant("newer", &[])
+        .with_tenant("third", &[])
+        .with_limits(|l| {
+            l.total_instances = 2;
+            l.instances_per_slot = 1;
+        })
+        .start()
+        .await;
+    for tenant in ["older", "newer", "third"] {
+        let token = app.token(tenant, Role::Member).await;
+        app.as_user(Method::GET, "/api/employees/", tenant, &token)
+            .send()
+            .await
+            .expect(200);
+        // Distinct use times, a millisecond apart at least.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let warm: Vec<(String, usize)> = app
+        .state
+        .runtime
+        .slots()
+        .into_iter()
+        .filter(|slot| slot.module == "employees")
+        .map(|slot| (slot.tenant_id, slot.warm_instances))
+        .collect();
+    for (tenant, expected) in [("older", 0), ("newer", 1), ("third", 1)] {
+        let id = app.tenant_id(tenant).await;
+        let found = warm.iter().find(|(slot, _)| *slot == id).map(|(_, n)| *n);
+        assert_eq!(found, Some(expected), "{tenant}: {warm:?}");
+    }
+}

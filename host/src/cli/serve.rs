@@ -57,6 +57,10 @@ pub struct Serve {
     /// unused before they are closed.
     #[arg(long, env = "MOSAIC_SLOT_IDLE_SECS", default_value_t = Limits::default().slot_idle_timeout.as_secs())]
     slot_idle_secs: u64,
+    /// SQLite: tenants' files open at once, at most (fewer if the open-file limit
+    /// allows fewer); past it the least recently used closes.
+    #[arg(long, env = "MOSAIC_OPEN_TENANT_FILES", default_value_t = Limits::default().open_tenant_files)]
+    open_tenant_files: usize,
     /// Failed logins in a row that lock an account.
     #[arg(long, env = "MOSAIC_MAX_FAILED_LOGINS", default_value_t = 5)]
     max_failed_logins: u32,
@@ -150,6 +154,7 @@ pub(super) async fn run(
         max_file_bytes: serve.max_file_kib << 10,
         tenant_file_bytes: serve.tenant_files_mib << 20,
         slot_idle_timeout: Duration::from_secs(serve.slot_idle_secs.max(1)),
+        open_tenant_files: serve.open_tenant_files,
         ..Limits::default()
     };
     config.bench_routes = serve.bench_routes;

@@ -72,10 +72,33 @@ impl Runtime {
         entry.clone()
     }
 
-    /// Drops every slot's warm instances, keeping the slots.
+    /// The engine's instance pool is full: drops the warm instances of the least
+    /// recently used slots, about an eighth of the pool, keeping the slots. The hot
+    /// slots keep theirs, so a host with more active tenants than instances
+    /// re-instantiates its cold tail, not its busiest tenants.
     pub(super) fn shed_idle_instances(&self) {
-        let shed: usize = self.inner.slots.iter().map(|slot| slot.shed_idle()).sum();
-        tracing::warn!(shed, "instance pool exhausted; dropped idle instances");
+        let mut warm: Vec<(i64, Arc<Slot>)> = self
+            .inner
+            .slots
+            .iter()
+            .filter(|slot| slot.warm_instances() > 0)
+            .map(|slot| (slot.last_used_ms(), slot.value().clone()))
+            .collect();
+        warm.sort_unstable_by_key(|(last_used, _)| *last_used);
+        let wanted = usize::try_from(self.inner.limits.total_instances / 8)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let mut shed = 0;
+        for (_, slot) in warm {
+            if shed >= wanted {
+                break;
+            }
+            shed += slot.shed_idle();
+        }
+        tracing::debug!(
+            shed,
+            "instance pool full; dropped the least recently used idle instances"
+        );
     }
 
     /// Whether the tenant has a live slot of any installed module on this replica.

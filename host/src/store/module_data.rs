@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -36,7 +36,7 @@ pub struct TenantFiles {
     dir: PathBuf,
     open: DashMap<String, OpenFile>,
     /// Past this many open files, opening one closes the least recently used.
-    most_open: usize,
+    most_open: AtomicUsize,
     opening: tokio::sync::Mutex<()>,
     /// The reader connections the files keep between reads in place.
     readers: Arc<ReaderBudget>,
@@ -73,7 +73,7 @@ impl TenantFiles {
             main_file: main_file.to_owned(),
             dir,
             open: DashMap::new(),
-            most_open: most_open_files(),
+            most_open: AtomicUsize::new(most_open_files()),
             opening: tokio::sync::Mutex::new(()),
             readers: ReaderBudget::new(KEPT_READERS),
             legacy_rows_left: AtomicBool::new(true),
@@ -101,9 +101,11 @@ impl TenantFiles {
         if let Some(file) = self.open.get(tenant_id) {
             return Ok(file.handed_out());
         }
-        if self.open.len() >= self.most_open {
-            // Close an eighth at a time, so the files are not scanned at every open.
-            self.close_least_recent(self.open.len() + 1 - self.most_open + self.most_open / 8)
+        let most_open = self.most_open.load(Ordering::Relaxed);
+        if self.open.len() >= most_open {
+            // A few at a time: the files are not scanned at every open, and closing
+            // many at once (each checkpoints its WAL) would stall the requests beside.
+            self.close_least_recent(self.open.len() + 1 - most_open + most_open / 64)
                 .await;
         }
         let path = self.path(tenant_id)?;
@@ -290,6 +292,15 @@ impl Db {
         }
     }
 
+    /// Keeps at most `most` tenant files open (SQLite), fewer if the open-file
+    /// limit allows fewer.
+    pub fn cap_open_tenant_files(&self, most: usize) {
+        if let Some(files) = &self.tenant_files {
+            let most = most.clamp(MOST_OPEN_FLOOR, most_open_files());
+            files.most_open.store(most, Ordering::Relaxed);
+        }
+    }
+
     /// Tenant files open now (SQLite).
     pub fn open_tenant_files(&self) -> usize {
         self.tenant_files
@@ -306,7 +317,7 @@ impl Db {
     }
 }
 
-/// How many tenant files to keep open: what the open-file limit (as `serve` raised
+/// How many tenant files may be open: what the open-file limit (as `serve` raised
 /// it) leaves after the reserve, at [`DESCRIPTORS_PER_FILE`] each.
 fn most_open_files() -> usize {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -336,7 +347,7 @@ mod tests {
             .expect("a database");
         db.migrate().await.expect("migrated");
         let mut files = TenantFiles::beside(&dir.join("main.db")).expect("a file database");
-        files.most_open = most;
+        files.most_open = AtomicUsize::new(most);
         let files = Arc::new(files);
         db.tenant_files = Some(files.clone());
         (db, files)
