@@ -49,6 +49,8 @@ fn main() {
             .with_testbed()
             .with_tenant("quiet", &[])
             .with_tenant("noisy", &["testbed"])
+            // No employee cap: the writes scenario creates about a thousand.
+            .on_plan("enterprise")
             .with_limits(|l| l.total_instances = 256)
             // The flood reaches the modules, as in the attack; rate limits would
             // turn most of it into cheap 429s.
