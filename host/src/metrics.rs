@@ -227,8 +227,7 @@ impl Metrics {
             .set(i64::try_from(gauges.slots).unwrap_or(i64::MAX));
         self.tenant_files_open
             .set(i64::try_from(gauges.tenant_files_open).unwrap_or(i64::MAX));
-        let mail_queued = gauges.mail_queued;
-        self.mail_queued.set(mail_queued);
+        self.mail_queued.set(gauges.mail_queued);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

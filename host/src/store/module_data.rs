@@ -130,21 +130,10 @@ impl TenantFiles {
 
     /// Closes up to `count` files not in use, least recently used first.
     async fn close_least_recent(&self, count: usize) {
-        let mut unused: Vec<(i64, String)> = self
-            .open
-            .iter()
-            .filter(|file| !file.in_use())
-            .map(|file| {
-                (
-                    file.last_used_ms.load(Ordering::Relaxed),
-                    file.key().clone(),
-                )
-            })
-            .collect();
+        let mut unused = self.unused_since(i64::MAX);
         unused.sort_unstable();
-        let closed = self
-            .close(unused.into_iter().take(count).map(|(_, id)| id))
-            .await;
+        unused.truncate(count);
+        let closed = self.close(unused).await;
         tracing::debug!(
             closed,
             open = self.open.len(),
@@ -155,27 +144,40 @@ impl TenantFiles {
     /// Closes the files not used for `idle_for`, and the in-place readers of those
     /// not read for as long.
     async fn close_idle(&self, idle_for: Duration) -> usize {
-        let since = super::now_ms() - i64::try_from(idle_for.as_millis()).unwrap_or(i64::MAX);
-        let idle: Vec<String> = self
-            .open
-            .iter()
-            .filter(|file| file.last_used_ms.load(Ordering::Relaxed) <= since && !file.in_use())
-            .map(|file| file.key().clone())
-            .collect();
         for file in self.open.iter() {
             if let Some(reads) = file.db.direct_reads() {
                 reads.close_if_idle(idle_for);
             }
         }
-        self.close(idle.into_iter()).await
+        let since = super::now_ms() - i64::try_from(idle_for.as_millis()).unwrap_or(i64::MAX);
+        self.close(self.unused_since(since)).await
     }
 
-    /// Closes each named file still open and not in use; answers how many it closed.
-    async fn close(&self, tenant_ids: impl Iterator<Item = String>) -> usize {
+    /// The files not in use and last used at or before `since`: (last used, tenant).
+    fn unused_since(&self, since: i64) -> Vec<(i64, String)> {
+        self.open
+            .iter()
+            .filter(|file| !file.in_use())
+            .map(|file| {
+                (
+                    file.last_used_ms.load(Ordering::Relaxed),
+                    file.key().clone(),
+                )
+            })
+            .filter(|(last_used, _)| *last_used <= since)
+            .collect()
+    }
+
+    /// Closes each file of a scan, `(last used, tenant id)`, that was not handed out
+    /// since and is not in use; answers how many it closed.
+    async fn close(&self, scanned: impl IntoIterator<Item = (i64, String)>) -> usize {
         let mut closed = 0;
-        for tenant_id in tenant_ids {
-            // Checked again under the map's lock: a file handed out since the scan stays.
-            if let Some((_, file)) = self.open.remove_if(&tenant_id, |_, file| !file.in_use()) {
+        for (last_used, tenant_id) in scanned {
+            // Checked again under the map's lock: a file used since the scan stays.
+            let unchanged = |_: &String, file: &OpenFile| {
+                file.last_used_ms.load(Ordering::Relaxed) == last_used && !file.in_use()
+            };
+            if let Some((_, file)) = self.open.remove_if(&tenant_id, unchanged) {
                 file.db.pool.close().await;
                 closed += 1;
             }
@@ -378,6 +380,12 @@ mod tests {
             .await
             .expect("read");
         assert_eq!(kept, 1);
+
+        // With every open file held, one more still opens, past the cap.
+        let (t1, t4) = (again, db.module_data("t4").await.expect("t4"));
+        let t5 = db.module_data("t5").await.expect("t5 past the cap");
+        assert_eq!(files.open_count(), 3);
+        drop((t1, t4, t5));
     }
 
     #[tokio::test]
