@@ -152,7 +152,9 @@ impl Index {
         }
     }
 
-    /// A hint for the queries that filter on `fields`.
+    /// An index for the queries that filter on `fields`: an equality on them, or
+    /// a range on the first. The host builds it the first time the collection is
+    /// queried.
     pub const fn on(fields: &'static [&'static str]) -> Self {
         Self {
             fields,

@@ -246,6 +246,18 @@ async fn filters_and_cursor_pagination(backend: Backend) {
         .expect(200)
         .body;
     assert_eq!(active_sales["items"].as_array().expect("items").len(), 3);
+    // Filtering the collection built the indexes its manifest declares, for the
+    // next filters: one per unique or plain index, on that collection only.
+    let built = app.declared_indexes("demo", 2).await;
+    assert_eq!(built.len(), 2, "{built:?}");
+    for field in ["email", "department"] {
+        assert!(
+            built
+                .iter()
+                .any(|sql| sql.contains(field) && sql.contains("'employees'")),
+            "{field}: {built:?}"
+        );
+    }
 
     // Pages of 3 walk all 7 once, in insertion order, then stop.
     let mut seen = Vec::new();

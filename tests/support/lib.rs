@@ -461,6 +461,33 @@ impl TestApp {
             .expect("module data database")
     }
 
+    /// The definitions of the indexes built for manifests' declared indexes in
+    /// `tenant`'s module data (valid ones only), once there are `expected` of them
+    /// (built in the background; waits up to 10 s).
+    pub async fn declared_indexes(&self, tenant: &str, expected: usize) -> Vec<String> {
+        let data = self.module_data(tenant).await;
+        let sql = match data.dialect {
+            mosaic::store::Dialect::Sqlite => {
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'records_ix_%'"
+            }
+            mosaic::store::Dialect::Postgres => {
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index \
+                 WHERE indisvalid AND indexrelid::regclass::text LIKE 'records_ix_%'"
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let built: Vec<String> = sqlx::query_scalar(sql)
+                .fetch_all(&data.pool)
+                .await
+                .expect("the catalog");
+            if built.len() >= expected || Instant::now() > deadline {
+                return built;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits (up to 10 s) until `others` replicas besides this one acknowledge its
     /// tenant changes: they serve and listen, and so does this one.
     pub async fn until_replicas_acknowledge(&self, tenant: &str, others: usize) {

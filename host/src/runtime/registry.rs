@@ -7,11 +7,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde_json::json;
 
 use super::grant::{Denial, Grant, GrantKind, Permits};
-use super::types::{Cadence, Capability, Manifest, RouteSpec};
+use super::types::{Cadence, Capability, IndexSpec, Manifest, RouteSpec};
 use super::wit::ModulePre;
 use crate::auth::Role;
 use crate::schedules::Schedule;
-use crate::store::records::UniqueIndex;
+use crate::store::records::{DeclaredIndex, MAX_INDEXES, UniqueIndex};
 
 /// The platform's core modules: enabled for every tenant, never switched off. This
 /// is the host's decision; a manifest claiming `core` for another key is refused.
@@ -50,6 +50,8 @@ pub struct LoadedModule {
     /// Loaded from the compiled-artifact cache rather than compiled.
     pub cached: bool,
     pub unique_indexes: Vec<UniqueIndex>,
+    /// Every index of the manifest, unique or not, as the database builds it.
+    pub declared_indexes: Vec<DeclaredIndex>,
     routes: RouteTable,
     /// Parsed `manifest.subscriptions`, in the same order.
     subscriptions: Vec<EventPattern>,
@@ -363,6 +365,7 @@ pub fn load(
             fields: i.fields.clone(),
         })
         .collect();
+    let declared_indexes = declared_indexes(&key, &manifest.indexes);
     Ok(LoadedModule {
         key,
         core,
@@ -371,11 +374,39 @@ pub fn load(
         sha256,
         cached,
         unique_indexes,
+        declared_indexes,
         routes,
         subscriptions,
         schedules,
         permits: RwLock::new(Permits::Declared),
     })
+}
+
+/// The indexes the database builds for a manifest: at most [`MAX_INDEXES`], on
+/// collections and fields SQL can name. Others are left unbuilt, with a warning,
+/// rather than refused: a unique one is still enforced (`record_keys`), and a
+/// module installed before this check still loads.
+fn declared_indexes(key: &str, indexes: &[IndexSpec]) -> Vec<DeclaredIndex> {
+    if indexes.len() > MAX_INDEXES {
+        tracing::warn!(
+            module = key,
+            declared = indexes.len(),
+            "only the first {MAX_INDEXES} declared indexes are built"
+        );
+    }
+    indexes
+        .iter()
+        .take(MAX_INDEXES)
+        .filter_map(
+            |i| match DeclaredIndex::new(key, &i.collection, &i.fields) {
+                Ok(index) => Some(index),
+                Err(err) => {
+                    tracing::warn!(module = key, %err, "a declared index is not built");
+                    None
+                }
+            },
+        )
+        .collect()
 }
 
 /// The installed modules by key: the version each key serves, and the other
@@ -457,7 +488,27 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::EventPattern;
+    use super::{EventPattern, IndexSpec, MAX_INDEXES, declared_indexes};
+
+    #[test]
+    fn only_indexes_sql_can_name_are_built_and_no_more_than_the_most() {
+        let index = |collection: &str, fields: &[&str]| IndexSpec {
+            collection: collection.into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            unique: false,
+        };
+        let declared = [
+            index("people", &["address.city"]),
+            index("people", &["x') --"]),
+            index("People!", &["a"]),
+            index("people", &["a", "b"]),
+        ];
+        let built = declared_indexes("m", &declared);
+        assert_eq!(built.len(), 2);
+        assert!(built.iter().all(|i| i.collection == "people"));
+        let many = vec![index("people", &["a"]); MAX_INDEXES + 1];
+        assert_eq!(declared_indexes("m", &many).len(), MAX_INDEXES);
+    }
 
     #[test]
     fn subscriptions_match_kinds() {

@@ -12,8 +12,8 @@ use sqlx::{AnyConnection, AssertSqlSafe, Executor};
 use tokio::sync::Mutex;
 
 use super::host::notify::QueuedMail;
-use crate::store::records::StoreResult;
 use crate::store::records::direct::{Direct, DirectReads};
+use crate::store::records::{DeclaredIndex, StoreResult};
 use crate::store::{Db, DbResult, Records, WriteTx};
 use crate::tenancy::TenantView;
 
@@ -159,6 +159,15 @@ impl UnitOfWork {
         self.data
             .get_or_try_init(|| self.by_deadline(self.main.module_data(&self.tenant.tenant.id)))
             .await
+    }
+
+    /// Starts building the module's declared indexes on `collection` in the
+    /// tenant's data, the first time it is queried there. Opening the data can
+    /// fail here only as it would for the read that follows, which reports it.
+    pub async fn build_declared_indexes(&self, indexes: &[DeclaredIndex], collection: &str) {
+        if let Ok(data) = self.data().await {
+            data.build_declared_indexes(indexes, collection);
+        }
     }
 
     /// Runs a read, inside the transaction if one is open (to see this request's own

@@ -86,6 +86,8 @@ pub struct Db {
     direct_reads: Option<Arc<records::direct::DirectReads>>,
     /// What audit rows are sealed with; a handle without one writes no audit row.
     audit_key: Option<AuditKey>,
+    /// The manifests' declared indexes this database has, or is building.
+    built_indexes: Arc<records::BuiltIndexes>,
 }
 
 impl Db {
@@ -148,6 +150,7 @@ impl Db {
             tenant_files,
             direct_reads: None,
             audit_key: None,
+            built_indexes: Arc::default(),
         })
     }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use sqlx::{AssertSqlSafe, Executor};
 
+use super::records::BuiltIndexes;
 use super::records::direct::{DirectReads, KEPT_READERS, ReaderBudget};
 use super::{Db, DbResult, Dialect};
 
@@ -117,6 +118,8 @@ impl TenantFiles {
             .await
             .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
         self.adopt_legacy_rows(&db, tenant_id).await?;
+        db.built_indexes =
+            Arc::new(BuiltIndexes::of_sqlite_file(&mut *db.pool.acquire().await?).await?);
         db.direct_reads = Some(Arc::new(DirectReads::new(path, self.readers.clone())));
         self.open.insert(
             tenant_id.to_owned(),

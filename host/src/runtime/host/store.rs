@@ -166,6 +166,9 @@ pub async fn delete(ctx: &CallContext, op: DeleteOp) -> Result<bool, HostError> 
 
 pub async fn query(ctx: &CallContext, selection: Selection) -> Result<Page, HostError> {
     let docs = Documents::of(ctx);
+    ctx.uow
+        .build_declared_indexes(&ctx.module.declared_indexes, &selection.collection)
+        .await;
     let result = ctx
         .uow
         .read_documents(
@@ -185,6 +188,9 @@ pub async fn count(
     filters: &[Filter],
 ) -> Result<u64, HostError> {
     let docs = Documents::of(ctx);
+    ctx.uow
+        .build_declared_indexes(&ctx.module.declared_indexes, collection)
+        .await;
     let result = ctx
         .uow
         .read(async |conn| {

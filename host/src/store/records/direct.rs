@@ -25,6 +25,8 @@ use crate::store::Dialect;
 pub const INLINE_BUDGET: Duration = Duration::from_millis(1);
 /// SQLite virtual-machine steps between two looks at the clock.
 const PROGRESS_STEPS: i32 = 1000;
+/// Prepared statements a reader connection keeps.
+const STATEMENTS_PER_READER: usize = 64;
 /// Connections kept open per file between reads: one per executor thread is enough.
 const IDLE_PER_FILE: usize = 2;
 /// Connections kept open between reads over all of a host's files. Each holds three
@@ -120,10 +122,14 @@ impl DirectReads {
             return Ok(conn);
         }
         // The file is open (and in WAL mode) through the pool already.
-        Connection::open_with_flags(
+        let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        )?;
+        // A query's text names its module and collection (for their indexes):
+        // room for every module's shapes of query over a tenant's file.
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_PER_READER);
+        Ok(conn)
     }
 
     /// Closes the connections kept for reads if none ran for `idle_for`.

@@ -4,11 +4,12 @@
 //! another tenant or module. Writes that maintain unique-index keys run inside a
 //! savepoint so a conflict leaves the surrounding unit of work untouched.
 //!
-//! Query building lives in `query.rs`, unique-index keys in `keys.rs` and page
-//! cursors in `cursor.rs`.
+//! Query building lives in `query.rs`, unique-index keys in `keys.rs`, the indexes
+//! serving declared indexes in `indexes.rs` and page cursors in `cursor.rs`.
 
 mod cursor;
 pub mod direct;
+mod indexes;
 mod keys;
 mod query;
 
@@ -16,6 +17,8 @@ use serde_json::Value as Json;
 use sqlx::{AnyConnection, AssertSqlSafe, Executor, Row};
 
 use super::{Db, Dialect, now_ms};
+pub(crate) use indexes::BuiltIndexes;
+pub use indexes::{DeclaredIndex, MAX_INDEXES};
 use keys::{delete_keys, indexes_of, insert_keys};
 
 /// Whose documents: every query is filtered by both.

@@ -9,6 +9,7 @@ use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, Arguments, AssertSqlSafe, Row};
 
 use super::cursor::Cursor;
+use super::indexes::scope_condition;
 use super::{
     Filter, FilterOp, FilterValue, MAX_PAGE, MAX_PAGE_BYTES, Page, Records, Scope, Selection,
     StoreError, StoreResult, check_collection, document,
@@ -111,14 +112,17 @@ impl Records {
         collection: &str,
         filters: &[Filter],
     ) -> StoreResult<SqlBuilder> {
+        // The module and collection are literals so that the partial indexes
+        // serving declared indexes (`indexes.rs`) apply.
         let mut q = SqlBuilder {
-            sql: format!("{base} WHERE tenant_id = $1 AND module = $2 AND collection = $3"),
+            sql: format!(
+                "{base} WHERE tenant_id = $1 AND {}",
+                scope_condition(scope.module, collection)
+            ),
             args: Vec::new(),
             dialect: self.dialect,
         };
         q.bind_str(scope.tenant_id);
-        q.bind_str(scope.module);
-        q.bind_str(collection);
         for filter in filters {
             check_field(&filter.field)?;
             q.filter(filter)?;
@@ -277,7 +281,11 @@ impl SqlBuilder {
         Ok(match (op, value) {
             (FilterOp::Eq, FilterValue::Null) => format!("{expr} IS NULL"),
             (FilterOp::Ne, FilterValue::Null) => format!("{expr} IS NOT NULL"),
-            (FilterOp::Eq, FilterValue::Boolean(b)) => format!("{ty} = '{b}'"),
+            // json_extract gives a boolean as 0 or 1: compared as such too, the
+            // filter can use an index on the field.
+            (FilterOp::Eq, FilterValue::Boolean(b)) => {
+                format!("{expr} = {} AND {ty} = '{b}'", i64::from(*b))
+            }
             (FilterOp::Ne, FilterValue::Boolean(b)) => format!("{ty} IS NOT '{b}'"),
             (FilterOp::Eq, v) => format!("{expr} = {}", self.bind_scalar(v)?),
             (FilterOp::Ne, v) => format!("{expr} IS NOT {}", self.bind_scalar(v)?),
@@ -389,6 +397,15 @@ fn scalar_json(value: &FilterValue) -> String {
     .to_string()
 }
 
+/// A document field as the expression queries filter and declared indexes are
+/// built on; `field` must have passed [`check_field`].
+pub(super) fn field_expr(dialect: Dialect, field: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => sqlite_extract(field),
+        Dialect::Postgres => pg_extract(field),
+    }
+}
+
 fn sqlite_extract(field: &str) -> String {
     format!("json_extract(data, '$.{field}')")
 }
@@ -402,7 +419,7 @@ fn pg_extract(field: &str) -> String {
 }
 
 /// Field paths are spliced into SQL, so only `ident(.ident)*` is allowed.
-fn check_field(field: &str) -> StoreResult<()> {
+pub(super) fn check_field(field: &str) -> StoreResult<()> {
     let ok = field.len() <= 128
         && field.split('.').count() <= 4
         && field.split('.').all(|seg| {
