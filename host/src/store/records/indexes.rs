@@ -129,37 +129,48 @@ impl BuiltIndexes {
 
 impl Db {
     /// Starts building those of `indexes` on `collection` this database has not
-    /// built yet. A build that fails is logged and not retried until the database
-    /// is opened again: queries answer the same without it.
+    /// built yet, one after another (two concurrent builds on one PostgreSQL table
+    /// can deadlock). A build that fails is logged and not retried until the
+    /// database is opened again: queries answer the same without it.
     pub fn build_declared_indexes(&self, indexes: &[DeclaredIndex], collection: &str) {
-        for index in indexes.iter().filter(|i| i.collection == collection) {
-            let built = &self.built_indexes.0;
+        let built = &self.built_indexes.0;
+        let missing: Vec<DeclaredIndex> = indexes
+            .iter()
+            .filter(|i| i.collection == collection)
             // Looked up before inserting: a query should not allocate for this.
-            if built.contains(index.name()) || !built.insert(index.name.clone()) {
-                continue;
-            }
-            let (db, index) = (self.clone(), index.clone());
-            let span = tracing::info_span!(
-                "declared_index",
-                module = %index.module,
-                collection = %index.collection,
-                index = %index.name,
-            );
-            tokio::spawn(
-                async move {
+            .filter(|i| !built.contains(i.name()) && built.insert(i.name.clone()))
+            .cloned()
+            .collect();
+        let Some(first) = missing.first() else {
+            return;
+        };
+        let span = tracing::info_span!(
+            "declared_indexes",
+            module = %first.module,
+            collection = %first.collection,
+        );
+        let db = self.clone();
+        tokio::spawn(
+            async move {
+                for index in missing {
                     let started = std::time::Instant::now();
                     match db.create_index(&index).await {
                         Ok(()) => tracing::info!(
+                            index = %index.name,
                             fields = ?index.fields,
                             took_ms = started.elapsed().as_millis(),
                             "declared index built"
                         ),
-                        Err(err) => tracing::warn!(%err, "building a declared index failed"),
+                        Err(err) => tracing::warn!(
+                            index = %index.name,
+                            %err,
+                            "building a declared index failed"
+                        ),
                     }
                 }
-                .instrument(span),
-            );
-        }
+            }
+            .instrument(span),
+        );
     }
 
     async fn create_index(&self, index: &DeclaredIndex) -> DbResult<()> {
