@@ -2,10 +2,11 @@
 //!
 //! Each declared index becomes a partial index on one (module, collection): its
 //! rows are that collection's documents only, so a module's indexes cost nothing
-//! on other modules' writes. Its key is `(tenant_id, module, collection, field...)`
-//! with each field as the very expression a query filters on, so the planner picks
-//! it for an equality (or a range on its first field) without statistics: on
-//! SQLite it matches more equality columns than `records_scan`.
+//! on other modules' writes. Its key starts with the tenant and then each field as
+//! the very expression a query filters on, so it serves an equality on the fields
+//! (or a range on the first). On SQLite the key also holds module and collection,
+//! so that, without statistics, it matches more equalities than `records_scan`;
+//! on PostgreSQL it ends with `seq`, and the build is followed by `ANALYZE`.
 //!
 //! A database builds an index the first time its collection is queried there (a
 //! tenant's file on SQLite, the shared database on PostgreSQL), in the background:
@@ -73,23 +74,33 @@ impl DeclaredIndex {
     }
 
     fn create_sql(&self, dialect: Dialect) -> String {
-        let columns: Vec<String> = self
-            .fields
-            .iter()
-            .map(|field| match dialect {
-                Dialect::Sqlite => field_expr(dialect, field),
-                // PostgreSQL wants an expression column in parentheses of its own.
-                Dialect::Postgres => format!("({})", field_expr(dialect, field)),
-            })
-            .collect();
-        // CONCURRENTLY: building it must not stop other tenants' writes.
-        let concurrently = match dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => "CONCURRENTLY ",
+        let fields = self.fields.iter().map(|field| field_expr(dialect, field));
+        let (concurrently, columns) = match dialect {
+            // Module and collection are keyed too, constant as they are: SQLite's
+            // planner, without statistics, prefers the index that matches the most
+            // equalities. The rowid (`seq`) ends every SQLite index already.
+            Dialect::Sqlite => (
+                "",
+                ["module".to_owned(), "collection".to_owned()]
+                    .into_iter()
+                    .chain(fields)
+                    .collect::<Vec<_>>(),
+            ),
+            // PostgreSQL drops the equalities the partial index's condition implies
+            // from its search, so keyed columns for them would stand between the
+            // tenant and the fields. CONCURRENTLY: a build must not stop other
+            // tenants' writes. `seq` last, so an equality on the fields reads its
+            // rows in the order a page wants them.
+            Dialect::Postgres => (
+                "CONCURRENTLY ",
+                fields
+                    .map(|expr| format!("({expr})"))
+                    .chain(["seq".to_owned()])
+                    .collect(),
+            ),
         };
         format!(
-            "CREATE INDEX {concurrently}IF NOT EXISTS {} ON records \
-             (tenant_id, module, collection, {}) WHERE {}",
+            "CREATE INDEX {concurrently}IF NOT EXISTS {} ON records (tenant_id, {}) WHERE {}",
             self.name,
             columns.join(", "),
             scope_condition(&self.module, &self.collection),
@@ -184,7 +195,11 @@ impl Db {
             }
             Dialect::Postgres => {
                 let mut conn = self.pool.acquire().await?;
-                conn.execute(AssertSqlSafe(sql)).await.map(drop)
+                conn.execute(AssertSqlSafe(sql)).await?;
+                // The planner knows an expression's values only once it has
+                // sampled them for its index; until then it guesses, and may read
+                // a whole collection in `seq` order for a value no document has.
+                conn.execute("ANALYZE records").await.map(drop)
             }
         }
     }
