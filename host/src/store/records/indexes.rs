@@ -140,9 +140,11 @@ impl BuiltIndexes {
 
 impl Db {
     /// Starts building those of `indexes` on `collection` this database has not
-    /// built yet, one after another (two concurrent builds on one PostgreSQL table
-    /// can deadlock). A build that fails is logged and not retried until the
-    /// database is opened again: queries answer the same without it.
+    /// built yet, one after another (two `CREATE INDEX CONCURRENTLY` at once on
+    /// one PostgreSQL table left one unbuilt). The build's span is a child of the
+    /// caller's, so its log names the request that started it. A build that fails
+    /// is logged and not retried until the database is opened again: queries
+    /// answer the same without it.
     pub fn build_declared_indexes(&self, indexes: &[DeclaredIndex], collection: &str) {
         let built = &self.built_indexes.0;
         let missing: Vec<DeclaredIndex> = indexes
