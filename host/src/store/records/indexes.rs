@@ -18,13 +18,15 @@ use tracing::Instrument;
 
 use super::query::{check_field, field_expr};
 use super::{StoreError, StoreResult, check_collection};
-use crate::store::{Db, DbResult, Dialect};
+use crate::store::{Db, DbResult, Dialect, advisory_key};
 
 /// The most indexes one module may declare: each is updated on every write to
 /// its collection, under its tenant's single writer on SQLite.
 pub const MAX_INDEXES: usize = 16;
 /// The most fields one index may cover.
 pub const MAX_INDEX_FIELDS: usize = 4;
+/// How long a PostgreSQL build waits before trying the build lock again.
+const BUILD_LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// An index a module's manifest declares on one of its collections.
 #[derive(Debug, Clone)]
@@ -140,8 +142,8 @@ impl BuiltIndexes {
 
 impl Db {
     /// Starts building those of `indexes` on `collection` this database has not
-    /// built yet, one after another (two `CREATE INDEX CONCURRENTLY` at once on
-    /// one PostgreSQL table left one unbuilt). The build's span is a child of the
+    /// built yet, one after another (on PostgreSQL, one at a time over every
+    /// replica: see `create_index`). The build's span is a child of the
     /// caller's, so its log names the request that started it. A build that fails
     /// is logged and not retried until the database is opened again: queries
     /// answer the same without it.
@@ -197,11 +199,35 @@ impl Db {
             }
             Dialect::Postgres => {
                 let mut conn = self.pool.acquire().await?;
-                conn.execute(AssertSqlSafe(sql)).await?;
-                // The planner knows an expression's values only once it has
-                // sampled them for its index; until then it guesses, and may read
-                // a whole collection in `seq` order for a value no document has.
-                conn.execute("ANALYZE records").await.map(drop)
+                // One build at a time over every replica and collection: two
+                // concurrent builds on one table deadlock. The lock is tried, not
+                // waited for: a session waiting for it would hold a snapshot that
+                // the running build must wait out, a deadlock again.
+                let lock = advisory_key(&["declared-indexes"]);
+                while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+                    .bind(lock)
+                    .fetch_one(&mut *conn)
+                    .await?
+                {
+                    tokio::time::sleep(BUILD_LOCK_RETRY).await;
+                }
+                let built = async {
+                    conn.execute(AssertSqlSafe(sql)).await?;
+                    // The planner knows an expression's values only once it has
+                    // sampled them for its index; until then it guesses, and may
+                    // read a collection in `seq` order for a value none has.
+                    conn.execute("ANALYZE records").await
+                }
+                .await;
+                let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(lock)
+                    .execute(&mut *conn)
+                    .await;
+                if unlocked.is_err() {
+                    // A session lock lives as long as its session.
+                    conn.close_on_drop();
+                }
+                built.map(drop)
             }
         }
     }
