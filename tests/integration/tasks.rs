@@ -16,6 +16,7 @@ both_backends!(
     attachments_are_kept_and_checked,
     the_assignee_is_notified,
     tasks_are_gated_and_isolated,
+    every_queried_collection_gets_its_declared_indexes,
 );
 
 fn tasks_app(backend: Backend) -> mosaic_tests::TestAppBuilder {
@@ -725,4 +726,33 @@ async fn tasks_are_gated_and_isolated(backend: Backend) {
         .expect(200)
         .body;
     assert_eq!(board["total"], 0);
+}
+
+/// Three collections queried at once: each one's declared indexes are all built
+/// (builds of different collections must not undo each other; on PostgreSQL two at
+/// once on one table deadlocked).
+async fn every_queried_collection_gets_its_declared_indexes(backend: Backend) {
+    let app = tasks_app(backend).start().await;
+    let ada = app
+        .token_with_email("demo", Role::Member, "ada@demo.test")
+        .await;
+    let task = create(&app, &ada, json!({"title": "Index me"})).await;
+    let id = task["id"].as_str().unwrap();
+    let (tasks, comments, attachments) = tokio::join!(
+        call(&app, Method::GET, "/", &ada).send(),
+        call(&app, Method::GET, &format!("/{id}/comments"), &ada).send(),
+        call(&app, Method::GET, &format!("/{id}/attachments"), &ada).send(),
+    );
+    for listed in [tasks, comments, attachments] {
+        listed.expect(200);
+    }
+    // tasks declares five indexes, comments and attachments one each.
+    let built = app.declared_indexes("demo", 7).await;
+    assert_eq!(built.len(), 7, "{built:?}");
+    for collection in ["'tasks'", "'comments'", "'attachments'"] {
+        assert!(
+            built.iter().any(|sql| sql.contains(collection)),
+            "{collection}: {built:?}"
+        );
+    }
 }
