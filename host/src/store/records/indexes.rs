@@ -213,10 +213,24 @@ impl Db {
                 }
                 let built = async {
                     conn.execute(AssertSqlSafe(sql)).await?;
+                    // Under the lock no build is under way, so an invalid index is
+                    // what a failed one left, which `IF NOT EXISTS` would keep.
+                    let valid: bool = sqlx::query_scalar(
+                        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+                    )
+                    .bind(index.name())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    if !valid {
+                        return Err(sqlx::Error::Protocol(format!(
+                            "index {} is left invalid by a failed build: drop it",
+                            index.name()
+                        )));
+                    }
                     // The planner knows an expression's values only once it has
                     // sampled them for its index; until then it guesses, and may
                     // read a collection in `seq` order for a value none has.
-                    conn.execute("ANALYZE records").await
+                    conn.execute("ANALYZE records").await.map(drop)
                 }
                 .await;
                 let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
@@ -227,7 +241,7 @@ impl Db {
                     // A session lock lives as long as its session.
                     conn.close_on_drop();
                 }
-                built.map(drop)
+                built
             }
         }
     }
