@@ -20,6 +20,7 @@ pub mod host;
 mod install;
 mod limits;
 pub mod registry;
+mod routes;
 mod schedule;
 mod signal;
 mod slot;
