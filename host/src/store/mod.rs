@@ -117,24 +117,14 @@ impl Db {
         } else {
             Dialect::Sqlite
         };
-        let options = AnyConnectOptions::from_str(url)?
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let options = connect_options(url)?;
         let pool = match dialect {
             Dialect::Sqlite => {
                 // WAL is a property of the file: set it once, before the pool opens.
                 let mut conn = options.connect().await?;
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 drop(conn);
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
+                sqlite_pool().connect_with(options).await?
             }
             Dialect::Postgres => {
                 AnyPoolOptions::new()
@@ -143,7 +133,24 @@ impl Db {
                     .await?
             }
         };
-        Ok(Self {
+        Ok(Self::with_pool(pool, dialect, tenant_files))
+    }
+
+    /// A SQLite file already in WAL mode, whose pool connects on first use: each
+    /// connection runs on a thread of its own, which a file only read in place
+    /// (`records::direct`) never needs.
+    fn lazy_sqlite(url: &str) -> DbResult<Self> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlite_pool().connect_lazy_with(connect_options(url)?);
+        Ok(Self::with_pool(pool, Dialect::Sqlite, None))
+    }
+
+    fn with_pool(
+        pool: AnyPool,
+        dialect: Dialect,
+        tenant_files: Option<Arc<module_data::TenantFiles>>,
+    ) -> Self {
+        Self {
             pool,
             dialect,
             writer: (dialect == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1))),
@@ -151,7 +158,7 @@ impl Db {
             direct_reads: None,
             audit_key: None,
             built_indexes: Arc::default(),
-        })
+        }
     }
 
     /// How many handles share this one's writer gate (SQLite): itself included.
@@ -207,6 +214,22 @@ impl Db {
     pub fn records(&self) -> Records {
         Records::new(self)
     }
+}
+
+fn connect_options(url: &str) -> DbResult<AnyConnectOptions> {
+    Ok(AnyConnectOptions::from_str(url)?
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
+}
+
+fn sqlite_pool() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                Ok(())
+            })
+        })
 }
 
 /// A write transaction; rolled back when dropped without `commit`.

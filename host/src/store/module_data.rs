@@ -4,11 +4,14 @@
 //! in a file of its own per tenant (`module-data/<tenant id>.db` beside the main
 //! file), with its own pool and its own writer gate, so one tenant's open unit of
 //! work — which holds its file's single writer until it ends — never holds another
-//! tenant's writes. A file is opened on first use, migrated, and given the rows an
-//! older host kept in the main file. It is closed again once idle, or when too many
-//! are open (least recently used first): each open file holds a pool's connections,
-//! their threads and their descriptors, and a host serves far more tenants than it
-//! can keep open.
+//! tenant's writes. A file is opened on first use: made from a migrated template if
+//! new, looked over with the SQLite library on a blocking thread (its migrations,
+//! its declared indexes), and given the rows an older host kept in the main file.
+//! Its pool connects on first write only: sqlx runs each connection on a thread of
+//! its own, which a tenant that is only read (in place, `records::direct`) never
+//! needs. A file is closed again once idle, or when too many are open (least
+//! recently used first): each open file holds connections and descriptors, and a
+//! host serves far more tenants than it can keep open.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use rusqlite::OptionalExtension;
 use sqlx::{AssertSqlSafe, Executor};
 
 use super::records::BuiltIndexes;
@@ -41,6 +45,8 @@ pub struct TenantFiles {
     opening: tokio::sync::Mutex<()>,
     /// The reader connections the files keep between reads in place.
     readers: Arc<ReaderBudget>,
+    /// A new tenant file's bytes, made on first need (see `template`).
+    template: tokio::sync::OnceCell<Arc<[u8]>>,
     /// Whether the main file may still hold module data an older host kept there;
     /// cleared once it holds none, so reopening a closed file does not look again.
     legacy_rows_left: AtomicBool,
@@ -77,6 +83,7 @@ impl TenantFiles {
             most_open: AtomicUsize::new(most_open_files()),
             opening: tokio::sync::Mutex::new(()),
             readers: ReaderBudget::new(KEPT_READERS),
+            template: tokio::sync::OnceCell::new(),
             legacy_rows_left: AtomicBool::new(true),
         })
     }
@@ -94,7 +101,7 @@ impl TenantFiles {
         Ok(self.dir.join(format!("{tenant_id}.db")))
     }
 
-    async fn open(&self, tenant_id: &str) -> DbResult<Db> {
+    async fn open(&self, main: &Db, tenant_id: &str) -> DbResult<Db> {
         if let Some(file) = self.open.get(tenant_id) {
             return Ok(file.handed_out());
         }
@@ -110,17 +117,28 @@ impl TenantFiles {
                 .await;
         }
         let path = self.path(tenant_id)?;
-        std::fs::create_dir_all(&self.dir)?;
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let mut db = Db::open(&url, None).await?;
-        sqlx::migrate!("migrations/sqlite-tenant")
-            .run(&db.pool)
-            .await
-            .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
-        self.adopt_legacy_rows(&db, tenant_id).await?;
-        db.built_indexes =
-            Arc::new(BuiltIndexes::of_sqlite_file(&mut *db.pool.acquire().await?).await?);
-        db.direct_reads = Some(Arc::new(DirectReads::new(path, self.readers.clone())));
+        let template = self.template().await?;
+        let looked_over = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || look_over(&path, &template)
+        })
+        .await
+        .map_err(|err| sqlx::Error::Protocol(format!("opening a tenant file: {err}")))?
+        .map_err(|err| {
+            sqlx::Error::Protocol(format!("opening the file {}: {err}", path.display()))
+        })?;
+        let mut db = Db::lazy_sqlite(&sqlite_url(&path))?;
+        if !looked_over.migrated {
+            // Made by an older host: only now does the pool connect.
+            migrate(&db).await?;
+        }
+        self.adopt_legacy_rows(main, &db, tenant_id).await?;
+        db.built_indexes = Arc::new(looked_over.indexes);
+        let reads = DirectReads::new(path, self.readers.clone());
+        reads
+            .adopt(looked_over.conn)
+            .map_err(|err| sqlx::Error::Protocol(format!("keeping a reader: {err}")))?;
+        db.direct_reads = Some(Arc::new(reads));
         self.open.insert(
             tenant_id.to_owned(),
             OpenFile {
@@ -129,6 +147,31 @@ impl TenantFiles {
             },
         );
         Ok(db)
+    }
+
+    /// What a new tenant file starts as: an empty file with every migration applied,
+    /// made once per process, so that creating a tenant's file writes bytes instead
+    /// of running each migration through a pool connection.
+    async fn template(&self) -> DbResult<Arc<[u8]>> {
+        let bytes = self
+            .template
+            .get_or_try_init(|| async {
+                std::fs::create_dir_all(&self.dir)?;
+                // Not named `*.db`: it is no tenant's.
+                let path = self
+                    .dir
+                    .join(format!("template-{}.partial", std::process::id()));
+                remove_sqlite_file(&path)?;
+                let db = Db::open(&sqlite_url(&path), None).await?;
+                migrate(&db).await?;
+                // The last connection to close checkpoints the WAL into the file.
+                db.pool.close().await;
+                let bytes = std::fs::read(&path)?;
+                remove_sqlite_file(&path)?;
+                Ok::<_, sqlx::Error>(Arc::from(bytes))
+            })
+            .await?;
+        Ok(bytes.clone())
     }
 
     /// Closes up to `count` files not in use, least recently used first.
@@ -193,11 +236,24 @@ impl TenantFiles {
         self.open.len()
     }
 
-    /// Moves the tenant's rows an older host kept in the main file into its own.
+    /// Moves the tenant's rows an older host kept in the `main` file into its own.
     /// Copying ignores rows already there, so a move cut short is finished by the
-    /// next open.
-    async fn adopt_legacy_rows(&self, db: &Db, tenant_id: &str) -> DbResult<()> {
+    /// next open. Whether any are left is asked of the main file's pool, so that a
+    /// tenant file's own pool connects only if there is something to move.
+    async fn adopt_legacy_rows(&self, main: &Db, db: &Db, tenant_id: &str) -> DbResult<()> {
         if !self.legacy_rows_left.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let any_left = TABLES
+            .iter()
+            .map(|table| format!("EXISTS (SELECT 1 FROM {table})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let any_left: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {any_left}")))
+            .fetch_one(&main.pool)
+            .await?;
+        if any_left == 0 {
+            self.legacy_rows_left.store(false, Ordering::Release);
             return Ok(());
         }
         let mut conn = db.pool.acquire().await?;
@@ -205,18 +261,6 @@ impl TenantFiles {
         conn.execute(AssertSqlSafe(format!("ATTACH DATABASE '{main}' AS legacy")))
             .await?;
         let moved = async {
-            let any_left = TABLES
-                .iter()
-                .map(|table| format!("EXISTS (SELECT 1 FROM legacy.{table})"))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let any_left: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {any_left}")))
-                .fetch_one(&mut *conn)
-                .await?;
-            if any_left == 0 {
-                self.legacy_rows_left.store(false, Ordering::Release);
-                return Ok(());
-            }
             for table in TABLES {
                 let copied = sqlx::query(AssertSqlSafe(format!(
                     "INSERT OR IGNORE INTO {table} SELECT * FROM legacy.{table} WHERE tenant_id = $1"
@@ -248,25 +292,151 @@ impl TenantFiles {
         if let Some((_, file)) = self.open.remove(tenant_id) {
             file.db.pool.close().await;
         }
-        let path = self.path(tenant_id)?;
-        for suffix in ["", "-wal", "-shm"] {
-            let file = PathBuf::from(format!("{}{suffix}", path.display()));
-            match std::fs::remove_file(&file) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
-                _ => {}
-            }
-        }
-        Ok(())
+        Ok(remove_sqlite_file(&self.path(tenant_id)?)?)
     }
+}
+
+/// The migrations of a tenant file.
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite-tenant");
+
+async fn migrate(db: &Db) -> DbResult<()> {
+    MIGRATIONS
+        .run(&db.pool)
+        .await
+        .map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// A tenant file as [`look_over`] found it.
+struct LookedOver {
+    /// A connection to it, kept as its first reader.
+    conn: rusqlite::Connection,
+    /// Whether it has exactly this host's migrations applied.
+    migrated: bool,
+    indexes: BuiltIndexes,
+}
+
+/// Opens the tenant file at `path` with the SQLite library on this thread, made
+/// from `template` if it does not exist yet, and notes what it holds: no pool
+/// connection (a thread of its own) is started for it.
+fn look_over(
+    path: &Path,
+    template: &[u8],
+) -> Result<LookedOver, Box<dyn std::error::Error + Send + Sync>> {
+    if !path.exists() {
+        create_from(path, template)?;
+    }
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // A no-op on a file in WAL mode already, as every file this host made is.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    Ok(LookedOver {
+        migrated: is_migrated(&conn)?,
+        indexes: BuiltIndexes::of_sqlite_file(&conn)?,
+        conn,
+    })
+}
+
+/// Whether the applied migrations are exactly this host's, all successful: what
+/// the migrator would check, without starting a pool connection to check it.
+fn is_migrated(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    let table: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if table.is_none() {
+        return Ok(false);
+    }
+    let mut applied =
+        conn.prepare("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")?;
+    let applied = applied
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, bool>(1)?,
+                row.get::<_, Vec<u8>>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let expected = MIGRATIONS
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| (m.version, true, m.checksum.to_vec()));
+    Ok(applied.into_iter().eq(expected))
+}
+
+/// Writes `template` to `path`, whole or not at all: written beside it, synced,
+/// then linked in, which keeps a file another process made meanwhile.
+fn create_from(path: &Path, template: &[u8]) -> std::io::Result<()> {
+    let partial = PathBuf::from(format!("{}.partial", path.display()));
+    let mut file = std::fs::File::create(&partial)?;
+    std::io::Write::write_all(&mut file, template)?;
+    file.sync_data()?;
+    drop(file);
+    let linked = std::fs::hard_link(&partial, path);
+    std::fs::remove_file(&partial)?;
+    match linked {
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        linked => linked,
+    }
+}
+
+/// Removes a SQLite file with its WAL and shared memory, those that exist.
+fn remove_sqlite_file(path: &Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&file) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl Db {
     /// The database holding `tenant_id`'s module data.
     pub async fn module_data(&self, tenant_id: &str) -> DbResult<Db> {
         match (&self.tenant_files, self.dialect) {
-            (Some(files), Dialect::Sqlite) => files.open(tenant_id).await,
+            (Some(files), Dialect::Sqlite) => files.open(self, tenant_id).await,
             _ => Ok(self.clone()),
         }
+    }
+
+    /// Runs `sql` on this tenant's SQLite file with the SQLite library, on a blocking
+    /// thread behind the writer gate: for what a file needs once (its declared
+    /// indexes), which should not start a pool connection, a thread of its own that
+    /// a file only read in place never needs otherwise.
+    pub(crate) async fn execute_in_place(&self, sql: String) -> DbResult<()> {
+        let Some(path) = self.direct_reads().map(|reads| reads.path().to_owned()) else {
+            return Err(sqlx::Error::Configuration(
+                "only a tenant's SQLite file is written in place".into(),
+            ));
+        };
+        let _gate = match &self.writer {
+            Some(gate) => Some(gate.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?),
+            None => None,
+        };
+        tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            // As the pool's connections write (`store::sqlite_pool`).
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.execute_batch(&sql)
+        })
+        .await
+        .map_err(|err| sqlx::Error::Protocol(format!("writing in place: {err}")))?
+        .map_err(|err| sqlx::Error::Protocol(format!("writing in place: {err}")))
     }
 
     /// The tenants that have a module data file of their own (SQLite only).
@@ -340,6 +510,8 @@ const MOST_OPEN_FLOOR: usize = 16;
 
 #[cfg(test)]
 mod tests {
+    use super::super::records::Scope;
+    use super::super::records::direct::Direct;
     use super::*;
 
     /// A main database in a directory of its own, with its tenant files capped at `most`.
@@ -389,6 +561,63 @@ mod tests {
         let t5 = db.module_data("t5").await.expect("t5 past the cap");
         assert_eq!(files.open_count(), 3);
         drop((t1, t4, t5));
+    }
+
+    /// A new file is made from the template, migrated; reading it in place starts no
+    /// pool connection, and the first write does.
+    #[tokio::test]
+    async fn a_file_opens_without_a_pool_connection_until_it_is_written() {
+        let (db, files) = database("lazy", 16).await;
+        let t1 = db.module_data("t1").await.expect("t1");
+        let path = files.path("t1").expect("a path");
+        let conn = rusqlite::Connection::open(&path).expect("opened");
+        assert!(is_migrated(&conn).expect("looked at"));
+        let scope = Scope {
+            tenant_id: "t1",
+            module: "m",
+        };
+        let read = t1.records().get_direct(
+            t1.direct_reads().expect("read in place"),
+            scope,
+            "c",
+            "d1",
+            std::time::Instant::now() + Duration::from_secs(5),
+        );
+        assert!(matches!(read, Ok(Direct::Done(None))), "{read:?}");
+        assert_eq!(t1.pool.size(), 0, "no pool connection, no thread");
+        sqlx::query("INSERT INTO event_outbox (tenant_id, id, source, kind, data, occurred_at) VALUES ('t1', 'e1', 'm', 'x', '{}', 0)")
+            .execute(&t1.pool)
+            .await
+            .expect("written");
+        assert_eq!(t1.pool.size(), 1);
+        assert_eq!(
+            std::fs::read_dir(&files.dir).expect("the folder").count(),
+            3,
+            "t1.db, its WAL and shared memory; the template is not left behind"
+        );
+    }
+
+    /// A file an older host made, without the latest migration, is migrated when
+    /// it opens.
+    #[tokio::test]
+    async fn a_file_behind_on_migrations_is_migrated_when_it_opens() {
+        let (db, files) = database("behind", 16).await;
+        drop(db.module_data("t1").await.expect("t1"));
+        assert_eq!(db.close_idle_tenant_files(Duration::ZERO).await, 1);
+        let latest = MIGRATIONS.iter().map(|m| m.version).max().expect("one");
+        let conn = rusqlite::Connection::open(files.path("t1").expect("a path")).expect("opened");
+        conn.execute_batch(&format!(
+            "DROP TABLE usage; DELETE FROM _sqlx_migrations WHERE version = {latest}"
+        ))
+        .expect("taken back");
+        assert!(!is_migrated(&conn).expect("looked at"));
+        let t1 = db.module_data("t1").await.expect("t1 again");
+        assert!(is_migrated(&conn).expect("looked at"));
+        let usage: i64 = sqlx::query_scalar("SELECT count(*) FROM usage")
+            .fetch_one(&t1.pool)
+            .await
+            .expect("the table is back");
+        assert_eq!(usage, 0);
     }
 
     #[tokio::test]

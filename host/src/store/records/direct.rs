@@ -29,13 +29,16 @@ const PROGRESS_STEPS: i32 = 1000;
 const STATEMENTS_PER_READER: usize = 64;
 /// Connections kept open per file between reads: one per executor thread is enough.
 const IDLE_PER_FILE: usize = 2;
-/// Connections kept open between reads over all of a host's files. Each holds three
-/// file descriptors (the file, its WAL, its shared memory), and a host serving
-/// thousands of tenants must keep its descriptors for their pools: past this, a read
-/// in place opens its connection and closes it after.
+/// Second connections kept open between reads over all of a host's files. A file's
+/// first kept reader is part of what an open file is budgeted (its descriptors are
+/// counted in the open-file cap), so every open file keeps one; a second, for reads
+/// side by side, holds three more descriptors (the file, its WAL, its shared memory)
+/// and takes one of these places. Past them, such a read opens its connection and
+/// closes it after.
 pub const KEPT_READERS: usize = 64;
 
-/// How many reader connections a host keeps between reads, over all its files.
+/// How many second reader connections a host keeps between reads, over all its
+/// files.
 #[derive(Debug)]
 pub struct ReaderBudget {
     kept: AtomicUsize,
@@ -80,8 +83,13 @@ pub struct DirectReads {
 impl Drop for DirectReads {
     fn drop(&mut self) {
         let idle = self.idle.get_mut().map_or(0, |idle| idle.len());
-        self.budget.give_back(idle);
+        self.budget.give_back(places(idle));
     }
+}
+
+/// The host-wide places `idle` kept connections of one file hold: all but the first.
+fn places(idle: usize) -> usize {
+    idle.saturating_sub(1)
 }
 
 impl std::fmt::Debug for DirectReads {
@@ -110,6 +118,11 @@ impl DirectReads {
         }
     }
 
+    /// The file read.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
         self.idle
             .lock()
@@ -117,11 +130,16 @@ impl DirectReads {
     }
 
     fn connection(&self) -> rusqlite::Result<Connection> {
-        if let Some(conn) = self.idle().pop() {
-            self.budget.give_back(1);
-            return Ok(conn);
+        {
+            let mut idle = self.idle();
+            if let Some(conn) = idle.pop() {
+                if !idle.is_empty() {
+                    self.budget.give_back(1);
+                }
+                return Ok(conn);
+            }
         }
-        // The file is open (and in WAL mode) through the pool already.
+        // The file was made and put in WAL mode when it was opened.
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -132,12 +150,24 @@ impl DirectReads {
         Ok(conn)
     }
 
+    /// Keeps `conn`, a connection to this file opened to look it over, as the
+    /// file's first reader, made read-only: the first read then opens none.
+    pub fn adopt(&self, conn: Connection) -> rusqlite::Result<()> {
+        conn.pragma_update(None, "query_only", true)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_PER_READER);
+        let mut idle = self.idle();
+        if idle.is_empty() {
+            idle.push(conn);
+        }
+        Ok(())
+    }
+
     /// Closes the connections kept for reads if none ran for `idle_for`.
     pub fn close_if_idle(&self, idle_for: Duration) {
         let idle_ms = i64::try_from(idle_for.as_millis()).unwrap_or(i64::MAX);
         if crate::store::now_ms() - self.last_used_ms.load(Ordering::Relaxed) >= idle_ms {
             let mut idle = self.idle();
-            self.budget.give_back(idle.len());
+            self.budget.give_back(places(idle.len()));
             idle.clear();
         }
     }
@@ -166,7 +196,7 @@ impl DirectReads {
         );
         {
             let mut idle = self.idle();
-            if idle.len() < IDLE_PER_FILE && self.budget.take() {
+            if idle.len() < IDLE_PER_FILE && (idle.is_empty() || self.budget.take()) {
                 idle.push(conn);
             }
         }
@@ -321,27 +351,43 @@ mod tests {
         }
     }
 
-    /// Past the host's budget a file's reads still answer, and keep no connection.
+    /// Two reads at once on one file: the second opens a connection of its own.
+    fn read_during_a_read(reads: &DirectReads) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let outer = reads.run(deadline, |_| {
+            read(reads);
+            Ok(())
+        });
+        assert!(matches!(outer, Ok(Direct::Done(()))));
+    }
+
+    /// Every file keeps its first reader; a second takes a place of the host's
+    /// budget, and past it a file's reads still answer, keeping no second one.
     #[test]
-    fn readers_kept_between_reads_stay_within_the_budget() {
+    fn second_readers_kept_between_reads_stay_within_the_budget() {
         let budget = ReaderBudget::new(1);
         let (a, b) = (file("a"), file("b"));
         let first = DirectReads::new(a.clone(), budget.clone());
         let second = DirectReads::new(b.clone(), budget.clone());
         read(&first);
         read(&second);
+        assert_eq!(budget.kept(), 0, "a first reader takes no place");
+        assert_eq!((first.idle().len(), second.idle().len()), (1, 1));
+        read_during_a_read(&first);
+        read_during_a_read(&second);
         assert_eq!(budget.kept(), 1);
-        assert_eq!((first.idle().len(), second.idle().len()), (1, 0));
-        // The kept connection is taken and given back by its own file's reads.
-        read(&first);
+        assert_eq!((first.idle().len(), second.idle().len()), (2, 1));
+        // The kept connections are taken and given back by their own file's reads.
+        read_during_a_read(&first);
         read(&second);
-        assert_eq!((first.idle().len(), second.idle().len()), (1, 0));
+        assert_eq!(budget.kept(), 1);
+        assert_eq!((first.idle().len(), second.idle().len()), (2, 1));
         drop(first);
-        assert_eq!(budget.kept(), 0, "a closed file gives its places back");
-        read(&second);
-        assert_eq!((budget.kept(), second.idle().len()), (1, 1));
+        assert_eq!(budget.kept(), 0, "a closed file gives its place back");
+        read_during_a_read(&second);
+        assert_eq!((budget.kept(), second.idle().len()), (1, 2));
         second.close_if_idle(Duration::ZERO);
-        assert_eq!(budget.kept(), 0);
+        assert_eq!((budget.kept(), second.idle().len()), (0, 0));
         for path in [a, b] {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -130,13 +130,12 @@ pub(crate) struct BuiltIndexes(DashSet<String>);
 
 impl BuiltIndexes {
     /// Notes the declared indexes `conn`'s SQLite file already has.
-    pub(crate) async fn of_sqlite_file(conn: &mut sqlx::AnyConnection) -> DbResult<Self> {
-        let names: Vec<String> = sqlx::query_scalar(
+    pub(crate) fn of_sqlite_file(conn: &rusqlite::Connection) -> rusqlite::Result<Self> {
+        let mut names = conn.prepare(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'records_ix_%'",
-        )
-        .fetch_all(conn)
-        .await?;
-        Ok(Self(names.into_iter().collect()))
+        )?;
+        let names = names.query_map([], |row| row.get::<_, String>(0))?;
+        Ok(Self(names.collect::<rusqlite::Result<_>>()?))
     }
 }
 
@@ -191,6 +190,8 @@ impl Db {
     async fn create_index(&self, index: &DeclaredIndex) -> DbResult<()> {
         let sql = index.create_sql(self.dialect);
         match self.dialect {
+            // A tenant's file builds without starting a pool connection for it.
+            Dialect::Sqlite if self.direct_reads().is_some() => self.execute_in_place(sql).await,
             // Behind the writer gate, as every write to the file.
             Dialect::Sqlite => {
                 let mut write = self.begin_write().await?;
