@@ -19,10 +19,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use rusqlite::OptionalExtension;
 use sqlx::{AssertSqlSafe, Executor};
 
-use super::records::BuiltIndexes;
+mod file;
+
+use file::{look_over, migrate, remove_sqlite_file, sqlite_url};
+
 use super::records::direct::{DirectReads, KEPT_READERS, ReaderBudget};
 use super::{Db, DbResult, Dialect};
 
@@ -117,6 +119,7 @@ impl TenantFiles {
                 .await;
         }
         let path = self.path(tenant_id)?;
+        std::fs::create_dir_all(&self.dir)?;
         let template = self.template().await?;
         let looked_over = tokio::task::spawn_blocking({
             let path = path.clone();
@@ -155,21 +158,7 @@ impl TenantFiles {
     async fn template(&self) -> DbResult<Arc<[u8]>> {
         let bytes = self
             .template
-            .get_or_try_init(|| async {
-                std::fs::create_dir_all(&self.dir)?;
-                // Not named `*.db`: it is no tenant's.
-                let path = self
-                    .dir
-                    .join(format!("template-{}.partial", std::process::id()));
-                remove_sqlite_file(&path)?;
-                let db = Db::open(&sqlite_url(&path), None).await?;
-                migrate(&db).await?;
-                // The last connection to close checkpoints the WAL into the file.
-                db.pool.close().await;
-                let bytes = std::fs::read(&path)?;
-                remove_sqlite_file(&path)?;
-                Ok::<_, sqlx::Error>(Arc::from(bytes))
-            })
+            .get_or_try_init(|| file::template(&self.dir))
             .await?;
         Ok(bytes.clone())
     }
@@ -296,111 +285,6 @@ impl TenantFiles {
     }
 }
 
-/// The migrations of a tenant file.
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite-tenant");
-
-async fn migrate(db: &Db) -> DbResult<()> {
-    MIGRATIONS
-        .run(&db.pool)
-        .await
-        .map_err(|e| sqlx::Error::Migrate(Box::new(e)))
-}
-
-fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", path.display())
-}
-
-/// A tenant file as [`look_over`] found it.
-struct LookedOver {
-    /// A connection to it, kept as its first reader.
-    conn: rusqlite::Connection,
-    /// Whether it has exactly this host's migrations applied.
-    migrated: bool,
-    indexes: BuiltIndexes,
-}
-
-/// Opens the tenant file at `path` with the SQLite library on this thread, made
-/// from `template` if it does not exist yet, and notes what it holds: no pool
-/// connection (a thread of its own) is started for it.
-fn look_over(
-    path: &Path,
-    template: &[u8],
-) -> Result<LookedOver, Box<dyn std::error::Error + Send + Sync>> {
-    if !path.exists() {
-        create_from(path, template)?;
-    }
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    // A no-op on a file in WAL mode already, as every file this host made is.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    Ok(LookedOver {
-        migrated: is_migrated(&conn)?,
-        indexes: BuiltIndexes::of_sqlite_file(&conn)?,
-        conn,
-    })
-}
-
-/// Whether the applied migrations are exactly this host's, all successful: what
-/// the migrator would check, without starting a pool connection to check it.
-fn is_migrated(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
-    let table: Option<String> = conn
-        .query_row(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if table.is_none() {
-        return Ok(false);
-    }
-    let mut applied =
-        conn.prepare("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")?;
-    let applied = applied
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, bool>(1)?,
-                row.get::<_, Vec<u8>>(2)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let expected = MIGRATIONS
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .map(|m| (m.version, true, m.checksum.to_vec()));
-    Ok(applied.into_iter().eq(expected))
-}
-
-/// Writes `template` to `path`, whole or not at all: written beside it, synced,
-/// then linked in, which keeps a file another process made meanwhile.
-fn create_from(path: &Path, template: &[u8]) -> std::io::Result<()> {
-    let partial = PathBuf::from(format!("{}.partial", path.display()));
-    let mut file = std::fs::File::create(&partial)?;
-    std::io::Write::write_all(&mut file, template)?;
-    file.sync_data()?;
-    drop(file);
-    let linked = std::fs::hard_link(&partial, path);
-    std::fs::remove_file(&partial)?;
-    match linked {
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        linked => linked,
-    }
-}
-
-/// Removes a SQLite file with its WAL and shared memory, those that exist.
-fn remove_sqlite_file(path: &Path) -> std::io::Result<()> {
-    for suffix in ["", "-wal", "-shm"] {
-        let file = PathBuf::from(format!("{}{suffix}", path.display()));
-        match std::fs::remove_file(&file) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 impl Db {
     /// The database holding `tenant_id`'s module data.
     pub async fn module_data(&self, tenant_id: &str) -> DbResult<Db> {
@@ -408,35 +292,6 @@ impl Db {
             (Some(files), Dialect::Sqlite) => files.open(self, tenant_id).await,
             _ => Ok(self.clone()),
         }
-    }
-
-    /// Runs `sql` on this tenant's SQLite file with the SQLite library, on a blocking
-    /// thread behind the writer gate: for what a file needs once (its declared
-    /// indexes), which should not start a pool connection, a thread of its own that
-    /// a file only read in place never needs otherwise.
-    pub(crate) async fn execute_in_place(&self, sql: String) -> DbResult<()> {
-        let Some(path) = self.direct_reads().map(|reads| reads.path().to_owned()) else {
-            return Err(sqlx::Error::Configuration(
-                "only a tenant's SQLite file is written in place".into(),
-            ));
-        };
-        let _gate = match &self.writer {
-            Some(gate) => Some(gate.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?),
-            None => None,
-        };
-        tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open_with_flags(
-                &path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            // As the pool's connections write (`store::sqlite_pool`).
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(&sql)
-        })
-        .await
-        .map_err(|err| sqlx::Error::Protocol(format!("writing in place: {err}")))?
-        .map_err(|err| sqlx::Error::Protocol(format!("writing in place: {err}")))
     }
 
     /// The tenants that have a module data file of their own (SQLite only).
@@ -512,6 +367,7 @@ const MOST_OPEN_FLOOR: usize = 16;
 mod tests {
     use super::super::records::Scope;
     use super::super::records::direct::Direct;
+    use super::file::{MIGRATIONS, is_migrated};
     use super::*;
 
     /// A main database in a directory of its own, with its tenant files capped at `most`.
