@@ -106,12 +106,17 @@ impl Db {
     /// Tenants with a pending delivery, and when their next one is due (PostgreSQL:
     /// all tenants share one table).
     pub async fn tenants_with_deliveries(&self) -> DbResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT tenant_id, MIN(next_attempt_at) AS due FROM event_deliveries \
-             WHERE state = 'pending' GROUP BY tenant_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        const PENDING: &str = "SELECT tenant_id, MIN(next_attempt_at) AS due \
+             FROM event_deliveries WHERE state = 'pending' GROUP BY tenant_id";
+        let in_place = self.in_place(false, |conn| {
+            let mut pending = conn.prepare(PENDING)?;
+            let rows = pending.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        });
+        if let Some(found) = in_place.await {
+            return found;
+        }
+        let rows = sqlx::query(PENDING).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("due")?)))
             .collect()

@@ -169,12 +169,16 @@ impl Db {
 
     /// Deletes delivered events older than `before`; answers how many.
     pub async fn prune_events(&self, before: i64) -> DbResult<u64> {
-        Ok(sqlx::query(
-            "DELETE FROM event_outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
-        )
-        .bind(before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        const PRUNE: &str =
+            "DELETE FROM event_outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1";
+        let in_place = self.in_place(true, move |conn| conn.execute(PRUNE, [before]));
+        if let Some(pruned) = in_place.await {
+            return Ok(pruned? as u64);
+        }
+        Ok(sqlx::query(PRUNE)
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 }

@@ -129,32 +129,41 @@ pub(super) fn remove_sqlite_file(path: &Path) -> std::io::Result<()> {
 }
 
 impl Db {
-    /// Runs `sql` on this tenant's SQLite file with the SQLite library, on a blocking
-    /// thread behind the writer gate: for what a file needs once (its declared
-    /// indexes), which should not start a pool connection, a thread of its own that
-    /// a file only read in place never needs otherwise.
-    pub(crate) async fn execute_in_place(&self, sql: String) -> DbResult<()> {
-        let Some(path) = self.direct_reads().map(|reads| reads.path().to_owned()) else {
-            return Err(sqlx::Error::Configuration(
-                "only a tenant's SQLite file is written in place".into(),
-            ));
-        };
-        let _gate = match &self.writer {
-            Some(gate) => Some(gate.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?),
-            None => None,
-        };
-        tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open_with_flags(
-                &path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            // As the pool's connections write (`store::sqlite_pool`).
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(&sql)
-        })
-        .await
-        .map_err(|err| sqlx::Error::Protocol(format!("writing in place: {err}")))?
-        .map_err(|err| sqlx::Error::Protocol(format!("writing in place: {err}")))
+    /// Runs `op` on a connection of its own to this tenant's SQLite file, with the
+    /// SQLite library on a blocking thread (behind the writer gate if it `writes`),
+    /// so that what a file needs now and then (its declared indexes, the delivery
+    /// sweep, pruning) starts no pool connection, a thread of its own that a file
+    /// only read in place never needs otherwise. `None` for any other database,
+    /// which does it through its pool.
+    pub(crate) async fn in_place<T: Send + 'static>(
+        &self,
+        writes: bool,
+        op: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Option<DbResult<T>> {
+        let path = self.direct_reads()?.path().to_owned();
+        Some(
+            async {
+                let _gate = match (&self.writer, writes) {
+                    (Some(gate), true) => {
+                        Some(gate.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?)
+                    }
+                    _ => None,
+                };
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open_with_flags(
+                        &path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    // As the pool's connections write (`store::sqlite_pool`).
+                    conn.pragma_update(None, "synchronous", "NORMAL")?;
+                    op(&conn)
+                })
+                .await
+                .map_err(|err| sqlx::Error::Protocol(format!("in place: {err}")))?
+                .map_err(|err| sqlx::Error::Protocol(format!("in place: {err}")))
+            }
+            .await,
+        )
     }
 }

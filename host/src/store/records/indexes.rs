@@ -190,10 +190,15 @@ impl Db {
     async fn create_index(&self, index: &DeclaredIndex) -> DbResult<()> {
         let sql = index.create_sql(self.dialect);
         match self.dialect {
-            // A tenant's file builds without starting a pool connection for it.
-            Dialect::Sqlite if self.direct_reads().is_some() => self.execute_in_place(sql).await,
-            // Behind the writer gate, as every write to the file.
             Dialect::Sqlite => {
+                let ddl = sql.clone();
+                if let Some(built) = self
+                    .in_place(true, move |conn| conn.execute_batch(&ddl))
+                    .await
+                {
+                    return built;
+                }
+                // Behind the writer gate, as every write to the file.
                 let mut write = self.begin_write().await?;
                 (&mut *write.tx).execute(AssertSqlSafe(sql)).await?;
                 write.commit().await
