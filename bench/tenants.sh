@@ -5,19 +5,23 @@
 # measured) with p50/p99 of the 10 hottest tenants and the cold slots met in each
 # half; the memory after it; then every tenant's request in
 # turn (`touch`: each a cold slot, and its module-data file opened, closing the least
-# recently used past the cap), with the memory and open descriptors after; and every
-# tenant once more (past the cap, its file reopened).
+# recently used past the cap), with the memory and open descriptors after; every
+# tenant once more (past the cap, its file reopened); and a restart (its delivery
+# sweep and prune visit every tenant's file): ready, then the CPU seconds it used
+# and its threads after RESTART_SECS (default 20).
 #   BIN=path/to/mosaic  that binary instead of this checkout's build;
 #   COUNTS              tenant counts (default "10 100 1000 10000");
 #   MODULES             the modules each tenant enables (default
 #                       "employees;attendance;tasks"; employees is the one called);
-#   REQUESTS            requests of the Zipf phase (default 5000).
+#   REQUESTS            requests of the Zipf phase (default 5000);
+#   RESTART_SECS        seconds the restart is watched (default 20).
 # The harness is bench/lib.sh.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 COUNTS=${COUNTS:-"10 100 1000 10000"}
 MODULES=${MODULES:-"employees;attendance;tasks"}
 REQUESTS=${REQUESTS:-5000}
+RESTART_SECS=${RESTART_SECS:-20}
 MODULES_DIR=target/wasm32-wasip2/release
 
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status"; }
@@ -28,8 +32,8 @@ client() {
     { echo "the host's last words:" >&2; grep -v '^ *[0-9]*: \|^ *at ' "$SCRATCH/serve.log" | grep -i "error\|warn" | head -8 >&2; exit 1; }
 }
 
-echo "| tenants | modules each | create | RSS idle | Zipf: hottest 10 p50 / p99 | Zipf: cold slots, warm-up + measured | RSS after Zipf | touch all: p50 / p99 | RSS after | descriptors after | touch all again: p50 / p99 |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| tenants | modules each | create | RSS idle | Zipf: hottest 10 p50 / p99 | Zipf: cold slots, warm-up + measured | RSS after Zipf | touch all: p50 / p99 | RSS after | descriptors after | touch all again: p50 / p99 | restart: ready, CPU in ${RESTART_SECS} s, threads |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 run=0
 for count in $COUNTS; do
   run=$((run + 1))
@@ -61,5 +65,15 @@ for count in $COUNTS; do
   # Again: past the open-file cap, each tenant's file was closed and reopens.
   retouch=$(client touch)
   stop_server
-  echo "| $count | $(echo "$MODULES" | tr ';' '\n' | wc -l) | $created ms | $idle MiB | $(field "$zipf" p50_ms) / $(field "$zipf" p99_ms) ms | $cold in 2 × $REQUESTS | $after_zipf MiB | $(field "$touch" p50_ms) / $(field "$touch" p99_ms) ms | $touched MiB | $open_fds | $(field "$retouch" p50_ms) / $(field "$retouch" p99_ms) ms |"
+  # A restart: its delivery sweep and its prune visit every tenant's file.
+  started=$(date +%s%3N)
+  MOSAIC_DEFAULT_PLAN=bench "$BIN" --modules-dir "$MODULES_DIR" serve --addr 127.0.0.1:$PORT --no-demo >"$SCRATCH/restart.log" 2>&1 &
+  SERVER=$!
+  until curl -sf "$BASE/healthz" >/dev/null; do sleep 0.05; done
+  ready=$(( $(date +%s%3N) - started ))
+  sleep "$RESTART_SECS"
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$SERVER/stat")
+  threads=$(find "/proc/$SERVER/task" -mindepth 1 -maxdepth 1 | wc -l)
+  stop_server
+  echo "| $count | $(echo "$MODULES" | tr ';' '\n' | wc -l) | $created ms | $idle MiB | $(field "$zipf" p50_ms) / $(field "$zipf" p99_ms) ms | $cold in 2 × $REQUESTS | $after_zipf MiB | $(field "$touch" p50_ms) / $(field "$touch" p99_ms) ms | $touched MiB | $open_fds | $(field "$retouch" p50_ms) / $(field "$retouch" p99_ms) ms | $ready ms, $cpu s, $threads |"
 done
