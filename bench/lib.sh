@@ -52,8 +52,13 @@ start_server() {
   curl -sf -X POST "$BASE/api/admin/tenants" -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
     -d "{\"name\":\"Bench\",\"subdomain\":\"bench\",\"modules\":[$BENCH_MODULES]}" >/dev/null
   TOKEN=$("$BIN" token issue --tenant bench --role TENANT_ADMIN)
+  add_employees "$BASE"
+}
+
+# add_employees URL: 20 employees for tenant "bench" through the host at URL, as $TOKEN.
+add_employees() {
   for i in $(seq 1 20); do
-    curl -sf -X POST "$BASE/api/employees/" -H "Authorization: Bearer $TOKEN" -H 'X-Tenant-ID: bench' \
+    curl -sf -X POST "$1/api/employees/" -H "Authorization: Bearer $TOKEN" -H 'X-Tenant-ID: bench' \
       -H 'content-type: application/json' \
       -d "{\"name\":\"Employee $i\",\"email\":\"e$i@bench.example\",\"department\":\"Dept $((i % 4))\",\"position\":\"Engineer\",\"salary\":$((400000 + i * 1000)),\"hired_on\":\"2024-01-15\"}" >/dev/null
   done

@@ -54,11 +54,7 @@ for count in $REPLICAS; do
   curl -sf -X POST "$first/api/admin/tenants" -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
     -d '{"name":"Bench","subdomain":"bench","modules":["employees","attendance"]}' >/dev/null
   TOKEN=$("$BIN" token issue --tenant bench --role TENANT_ADMIN)
-  for i in $(seq 1 20); do
-    curl -sf -X POST "$first/api/employees/" -H "Authorization: Bearer $TOKEN" -H 'X-Tenant-ID: bench' \
-      -H 'content-type: application/json' \
-      -d "{\"name\":\"Employee $i\",\"email\":\"e$i@bench.example\",\"department\":\"Dept $((i % 4))\",\"position\":\"Engineer\",\"salary\":$((400000 + i * 1000)),\"hired_on\":\"2024-01-15\"}" >/dev/null
-  done
+  add_employees "$first"
 
   sleep 3
   rss=0
