@@ -7,6 +7,7 @@ mod attendance;
 mod audit;
 mod auth;
 mod bad_input;
+mod bench_routes;
 mod billing;
 mod cli;
 mod complaints;

@@ -109,6 +109,7 @@ pub struct TestAppBuilder {
     postgres_icu_locale: Option<String>,
     tenant_sweep_interval: Option<Duration>,
     replica_ack_timeout: Option<Duration>,
+    bench_routes: bool,
 }
 
 impl TestAppBuilder {
@@ -257,6 +258,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Mounts the benchmarks' native baselines (`serve --bench-routes`).
+    pub fn with_bench_routes(mut self) -> Self {
+        self.bench_routes = true;
+        self
+    }
+
     pub fn with_cache_dir(mut self, dir: PathBuf) -> Self {
         self.cache_dir = Some(dir);
         self
@@ -291,6 +298,7 @@ impl TestAppBuilder {
         config.clock = self.clock;
         config.billing = self.billing;
         config.packages = self.packages;
+        config.bench_routes = self.bench_routes;
         if let Some(every) = self.tenant_sweep_interval {
             config.tenant_sweep_interval = every;
         }
@@ -389,6 +397,7 @@ impl TestApp {
             postgres_icu_locale: None,
             tenant_sweep_interval: None,
             replica_ack_timeout: None,
+            bench_routes: false,
         }
     }
 

@@ -10,17 +10,17 @@ use super::{StoreError, StoreResult};
 
 /// A position in a result: the last row's order value (JSON text, as the database
 /// rendered it; none for null or missing) and its insertion sequence.
-pub(super) struct Cursor {
-    pub(super) value: Option<String>,
-    pub(super) seq: i64,
+pub(crate) struct Cursor {
+    pub(crate) value: Option<String>,
+    pub(crate) seq: i64,
 }
 
 impl Cursor {
-    pub(super) fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         hex::encode(serde_json::json!([self.value, self.seq]).to_string())
     }
 
-    pub(super) fn decode(text: &str) -> StoreResult<Self> {
+    pub(crate) fn decode(text: &str) -> StoreResult<Self> {
         let bad = || StoreError::Invalid("cursor is not one this host issued".into());
         let bytes = hex::decode(text).map_err(|_| bad())?;
         let (value, seq): (Option<String>, i64) =

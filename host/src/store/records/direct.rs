@@ -174,7 +174,7 @@ impl DirectReads {
 
     /// Runs `read` on a connection, interrupted at the earlier of the budget's end
     /// and `deadline`.
-    fn run<T>(
+    pub(crate) fn run<T>(
         &self,
         deadline: Instant,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,

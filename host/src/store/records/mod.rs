@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 use sqlx::{AnyConnection, AssertSqlSafe, Executor, Row};
 
 use super::{Db, Dialect, now_ms};
+pub(crate) use cursor::Cursor;
 pub(crate) use indexes::BuiltIndexes;
 pub use indexes::{DeclaredIndex, MAX_INDEXES};
 use keys::{delete_keys, indexes_of, insert_keys};

@@ -6,18 +6,27 @@
 //!   the host's own store path (sqlx, the `Any` driver, the records layout);
 //! - `GET /api/_native/employees-direct`: the same page read in place
 //!   (`store::records::direct`: a cached prepared statement on a connection of the
-//!   tenant's SQLite file), as the module's reads now are.
+//!   tenant's SQLite file), as the module's reads now are;
+//! - `GET /api/_native/employees-clustered`: the same page from a table laid out for
+//!   this one query ([`clustered`]), which `POST` to it fills.
+//!
+//! The list routes take the module's `?limit=` (50 by default) and `?cursor=`.
 
-use axum::Router;
+mod clustered;
+
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
+use axum::{Extension, Router};
+use serde::Deserialize;
 
 use super::ApiError;
-use super::extract::TenantCaller;
+use super::extract::{QueryParams, TenantCaller};
 use crate::AppState;
 use crate::store::records::direct::Direct;
-use crate::store::records::{Document, Scope, Selection};
+use crate::store::records::{Document, Scope, Selection, StoreError};
 
 /// The testbed module's `/fixed` body, byte for byte.
 pub const FIXED_BODY: &str = r#"{"message":"hello from a module"}"#;
@@ -27,6 +36,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/_native/fixed", get(fixed))
         .route("/api/_native/employees", get(employees))
         .route("/api/_native/employees-direct", get(employees_direct))
+        .route(
+            "/api/_native/employees-clustered",
+            get(clustered::page).post(clustered::load),
+        )
+        .layer(Extension(Arc::new(clustered::PgBaseline::default())))
+}
+
+/// A list route's paging, as the SDK's `paged` reads it.
+#[derive(Deserialize)]
+struct Paging {
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 async fn fixed(_auth: TenantCaller) -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
@@ -65,22 +86,27 @@ fn render(items: &[Document], next: Option<&str>) -> Json {
     ([(CONTENT_TYPE, "application/json")], out)
 }
 
-async fn employees(State(state): State<AppState>, auth: TenantCaller) -> Result<Json, ApiError> {
+async fn employees(
+    State(state): State<AppState>,
+    auth: TenantCaller,
+    QueryParams(paging): QueryParams<Paging>,
+) -> Result<Json, ApiError> {
     let tenant_id = &auth.tenant.tenant.id;
     let data = state.db.module_data(tenant_id).await?;
     let mut conn = data.pool.acquire().await?;
     let page = state
         .db
         .records()
-        .query(&mut conn, employees_scope(tenant_id), &first_page())
+        .query(&mut conn, employees_scope(tenant_id), &selection(&paging))
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(store_error)?;
     Ok(render(&page.items, page.next_cursor.as_deref()))
 }
 
 async fn employees_direct(
     State(state): State<AppState>,
     auth: TenantCaller,
+    QueryParams(paging): QueryParams<Paging>,
 ) -> Result<Json, ApiError> {
     let tenant_id = &auth.tenant.tenant.id;
     let data = state.db.module_data(tenant_id).await?;
@@ -91,12 +117,17 @@ async fn employees_direct(
     let read = state
         .db
         .records()
-        .query_direct(reads, employees_scope(tenant_id), &first_page(), deadline)
-        .map_err(ApiError::internal)?;
+        .query_direct(
+            reads,
+            employees_scope(tenant_id),
+            &selection(&paging),
+            deadline,
+        )
+        .map_err(store_error)?;
     match read {
         Direct::Done(page) => Ok(render(&page.items, page.next_cursor.as_deref())),
         // As a module's read: finished through the pool.
-        Direct::OverBudget => employees(State(state), auth).await,
+        Direct::OverBudget => employees(State(state), auth, QueryParams(paging)).await,
     }
 }
 
@@ -107,14 +138,22 @@ fn employees_scope(tenant_id: &str) -> Scope<'_> {
     }
 }
 
-/// The employees module's default page: 50 in insertion order.
-fn first_page() -> Selection {
+/// The employees module's list: a page (50 by default) in insertion order.
+fn selection(paging: &Paging) -> Selection {
     Selection {
         collection: "employees".into(),
         filters: Vec::new(),
         order_by: None,
         descending: false,
-        limit: 50,
-        cursor: None,
+        limit: paging.limit.unwrap_or(50),
+        cursor: paging.cursor.clone(),
+    }
+}
+
+/// A bad cursor or limit is the caller's (400); anything else the host's.
+fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Invalid(message) => ApiError::BadRequest(message),
+        err => ApiError::internal(err),
     }
 }
