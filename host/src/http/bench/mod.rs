@@ -2,7 +2,7 @@
 //! extractors as the module routes. Mounted only with `serve --bench-routes`.
 //! - `GET /api/_native/fixed`: the testbed module's `/fixed` bytes, to measure the
 //!   Wasm boundary;
-//! - `GET /api/_native/employees`: the employees module's first page, read through
+//! - `GET /api/_native/employees`: the employees module's list page, read through
 //!   the host's own store path (sqlx, the `Any` driver, the records layout);
 //! - `GET /api/_native/employees-direct`: the same page read in place
 //!   (`store::records::direct`: a cached prepared statement on a connection of the
