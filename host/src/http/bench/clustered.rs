@@ -25,6 +25,7 @@ use tokio::sync::OnceCell;
 
 use super::{Json, Paging, render, store_error};
 use crate::AppState;
+use crate::config::Config;
 use crate::http::ApiError;
 use crate::http::extract::{QueryParams, TenantCaller};
 use crate::store::records::direct::Direct;
@@ -63,9 +64,15 @@ const POSTGRES_PAGE: &str = "SELECT id, version, data, created_at, updated_at, s
 pub struct PgBaseline(OnceCell<PgPool>);
 
 impl PgBaseline {
-    async fn pool(&self, url: &str) -> DbResult<&PgPool> {
+    /// The pool, connected to the host's database on the first call only.
+    async fn pool(&self, config: &Config) -> DbResult<&PgPool> {
         self.0
-            .get_or_try_init(|| PgPoolOptions::new().max_connections(16).connect(url))
+            .get_or_try_init(|| async {
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .connect(&config.database_url())
+                    .await
+            })
             .await
     }
 }
@@ -100,7 +107,7 @@ pub async fn load(
             .ok_or_else(not_here)??
         }
         Dialect::Postgres => {
-            let pool = pg.pool(&state.config.database_url()).await?;
+            let pool = pg.pool(&state.config).await?;
             sqlx::raw_sql(POSTGRES_TABLE).execute(pool).await?;
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM bench_clustered WHERE tenant_id = $1 AND module = $2 AND collection = $3")
@@ -175,7 +182,7 @@ pub async fn page(
             rows.ok_or_else(not_loaded)?
         }
         Dialect::Postgres => {
-            let pool = pg.pool(&state.config.database_url()).await?;
+            let pool = pg.pool(&state.config).await?;
             sqlx::query_as::<_, (String, i64, String, i64, i64, i64)>(POSTGRES_PAGE)
                 .bind(tenant_id)
                 .bind(MODULE)
