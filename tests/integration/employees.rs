@@ -209,6 +209,56 @@ async fn validation_and_uniqueness(backend: Backend) {
     assert_eq!(first["email"], "ada@example.com");
 }
 
+/// A `CREATE INDEX CONCURRENTLY` that fails leaves an invalid index, which
+/// `IF NOT EXISTS` would keep for good: the next build (another replica, the next
+/// start) drops it and builds it again.
+#[tokio::test]
+async fn a_declared_index_a_failed_build_left_invalid_is_built_again() {
+    let app = TestApp::builder(Backend::Postgres)
+        .with_tenant("demo", &[])
+        .start()
+        .await;
+    let admin = app.token("demo", Role::TenantAdmin).await;
+    create(&app, &admin, &ada()).await.expect(201);
+    app.as_user(
+        Method::GET,
+        "/api/employees/?department=Engineering",
+        "demo",
+        &admin,
+    )
+    .send()
+    .await
+    .expect(200);
+    assert_eq!(app.declared_indexes("demo", 2).await.len(), 2);
+
+    let by_department = mosaic::store::records::DeclaredIndex::new(
+        "employees",
+        "employees",
+        &["department".to_owned()],
+    )
+    .expect("an index");
+    // As a failed build leaves it.
+    let made_invalid =
+        sqlx::query("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass($1)")
+            .bind(by_department.name())
+            .execute(&app.module_data("demo").await.pool)
+            .await
+            .expect("made invalid");
+    assert_eq!(made_invalid.rows_affected(), 1);
+    assert_eq!(app.declared_indexes("demo", 2).await.len(), 1);
+
+    let next_start = mosaic::store::Db::connect(&app.database_url())
+        .await
+        .expect("a database");
+    next_start.build_declared_indexes(std::slice::from_ref(&by_department), "employees");
+    let built = app.declared_indexes("demo", 2).await;
+    assert_eq!(built.len(), 2, "{built:?}");
+    assert!(
+        built.iter().any(|sql| sql.contains(by_department.name())),
+        "{built:?}"
+    );
+}
+
 async fn filters_and_cursor_pagination(backend: Backend) {
     let app = TestApp::builder(backend)
         .with_tenant("demo", &[])

@@ -218,20 +218,24 @@ impl Db {
                     tokio::time::sleep(BUILD_LOCK_RETRY).await;
                 }
                 let built = async {
-                    conn.execute(AssertSqlSafe(sql)).await?;
+                    conn.execute(AssertSqlSafe(sql.clone())).await?;
                     // Under the lock no build is under way, so an invalid index is
-                    // what a failed one left, which `IF NOT EXISTS` would keep.
-                    let valid: bool = sqlx::query_scalar(
-                        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
-                    )
-                    .bind(index.name())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                    if !valid {
-                        return Err(sqlx::Error::Protocol(format!(
-                            "index {} is left invalid by a failed build: drop it",
-                            index.name()
-                        )));
+                    // what a failed one left (here or on another replica), which
+                    // `IF NOT EXISTS` keeps: it is dropped and built again, once.
+                    if !is_valid(&mut conn, index.name()).await? {
+                        tracing::warn!(
+                            index = %index.name,
+                            "a failed build left the declared index invalid: building it again"
+                        );
+                        let drop_sql = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name);
+                        conn.execute(AssertSqlSafe(drop_sql)).await?;
+                        conn.execute(AssertSqlSafe(sql)).await?;
+                        if !is_valid(&mut conn, index.name()).await? {
+                            return Err(sqlx::Error::Protocol(format!(
+                                "index {} is invalid after building it again",
+                                index.name()
+                            )));
+                        }
                     }
                     // The planner knows an expression's values only once it has
                     // sampled them for its index; until then it guesses, and may
@@ -251,6 +255,15 @@ impl Db {
             }
         }
     }
+}
+
+/// Whether the PostgreSQL index `name` can serve queries: a `CONCURRENTLY` build
+/// that failed leaves it in the catalog, invalid.
+async fn is_valid(conn: &mut sqlx::AnyConnection, name: &str) -> DbResult<bool> {
+    sqlx::query_scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)")
+        .bind(name)
+        .fetch_one(conn)
+        .await
 }
 
 #[cfg(test)]
