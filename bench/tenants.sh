@@ -7,8 +7,9 @@
 # turn (`touch`: each a cold slot, and its module-data file opened, closing the least
 # recently used past the cap), with the memory and open descriptors after; every
 # tenant once more (past the cap, its file reopened); and a restart (its delivery
-# sweep and prune visit every tenant's file): ready, then the CPU seconds it used
-# and its threads after RESTART_SECS (default 20).
+# sweep and prune visit every tenant's file): ready, then the CPU seconds it used,
+# its threads, its memory and the tenant files it holds open after RESTART_SECS
+# (default 20).
 #   BIN=path/to/mosaic  that binary instead of this checkout's build;
 #   COUNTS              tenant counts (default "10 100 1000 10000");
 #   MODULES             the modules each tenant enables (default
@@ -26,14 +27,14 @@ MODULES_DIR=target/wasm32-wasip2/release
 
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status"; }
 descriptors() { find "/proc/$SERVER/fd" -mindepth 1 | wc -l; }
-field() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"; }
+field() { echo "$1" | sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p"; }
 client() {
   python3 bench/tenants.py "$BASE" "$MOSAIC_JWT_SECRET" "$SCRATCH/tenants.txt" "$@" ||
     { echo "the host's last words:" >&2; grep -v '^ *[0-9]*: \|^ *at ' "$SCRATCH/serve.log" | grep -i "error\|warn" | head -8 >&2; exit 1; }
 }
 
-echo "| tenants | modules each | create | RSS idle | Zipf: hottest 10 p50 / p99 | Zipf: cold slots, warm-up + measured | RSS after Zipf | touch all: p50 / p99 | RSS after | descriptors after | touch all again: p50 / p99 | restart: ready, CPU in ${RESTART_SECS} s, threads |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| tenants | modules each | create | RSS idle | Zipf: hottest 10 p50 / p99 | Zipf: cold slots, warm-up + measured | RSS after Zipf | touch all: p50 / p99 | RSS after | descriptors after | touch all again: p50 / p99 | restart: ready, CPU in ${RESTART_SECS} s, threads | restart: RSS, tenant files open |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 run=0
 for count in $COUNTS; do
   run=$((run + 1))
@@ -74,6 +75,8 @@ for count in $COUNTS; do
   sleep "$RESTART_SECS"
   cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$SERVER/stat")
   threads=$(find "/proc/$SERVER/task" -mindepth 1 -maxdepth 1 | wc -l)
+  restarted=$(rss_mb)
+  files_open=$(field "$(curl -sf "$BASE/healthz")" tenant_files_open)
   stop_server
-  echo "| $count | $(echo "$MODULES" | tr ';' '\n' | wc -l) | $created ms | $idle MiB | $(field "$zipf" p50_ms) / $(field "$zipf" p99_ms) ms | $cold in 2 × $REQUESTS | $after_zipf MiB | $(field "$touch" p50_ms) / $(field "$touch" p99_ms) ms | $touched MiB | $open_fds | $(field "$retouch" p50_ms) / $(field "$retouch" p99_ms) ms | $ready ms, $cpu s, $threads |"
+  echo "| $count | $(echo "$MODULES" | tr ';' '\n' | wc -l) | $created ms | $idle MiB | $(field "$zipf" p50_ms) / $(field "$zipf" p99_ms) ms | $cold in 2 × $REQUESTS | $after_zipf MiB | $(field "$touch" p50_ms) / $(field "$touch" p99_ms) ms | $touched MiB | $open_fds | $(field "$retouch" p50_ms) / $(field "$retouch" p99_ms) ms | $ready ms, $cpu s, $threads | $restarted MiB, $files_open |"
 done

@@ -151,11 +151,7 @@ impl Deliverer<'_> {
 
     /// Finds every tenant with deliveries pending.
     async fn sweep(&self, due: &mut HashMap<String, i64>) {
-        let found = match self.db.dialect {
-            Dialect::Postgres => self.db.tenants_with_deliveries().await,
-            Dialect::Sqlite => self.sqlite_tenants_with_deliveries().await,
-        };
-        match found {
+        match self.db.tenants_with_deliveries().await {
             Ok(found) => {
                 for (tenant_id, at) in found {
                     let known = due.entry(tenant_id).or_insert(at);
@@ -166,32 +162,8 @@ impl Deliverer<'_> {
         }
     }
 
-    /// On SQLite each tenant's deliveries live in its own file.
-    async fn sqlite_tenants_with_deliveries(&self) -> DbResult<Vec<(String, i64)>> {
-        let mut found = Vec::new();
-        for tenant_id in self.db.tenants_with_module_data()? {
-            let data = self.db.module_data(&tenant_id).await?;
-            found.extend(data.tenants_with_deliveries().await?);
-        }
-        Ok(found)
-    }
-
     async fn prune(&self, before: i64) -> DbResult<()> {
-        let pruned = match self.db.dialect {
-            Dialect::Postgres => self.db.prune_events(before).await?,
-            Dialect::Sqlite => {
-                let mut pruned = 0;
-                for tenant_id in self.db.tenants_with_module_data()? {
-                    pruned += self
-                        .db
-                        .module_data(&tenant_id)
-                        .await?
-                        .prune_events(before)
-                        .await?;
-                }
-                pruned
-            }
-        };
+        let pruned = self.db.prune_events(before).await?;
         if pruned > 0 {
             tracing::info!(pruned, "pruned delivered events past their retention");
         }

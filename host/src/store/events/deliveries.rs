@@ -103,18 +103,18 @@ impl Db {
             .collect()
     }
 
-    /// Tenants with a pending delivery, and when their next one is due (PostgreSQL:
-    /// all tenants share one table).
+    /// Tenants with a pending delivery, and when their next one is due: in every
+    /// tenant's file (SQLite), or in the table all tenants share.
     pub async fn tenants_with_deliveries(&self) -> DbResult<Vec<(String, i64)>> {
         const PENDING: &str = "SELECT tenant_id, MIN(next_attempt_at) AS due \
              FROM event_deliveries WHERE state = 'pending' GROUP BY tenant_id";
-        let in_place = self.in_place(false, |conn| {
-            let mut pending = conn.prepare(PENDING)?;
+        let pending = |conn: &rusqlite::Connection| {
+            let mut pending = conn.prepare_cached(PENDING)?;
             let rows = pending.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            rows.collect()
-        });
-        if let Some(found) = in_place.await {
-            return found;
+            rows.collect::<rusqlite::Result<Vec<(String, i64)>>>()
+        };
+        if let Some(per_file) = self.visit_tenant_files(false, pending).await {
+            return Ok(per_file?.into_iter().flat_map(|(_, due)| due).collect());
         }
         let rows = sqlx::query(PENDING).fetch_all(&self.pool).await?;
         rows.iter()

@@ -167,13 +167,14 @@ impl Db {
         Ok(events)
     }
 
-    /// Deletes delivered events older than `before`; answers how many.
+    /// Deletes delivered events older than `before`, in every tenant's file
+    /// (SQLite) or in the table all tenants share; answers how many.
     pub async fn prune_events(&self, before: i64) -> DbResult<u64> {
         const PRUNE: &str =
             "DELETE FROM event_outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1";
-        let in_place = self.in_place(true, move |conn| conn.execute(PRUNE, [before]));
-        if let Some(pruned) = in_place.await {
-            return Ok(pruned? as u64);
+        let prune = move |conn: &rusqlite::Connection| conn.execute(PRUNE, [before]);
+        if let Some(per_file) = self.visit_tenant_files(true, prune).await {
+            return Ok(per_file?.into_iter().map(|(_, n)| n as u64).sum());
         }
         Ok(sqlx::query(PRUNE)
             .bind(before)

@@ -149,21 +149,36 @@ impl Db {
                     }
                     _ => None,
                 };
-                tokio::task::spawn_blocking(move || {
-                    let conn = rusqlite::Connection::open_with_flags(
-                        &path,
-                        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )?;
-                    // As the pool's connections write (`store::sqlite_pool`).
-                    conn.pragma_update(None, "synchronous", "NORMAL")?;
-                    op(&conn)
-                })
-                .await
-                .map_err(|err| sqlx::Error::Protocol(format!("in place: {err}")))?
-                .map_err(|err| sqlx::Error::Protocol(format!("in place: {err}")))
+                blocking(move || op(&connect(&path)?)).await
             }
             .await,
         )
     }
+}
+
+/// A connection of its own to the existing tenant file at `path`, for work done in
+/// place: it writes as the pool's connections do (`store::sqlite_pool`), and waits
+/// its turn behind a writer it does not queue with (another process, a connection
+/// still closing) rather than failing.
+pub(super) fn connect(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// As long as sqlx's SQLite connections wait for a lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `work` with the SQLite library on a blocking thread.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+) -> DbResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| sqlx::Error::Protocol(format!("in place: {err}")))?
+        .map_err(|err| sqlx::Error::Protocol(format!("in place: {err}")))
 }

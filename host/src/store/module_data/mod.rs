@@ -11,7 +11,9 @@
 //! its own, which a tenant that is only read (in place, `records::direct`) never
 //! needs. A file is closed again once idle, or when too many are open (least
 //! recently used first): each open file holds connections and descriptors, and a
-//! host serves far more tenants than it can keep open.
+//! host serves far more tenants than it can keep open. The host's own upkeep of
+//! every file (the delivery sweep, pruning) visits a closed file without opening
+//! it, so that it never evicts the files requests use.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use sqlx::{AssertSqlSafe, Executor};
 
 mod file;
 
-use file::{look_over, migrate, remove_sqlite_file, sqlite_url};
+use file::{is_migrated, look_over, migrate, remove_sqlite_file, sqlite_url};
 
 use super::records::direct::{DirectReads, KEPT_READERS, ReaderBudget};
 use super::{Db, DbResult, Dialect};
@@ -275,6 +277,60 @@ impl TenantFiles {
         moved
     }
 
+    /// Runs `op` on the tenant's file for the host's own upkeep (the delivery sweep,
+    /// pruning) without entering a closed file among the open ones: upkeep visits
+    /// every file, and opening each would evict the files requests use. An open file
+    /// is visited through its handle (behind its writer gate if `op` writes), and
+    /// keeps its place in the order of use; a closed one on a connection of its own,
+    /// under the opening lock, so that no handle, and no second writer gate, appears
+    /// meanwhile. A file that must be opened properly first (behind on migrations,
+    /// or with rows still in the main file) is opened. `None` if it does not exist.
+    async fn visit<T, F>(
+        &self,
+        main: &Db,
+        tenant_id: &str,
+        writes: bool,
+        op: F,
+    ) -> DbResult<Option<T>>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Clone + Send + 'static,
+    {
+        let handle = || self.open.get(tenant_id).map(|file| file.db.clone());
+        let db = match handle() {
+            Some(db) => db,
+            None => {
+                let one_at_a_time = self.opening.lock().await;
+                match handle() {
+                    Some(db) => db,
+                    None => {
+                        let path = self.path(tenant_id)?;
+                        if !path.exists() {
+                            return Ok(None);
+                        }
+                        if !self.legacy_rows_left.load(Ordering::Acquire) {
+                            let op = op.clone();
+                            let visited = file::blocking(move || {
+                                let conn = file::connect(&path)?;
+                                match is_migrated(&conn)? {
+                                    true => op(&conn).map(Some),
+                                    false => Ok(None),
+                                }
+                            })
+                            .await?;
+                            if visited.is_some() {
+                                return Ok(visited);
+                            }
+                        }
+                        drop(one_at_a_time);
+                        self.open(main, tenant_id).await?
+                    }
+                }
+            }
+        };
+        db.in_place(writes, op).await.transpose()
+    }
+
     /// Closes and removes the tenant's file: the tenant is deleted.
     async fn remove(&self, tenant_id: &str) -> DbResult<()> {
         let _one_at_a_time = self.opening.lock().await;
@@ -311,6 +367,36 @@ impl Db {
             }
         }
         Ok(tenants)
+    }
+
+    /// Runs `op` on every tenant's module data file in turn (SQLite), as the host's
+    /// upkeep does (`TenantFiles::visit`): what each gave, by tenant. A file that
+    /// fails is logged and passed over, so that one damaged file holds up no other.
+    /// `None` for a database without tenant files.
+    pub(crate) async fn visit_tenant_files<T, F>(
+        &self,
+        writes: bool,
+        op: F,
+    ) -> Option<DbResult<Vec<(String, T)>>>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Clone + Send + 'static,
+    {
+        let files = self.tenant_files.as_ref()?;
+        let visit_all = async {
+            let mut visited = Vec::new();
+            for tenant_id in self.tenants_with_module_data()? {
+                match files.visit(self, &tenant_id, writes, op.clone()).await {
+                    Ok(Some(done)) => visited.push((tenant_id, done)),
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(tenant_id, error = %err, "passed over a tenant file that could not be visited");
+                    }
+                }
+            }
+            Ok(visited)
+        };
+        Some(visit_all.await)
     }
 
     /// Closes the tenants' files (and in-place readers) not used for `idle_for`;
@@ -364,136 +450,4 @@ fn most_open_files() -> usize {
 const MOST_OPEN_FLOOR: usize = 16;
 
 #[cfg(test)]
-mod tests {
-    use super::super::records::Scope;
-    use super::super::records::direct::Direct;
-    use super::file::{MIGRATIONS, is_migrated};
-    use super::*;
-
-    /// A main database in a directory of its own, with its tenant files capped at `most`.
-    async fn database(name: &str, most: usize) -> (Db, Arc<TenantFiles>) {
-        let dir = std::env::temp_dir().join(format!("mosaic-files-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a directory");
-        let mut db = Db::connect(&format!("sqlite://{}/main.db?mode=rwc", dir.display()))
-            .await
-            .expect("a database");
-        db.migrate().await.expect("migrated");
-        let mut files = TenantFiles::beside(&dir.join("main.db")).expect("a file database");
-        files.most_open = AtomicUsize::new(most);
-        let files = Arc::new(files);
-        db.tenant_files = Some(files.clone());
-        (db, files)
-    }
-
-    #[tokio::test]
-    async fn past_the_cap_the_least_recently_used_file_not_in_use_closes() {
-        let (db, files) = database("cap", 2).await;
-        let held = db.module_data("t1").await.expect("t1");
-        drop(db.module_data("t2").await.expect("t2"));
-        drop(db.module_data("t3").await.expect("t3"));
-        // t1 was used least recently but is held; t2 went instead.
-        assert_eq!(files.open_count(), 2);
-        assert!(files.open.contains_key("t1") && files.open.contains_key("t3"));
-        // A file closed opens again with what it held.
-        let mut conn = held.pool.acquire().await.expect("a connection");
-        sqlx::query("INSERT INTO event_outbox (tenant_id, id, source, kind, data, occurred_at) VALUES ('t1', 'e1', 'm', 'x', '{}', 0)")
-            .execute(&mut *conn)
-            .await
-            .expect("written");
-        drop(conn);
-        drop(held);
-        drop(db.module_data("t4").await.expect("t4"));
-        assert!(!files.open.contains_key("t1"));
-        let again = db.module_data("t1").await.expect("t1 again");
-        let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
-            .fetch_one(&again.pool)
-            .await
-            .expect("read");
-        assert_eq!(kept, 1);
-
-        // With every open file held, one more still opens, past the cap.
-        let (t1, t4) = (again, db.module_data("t4").await.expect("t4"));
-        let t5 = db.module_data("t5").await.expect("t5 past the cap");
-        assert_eq!(files.open_count(), 3);
-        drop((t1, t4, t5));
-    }
-
-    /// A new file is made from the template, migrated; reading it in place starts no
-    /// pool connection, and the first write does.
-    #[tokio::test]
-    async fn a_file_opens_without_a_pool_connection_until_it_is_written() {
-        let (db, files) = database("lazy", 16).await;
-        let t1 = db.module_data("t1").await.expect("t1");
-        let path = files.path("t1").expect("a path");
-        let conn = rusqlite::Connection::open(&path).expect("opened");
-        assert!(is_migrated(&conn).expect("looked at"));
-        let scope = Scope {
-            tenant_id: "t1",
-            module: "m",
-        };
-        let read = t1.records().get_direct(
-            t1.direct_reads().expect("read in place"),
-            scope,
-            "c",
-            "d1",
-            std::time::Instant::now() + Duration::from_secs(5),
-        );
-        assert!(matches!(read, Ok(Direct::Done(None))), "{read:?}");
-        assert_eq!(t1.pool.size(), 0, "no pool connection, no thread");
-        sqlx::query("INSERT INTO event_outbox (tenant_id, id, source, kind, data, occurred_at) VALUES ('t1', 'e1', 'm', 'x', '{}', 0)")
-            .execute(&t1.pool)
-            .await
-            .expect("written");
-        assert_eq!(t1.pool.size(), 1);
-        assert_eq!(
-            std::fs::read_dir(&files.dir).expect("the folder").count(),
-            3,
-            "t1.db, its WAL and shared memory; the template is not left behind"
-        );
-    }
-
-    /// A file an older host made, without the latest migration, is migrated when
-    /// it opens.
-    #[tokio::test]
-    async fn a_file_behind_on_migrations_is_migrated_when_it_opens() {
-        let (db, files) = database("behind", 16).await;
-        drop(db.module_data("t1").await.expect("t1"));
-        assert_eq!(db.close_idle_tenant_files(Duration::ZERO).await, 1);
-        let latest = MIGRATIONS.iter().map(|m| m.version).max().expect("one");
-        let conn = rusqlite::Connection::open(files.path("t1").expect("a path")).expect("opened");
-        conn.execute_batch(&format!(
-            "DROP TABLE usage; DELETE FROM _sqlx_migrations WHERE version = {latest}"
-        ))
-        .expect("taken back");
-        assert!(!is_migrated(&conn).expect("looked at"));
-        let t1 = db.module_data("t1").await.expect("t1 again");
-        assert!(is_migrated(&conn).expect("looked at"));
-        let usage: i64 = sqlx::query_scalar("SELECT count(*) FROM usage")
-            .fetch_one(&t1.pool)
-            .await
-            .expect("the table is back");
-        assert_eq!(usage, 0);
-    }
-
-    #[tokio::test]
-    async fn idle_files_close_unless_in_use() {
-        let (db, files) = database("idle", 16).await;
-        let held = db.module_data("t1").await.expect("t1");
-        drop(db.module_data("t2").await.expect("t2"));
-        assert_eq!(
-            db.close_idle_tenant_files(Duration::from_secs(60)).await,
-            0,
-            "none idle yet"
-        );
-        assert_eq!(
-            db.close_idle_tenant_files(Duration::ZERO).await,
-            1,
-            "t2 only: t1 is held"
-        );
-        assert_eq!(db.open_tenant_files(), 1);
-        drop(held);
-        assert_eq!(db.close_idle_tenant_files(Duration::ZERO).await, 1);
-        assert_eq!(files.open_count(), 0);
-    }
-}
+mod tests;
