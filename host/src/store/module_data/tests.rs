@@ -22,16 +22,21 @@ async fn database(name: &str, most: usize) -> (Db, Arc<TenantFiles>) {
     (db, files)
 }
 
-/// Makes the tenant's closed file as an older host left it: without the latest
-/// migration (which made the `usage` table).
-fn take_back_latest_migration(files: &TenantFiles, tenant_id: &str) -> rusqlite::Connection {
+/// A database whose tenant `t1` has a closed file as an older host left it: without
+/// the latest migration (which made the `usage` table); and a connection to it.
+async fn closed_file_behind_on_migrations(
+    name: &str,
+) -> (Db, Arc<TenantFiles>, rusqlite::Connection) {
+    let (db, files) = database(name, 16).await;
+    drop(db.module_data("t1").await.expect("t1"));
+    assert_eq!(db.close_idle_tenant_files(Duration::ZERO).await, 1);
     let latest = MIGRATIONS.iter().map(|m| m.version).max().expect("one");
-    let conn = rusqlite::Connection::open(files.path(tenant_id).expect("a path")).expect("opened");
+    let conn = rusqlite::Connection::open(files.path("t1").expect("a path")).expect("opened");
     conn.execute_batch(&format!(
         "DROP TABLE usage; DELETE FROM _sqlx_migrations WHERE version = {latest}"
     ))
     .expect("taken back");
-    conn
+    (db, files, conn)
 }
 
 #[tokio::test]
@@ -105,10 +110,7 @@ async fn a_file_opens_without_a_pool_connection_until_it_is_written() {
 /// it opens.
 #[tokio::test]
 async fn a_file_behind_on_migrations_is_migrated_when_it_opens() {
-    let (db, files) = database("behind", 16).await;
-    drop(db.module_data("t1").await.expect("t1"));
-    assert_eq!(db.close_idle_tenant_files(Duration::ZERO).await, 1);
-    let conn = take_back_latest_migration(&files, "t1");
+    let (db, _files, conn) = closed_file_behind_on_migrations("behind").await;
     assert!(!is_migrated(&conn).expect("looked at"));
     let t1 = db.module_data("t1").await.expect("t1 again");
     assert!(is_migrated(&conn).expect("looked at"));
@@ -181,10 +183,7 @@ async fn upkeep_visits_every_file_and_opens_none() {
 /// A closed file behind on migrations is opened, and so migrated, to be visited.
 #[tokio::test]
 async fn upkeep_opens_a_file_behind_on_migrations() {
-    let (db, files) = database("visit-behind", 16).await;
-    drop(db.module_data("t1").await.expect("t1"));
-    assert_eq!(db.close_idle_tenant_files(Duration::ZERO).await, 1);
-    let conn = take_back_latest_migration(&files, "t1");
+    let (db, files, conn) = closed_file_behind_on_migrations("visit-behind").await;
     assert_eq!(db.prune_events(1).await.expect("pruned"), 0);
     assert_eq!(files.open_count(), 1);
     assert!(is_migrated(&conn).expect("looked at"));
