@@ -32,19 +32,6 @@ async fn user(app: &TestApp, tenant: &str, email: &str) -> String {
     app.sign(&Claims::new(id, Some(tenant_id), Role::Member, 600))
 }
 
-async fn hire(app: &TestApp, tenant: &str, email: &str) -> String {
-    let admin = app.token(tenant, Role::TenantAdmin).await;
-    app.as_user(Method::POST, "/api/employees/", tenant, &admin)
-        .json(&json!({"name": "Ada Lovelace", "email": email, "salary": 100, "hired_on": "2026-01-05"}))
-        .send()
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .expect("employee id")
-        .to_owned()
-}
-
 async fn inbox(app: &TestApp, tenant: &str, token: &str, query: &str) -> Vec<Value> {
     let resp = app
         .as_user(
@@ -101,7 +88,7 @@ async fn an_employee_event_reaches_that_users_inbox_only(backend: Backend) {
     let bob = user(&app, "acme", "bob@acme.test").await;
     // The same address in another tenant is another person.
     let globex_ada = user(&app, "globex", "ada@acme.test").await;
-    hire(&app, "acme", "ada@acme.test").await;
+    app.hire("acme", "Ada Lovelace", "ada@acme.test", 100).await;
     let items = wait_for_inbox(&app, "acme", &ada, 1).await;
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["kind"], "employee.created");
@@ -119,7 +106,8 @@ async fn an_employee_event_reaches_that_users_inbox_only(backend: Backend) {
     );
     assert_eq!(unread(&app, "acme", &ada).await, 1);
     // An employee with no user account is nobody to tell: the delivery succeeds.
-    hire(&app, "acme", "nobody@acme.test").await;
+    app.hire("acme", "Ada Lovelace", "nobody@acme.test", 100)
+        .await;
     let tenant_id = app.tenant_id("acme").await;
     let data = app.module_data("acme").await;
     let started = Instant::now();
@@ -154,7 +142,7 @@ async fn notifications_are_read_one_and_all(backend: Backend) {
         .await;
     let ada = user(&app, "acme", "ada@acme.test").await;
     let bob = user(&app, "acme", "bob@acme.test").await;
-    let employee = hire(&app, "acme", "ada@acme.test").await;
+    let employee = app.hire("acme", "Ada Lovelace", "ada@acme.test", 100).await;
     let admin = app.token("acme", Role::TenantAdmin).await;
     for position in ["Analyst", "Countess"] {
         app.as_user(
@@ -284,7 +272,7 @@ async fn preferences_choose_the_app_or_mail(backend: Backend) {
         set["kinds"]["employee.updated"],
         json!({"in_app": false, "email": true})
     );
-    let employee = hire(&app, "acme", "ada@acme.test").await;
+    let employee = app.hire("acme", "Ada Lovelace", "ada@acme.test", 100).await;
     wait_for_inbox(&app, "acme", &ada, 1).await;
     let admin = app.token("acme", Role::TenantAdmin).await;
     app.as_user(
@@ -333,7 +321,7 @@ async fn attendance_is_announced_to_the_employee(backend: Backend) {
         .start()
         .await;
     let ada = user(&app, "acme", "ada@acme.test").await;
-    let employee = hire(&app, "acme", "ada@acme.test").await;
+    let employee = app.hire("acme", "Ada Lovelace", "ada@acme.test", 100).await;
     let admin = app.token("acme", Role::TenantAdmin).await;
     app.as_user(Method::POST, "/api/attendance/check-in", "acme", &admin)
         .json(&json!({ "employee_id": employee }))
