@@ -50,8 +50,15 @@ impl Deliverer<'_> {
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut draining: FuturesUnordered<BoxFuture<'_, (String, DbResult<Option<i64>>)>> =
             FuturesUnordered::new();
-        let mut next_prune = tokio::time::Instant::now();
-        self.sweep(&mut due).await;
+        // The first prune and sweep visit each tenant's file once, together.
+        let mut next_prune = match self.prune_and_sweep(&mut due).await {
+            Ok(()) => tokio::time::Instant::now() + PRUNE_EVERY,
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning and sweeping at start-up failed; trying each alone");
+                self.sweep(&mut due).await;
+                tokio::time::Instant::now()
+            }
+        };
         // On SQLite this process is the only one delivering: after the first sweep it
         // knows every delivery it has to make.
         let sweeps = self.db.dialect == Dialect::Postgres;
@@ -63,8 +70,7 @@ impl Deliverer<'_> {
                 next_sweep = now + self.settings.sweep_interval;
             }
             if now >= next_prune {
-                let before = now_ms() - super::millis(self.settings.retention);
-                if let Err(err) = self.prune(before).await {
+                if let Err(err) = self.prune().await {
                     tracing::warn!(error = %err, "pruning delivered events failed");
                 }
                 next_prune = now + PRUNE_EVERY;
@@ -120,10 +126,7 @@ impl Deliverer<'_> {
                     in_flight.remove(&tenant_id);
                     match next {
                         // A wake-up that came meanwhile (due now) stands.
-                        Ok(Some(at)) => {
-                            let known = due.entry(tenant_id).or_insert(at);
-                            *known = (*known).min(at);
-                        }
+                        Ok(Some(at)) => keep_earliest(&mut due, [(tenant_id, at)]),
                         Ok(None) => {}
                         Err(err) => tracing::warn!(tenant_id, error = %err, "delivering events failed; trying again at the next sweep"),
                     }
@@ -152,22 +155,31 @@ impl Deliverer<'_> {
     /// Finds every tenant with deliveries pending.
     async fn sweep(&self, due: &mut HashMap<String, i64>) {
         match self.db.tenants_with_deliveries().await {
-            Ok(found) => {
-                for (tenant_id, at) in found {
-                    let known = due.entry(tenant_id).or_insert(at);
-                    *known = (*known).min(at);
-                }
-            }
+            Ok(found) => keep_earliest(due, found),
             Err(err) => tracing::warn!(error = %err, "looking for pending deliveries failed"),
         }
     }
 
-    async fn prune(&self, before: i64) -> DbResult<()> {
-        let pruned = self.db.prune_events(before).await?;
-        if pruned > 0 {
-            tracing::info!(pruned, "pruned delivered events past their retention");
-        }
+    async fn prune(&self) -> DbResult<()> {
+        let pruned = self.db.prune_events(self.prune_before()).await?;
+        log_pruned(pruned);
         Ok(())
+    }
+
+    /// [`Self::prune`] and [`Self::sweep`] in one pass over the tenants' files.
+    async fn prune_and_sweep(&self, due: &mut HashMap<String, i64>) -> DbResult<()> {
+        let (pruned, found) = self
+            .db
+            .prune_and_find_deliveries(self.prune_before())
+            .await?;
+        log_pruned(pruned);
+        keep_earliest(due, found);
+        Ok(())
+    }
+
+    /// Delivered events before this (ms since the epoch) are past their retention.
+    fn prune_before(&self) -> i64 {
+        now_ms() - super::millis(self.settings.retention)
     }
 
     /// Delivers the tenant's due events until none is left; answers when its next
@@ -250,6 +262,20 @@ impl Deliverer<'_> {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// Notes when each tenant found has a delivery due, unless one is due sooner.
+fn keep_earliest(due: &mut HashMap<String, i64>, found: impl IntoIterator<Item = (String, i64)>) {
+    for (tenant_id, at) in found {
+        let known = due.entry(tenant_id).or_insert(at);
+        *known = (*known).min(at);
+    }
+}
+
+fn log_pruned(pruned: u64) {
+    if pruned > 0 {
+        tracing::info!(pruned, "pruned delivered events past their retention");
     }
 }
 

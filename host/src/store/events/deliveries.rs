@@ -5,6 +5,17 @@ use sqlx::Row as _;
 
 use crate::store::{Db, DbResult};
 
+/// The tenants with a pending delivery, and when their next one is due.
+const PENDING: &str = "SELECT tenant_id, MIN(next_attempt_at) AS due \
+     FROM event_deliveries WHERE state = 'pending' GROUP BY tenant_id";
+
+/// [`PENDING`] in one tenant's file, as the host's upkeep visits it.
+pub(super) fn pending_in_file(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut pending = conn.prepare_cached(PENDING)?;
+    let rows = pending.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
 /// The next event of one (subscriber, source) stream, due now.
 #[derive(Debug, Clone)]
 pub struct Due {
@@ -106,14 +117,7 @@ impl Db {
     /// Tenants with a pending delivery, and when their next one is due: in every
     /// tenant's file (SQLite), or in the table all tenants share.
     pub async fn tenants_with_deliveries(&self) -> DbResult<Vec<(String, i64)>> {
-        const PENDING: &str = "SELECT tenant_id, MIN(next_attempt_at) AS due \
-             FROM event_deliveries WHERE state = 'pending' GROUP BY tenant_id";
-        let pending = |conn: &rusqlite::Connection| {
-            let mut pending = conn.prepare_cached(PENDING)?;
-            let rows = pending.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            rows.collect::<rusqlite::Result<Vec<(String, i64)>>>()
-        };
-        if let Some(per_file) = self.visit_tenant_files(false, pending).await {
+        if let Some(per_file) = self.visit_tenant_files(false, pending_in_file).await {
             return Ok(per_file?.into_iter().flat_map(|(_, due)| due).collect());
         }
         let rows = sqlx::query(PENDING).fetch_all(&self.pool).await?;

@@ -227,13 +227,11 @@ impl TenantFiles {
         self.open.len()
     }
 
-    /// Moves the tenant's rows an older host kept in the `main` file into its own.
-    /// Copying ignores rows already there, so a move cut short is finished by the
-    /// next open. Whether any are left is asked of the main file's pool, so that a
-    /// tenant file's own pool connects only if there is something to move.
-    async fn adopt_legacy_rows(&self, main: &Db, db: &Db, tenant_id: &str) -> DbResult<()> {
+    /// Whether the main file still holds module data an older host kept there;
+    /// asked of `main`'s pool until it holds none.
+    async fn any_legacy_rows(&self, main: &Db) -> DbResult<bool> {
         if !self.legacy_rows_left.load(Ordering::Acquire) {
-            return Ok(());
+            return Ok(false);
         }
         let any_left = TABLES
             .iter()
@@ -245,6 +243,16 @@ impl TenantFiles {
             .await?;
         if any_left == 0 {
             self.legacy_rows_left.store(false, Ordering::Release);
+        }
+        Ok(any_left != 0)
+    }
+
+    /// Moves the tenant's rows an older host kept in the `main` file into its own.
+    /// Copying ignores rows already there, so a move cut short is finished by the
+    /// next open. Whether any are left is asked of the main file's pool, so that a
+    /// tenant file's own pool connects only if there is something to move.
+    async fn adopt_legacy_rows(&self, main: &Db, db: &Db, tenant_id: &str) -> DbResult<()> {
+        if !self.any_legacy_rows(main).await? {
             return Ok(());
         }
         let mut conn = db.pool.acquire().await?;
@@ -308,7 +316,7 @@ impl TenantFiles {
                         if !path.exists() {
                             return Ok(None);
                         }
-                        if !self.legacy_rows_left.load(Ordering::Acquire) {
+                        if !self.any_legacy_rows(main).await? {
                             let op = op.clone();
                             let visited = file::blocking(move || {
                                 let conn = file::connect(&path)?;
