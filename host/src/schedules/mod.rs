@@ -53,6 +53,10 @@ impl Scheduler<'_> {
         let mut known: Plans = HashMap::new();
         let mut next_reconcile = tokio::time::Instant::now();
         let mut woken: Vec<String> = Vec::new();
+        // The first reconcile looks at every tenant: their views load in one go.
+        if let Err(err) = self.directory.preload().await {
+            tracing::warn!(error = %err, "loading every tenant's view failed; they load one by one");
+        }
         loop {
             if tokio::time::Instant::now() >= next_reconcile {
                 if let Err(err) = self.reconcile_all(&mut known).await {

@@ -260,6 +260,17 @@ impl Db {
             .collect()
     }
 
+    /// Every tenant.
+    pub async fn all_tenants(&self) -> DbResult<Vec<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants");
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(tenant)
+            .collect()
+    }
+
     /// Every tenant's id.
     pub async fn all_tenant_ids(&self) -> DbResult<Vec<String>> {
         sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")

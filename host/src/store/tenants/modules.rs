@@ -25,6 +25,18 @@ impl Db {
         .collect()
     }
 
+    /// Every tenant's enabled modules: (tenant, module key, pinned version).
+    pub async fn all_enabled_modules(&self) -> DbResult<Vec<(String, String, Option<String>)>> {
+        sqlx::query(
+            "SELECT tenant_id, module_key, pinned_version FROM tenant_modules WHERE enabled = 1",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+    }
+
     /// Switches a module for a tenant, bumps the tenant's generation and writes the
     /// audit row, all in one transaction. Returns whether it was enabled before, or
     /// the tenant's plan when `allowed_plans` (the plans that include the module, for

@@ -258,6 +258,18 @@ impl Db {
         row.as_ref().map(subscription).transpose()
     }
 
+    /// Every tenant's subscription, by tenant.
+    pub async fn all_subscriptions(&self) -> DbResult<Vec<(String, Subscription)>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS}, tenant_id FROM subscriptions"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(5)?, subscription(row)?)))
+            .collect()
+    }
+
     /// How many subscriptions are in each state (pending sign-ups not counted).
     pub async fn subscriptions_by_state(&self) -> DbResult<Vec<(SubscriptionState, i64)>> {
         let rows = sqlx::query(
