@@ -264,3 +264,17 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+/// A migrated SQLite main database in a fresh directory of its own, for unit tests;
+/// and the directory.
+#[cfg(test)]
+pub(crate) async fn scratch_database(name: &str) -> (Db, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mosaic-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let db = Db::connect(&format!("sqlite://{}/main.db?mode=rwc", dir.display()))
+        .await
+        .expect("a database");
+    db.migrate().await.expect("migrated");
+    (db, dir)
+}

@@ -424,13 +424,7 @@ mod tests {
 
     #[tokio::test]
     async fn preloaded_views_are_the_views_loaded_one_by_one() {
-        let dir = std::env::temp_dir().join(format!("mosaic-preload-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a directory");
-        let db = Db::connect(&format!("sqlite://{}/main.db?mode=rwc", dir.display()))
-            .await
-            .expect("a database");
-        db.migrate().await.expect("migrated");
+        let (db, _) = crate::store::scratch_database("preload").await;
         sqlx::raw_sql(
             "INSERT INTO tenants (id, name, subdomain, status, plan, generation, created_at, updated_at) VALUES \
                ('t1', 'One', 'one', 'active', 'starter', 3, 0, 0), \

@@ -8,13 +8,7 @@ use super::*;
 
 /// A main database in a directory of its own, with its tenant files capped at `most`.
 async fn database(name: &str, most: usize) -> (Db, Arc<TenantFiles>) {
-    let dir = std::env::temp_dir().join(format!("mosaic-files-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a directory");
-    let mut db = Db::connect(&format!("sqlite://{}/main.db?mode=rwc", dir.display()))
-        .await
-        .expect("a database");
-    db.migrate().await.expect("migrated");
+    let (mut db, dir) = crate::store::scratch_database(&format!("files-{name}")).await;
     let mut files = TenantFiles::beside(&dir.join("main.db")).expect("a file database");
     files.most_open = AtomicUsize::new(most);
     let files = Arc::new(files);

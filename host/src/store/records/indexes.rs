@@ -278,13 +278,7 @@ mod tests {
     /// SQLite's plan for the page query of `filters` on `employees`, after
     /// `indexes` were built.
     async fn plan(name: &str, indexes: &[DeclaredIndex], filters: Vec<Filter>) -> String {
-        let dir = std::env::temp_dir().join(format!("mosaic-ix-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a directory");
-        let db = Db::connect(&format!("sqlite://{}/main.db?mode=rwc", dir.display()))
-            .await
-            .expect("a database");
-        db.migrate().await.expect("migrated");
+        let (db, dir) = crate::store::scratch_database(&format!("ix-{name}")).await;
         db.build_declared_indexes(indexes, "employees");
         // One connection: looking at the catalog reloads its schema, which
         // EXPLAIN alone would not.
