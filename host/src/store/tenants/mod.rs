@@ -271,6 +271,20 @@ impl Db {
             .collect()
     }
 
+    /// Every tenant's subscription, by tenant.
+    pub async fn all_subscriptions(&self) -> DbResult<Vec<(String, Subscription)>> {
+        let sql = format!(
+            "SELECT {}, tenant_id FROM subscriptions",
+            subscriptions::COLUMNS
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(5)?, subscriptions::subscription(row)?)))
+            .collect()
+    }
+
     /// Every tenant's id.
     pub async fn all_tenant_ids(&self) -> DbResult<Vec<String>> {
         sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")

@@ -168,7 +168,7 @@ pub(super) async fn subscription_for_update(
         ""
     };
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = $1{lock}"
+        "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = $1{lock}"
     )))
     .bind(tenant_id)
     .fetch_optional(conn)
@@ -176,9 +176,9 @@ pub(super) async fn subscription_for_update(
     row.as_ref().map(subscription).transpose()
 }
 
-const SUBSCRIPTION_COLUMNS: &str = "state, trial_ends_at, period_start, period_end, grace_ends_at";
+pub(super) const COLUMNS: &str = "state, trial_ends_at, period_start, period_end, grace_ends_at";
 
-fn subscription(row: &sqlx::any::AnyRow) -> DbResult<Subscription> {
+pub(super) fn subscription(row: &sqlx::any::AnyRow) -> DbResult<Subscription> {
     let state: String = row.try_get(0)?;
     Ok(Subscription {
         state: state
@@ -250,24 +250,12 @@ pub struct Renewed {
 impl Db {
     pub async fn subscription(&self, tenant_id: &str) -> DbResult<Option<Subscription>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = $1"
+            "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = $1"
         )))
         .bind(tenant_id)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(subscription).transpose()
-    }
-
-    /// Every tenant's subscription, by tenant.
-    pub async fn all_subscriptions(&self) -> DbResult<Vec<(String, Subscription)>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUBSCRIPTION_COLUMNS}, tenant_id FROM subscriptions"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(5)?, subscription(row)?)))
-            .collect()
     }
 
     /// How many subscriptions are in each state (pending sign-ups not counted).
